@@ -1,0 +1,390 @@
+import { z } from 'zod';
+
+/*
+ * The platform model. Every default lives here, once, and says what it does.
+ * Objects are strict: an unknown key is a typo until proven otherwise.
+ */
+
+const NAME = /^[a-z][a-z0-9-]*$/;
+/** A secret is referenced by its name in Infisical, never by value. */
+export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const NameSchema = z
+  .string()
+  .regex(NAME, 'a lower-case name of letters, digits and dashes starting with a letter, such as "prod-services"');
+
+export const SecretNameSchema = z
+  .string()
+  .regex(SECRET_NAME, 'the name of an Infisical secret (letters, digits, underscores) such as "ANTHROPIC_API_KEY"');
+
+export const PortSchema = z.number().int().min(1).max(65535);
+
+const DURATION = /^\d+(ms|s|m|h|d)$/;
+export const DurationSchema = z.string().regex(DURATION, 'a duration such as "500ms", "30s", "5m", "4h" or "7d"');
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+export const Ipv4Schema = z.string().regex(IPV4, 'an IPv4 address such as "203.0.113.10"');
+export const CidrSchema = z
+  .string()
+  .refine((v) => {
+    const [ip, bits, ...rest] = v.split('/');
+    return rest.length === 0 && ip !== undefined && IPV4.test(ip) && bits !== undefined && /^\d+$/.test(bits) && Number(bits) <= 32;
+  }, 'a CIDR block such as "203.0.113.0/24" or "0.0.0.0/0"');
+
+/** "22", "80-90" or "any". */
+export const PortRangeSchema = z.string().refine((v) => {
+  if (v === 'any') return true;
+  const m = /^(\d+)(?:-(\d+))?$/.exec(v);
+  if (!m) return false;
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  return lo >= 1 && hi <= 65535 && lo <= hi;
+}, 'a port "22", a range "8000-8010" with low <= high within 1-65535, or "any"');
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+export const HostnameSchema = z.string().regex(HOSTNAME, 'a lower-case DNS name such as "control.example.com"');
+
+export const UrlSchema = z.url({ protocol: /^https?$/, error: 'an http(s) URL such as "https://example.com"' });
+
+// ---------------------------------------------------------------- AWS
+
+/** S3 naming rules (the subset AWS enforces for new general purpose buckets). */
+export const BucketNameSchema = z
+  .string()
+  .refine(
+    (v) =>
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) &&
+      !v.includes('..') &&
+      !IPV4.test(v) &&
+      !v.startsWith('xn--') &&
+      !v.startsWith('sthree-') &&
+      !v.endsWith('-s3alias') &&
+      !v.endsWith('--ol-s3'),
+    'an S3 bucket name: 3-63 lower-case letters, digits, dots and dashes, starting and ending with a letter or digit, not an IP address',
+  );
+
+export const RetentionSchema = z.strictObject({
+  /** Current objects expire after this many days; absent means they are kept. */
+  currentDays: z.number().int().positive().optional(),
+  /** Superseded versions expire after this many days. */
+  noncurrentDays: z.number().int().positive().default(30),
+  /** Newest superseded versions kept regardless of age. */
+  noncurrentNewerVersions: z.number().int().min(0).max(100).optional(),
+  /** Incomplete multipart uploads are aborted after this many days. */
+  abortMultipartDays: z.number().int().positive().default(7),
+});
+
+export const BucketSchema = z.strictObject({
+  name: BucketNameSchema,
+  purpose: z.string().min(1),
+  retention: RetentionSchema.default({ noncurrentDays: 30, abortMultipartDays: 7 }),
+});
+
+export const AwsSchema = z.strictObject({
+  region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'an AWS region such as "us-east-1"'),
+  buckets: z.strictObject({
+    tfstate: BucketSchema,
+    'vault-snapshots': BucketSchema,
+    artifacts: BucketSchema,
+  }),
+  /** The IAM user the hosts use for snapshots and artifacts. */
+  serviceUser: NameSchema.default('homelab-svc'),
+});
+
+// ---------------------------------------------------------------- Cloudflare
+
+export const AccessSchema = z.discriminatedUnion('policy', [
+  z.strictObject({
+    policy: z.literal('people'),
+    /** Who may sign in, by email. */
+    emails: z.array(z.email()).min(1),
+    sessionDuration: DurationSchema.default('24h'),
+  }),
+  z.strictObject({
+    policy: z.literal('service-token'),
+    /** Name of the Access service token machines present. */
+    serviceToken: NameSchema,
+    /** Infisical secret names the token's id and secret are written to. */
+    clientIdSecret: SecretNameSchema,
+    clientSecretSecret: SecretNameSchema,
+    sessionDuration: DurationSchema.default('24h'),
+  }),
+]);
+
+export const PublicHostnameSchema = z.strictObject({
+  hostname: HostnameSchema,
+  /** A compose service name (`web`) or a host service as `host/service` (`davas/ollama`). */
+  target: z.string().min(1),
+  /** Behind Cloudflare Access, and for whom. Absent means public. */
+  access: AccessSchema.optional(),
+});
+
+export const CloudflareSchema = z.strictObject({
+  zone: HostnameSchema,
+  /** Account id is resolved at deploy time from this environment variable. */
+  accountIdEnv: SecretNameSchema.default('CLOUDFLARE_ACCOUNT_ID'),
+  tunnel: z.strictObject({
+    name: NameSchema,
+    /** The compose service that runs cloudflared. */
+    connector: NameSchema,
+    /** Infisical secret the tunnel token is written to. */
+    tokenSecret: SecretNameSchema.default('CLOUDFLARE_TUNNEL_TOKEN'),
+  }),
+  hostnames: z.array(PublicHostnameSchema).default([]),
+});
+
+// ---------------------------------------------------------------- Infisical
+
+export const IdentitySchema = z.strictObject({
+  name: NameSchema,
+  auth: z.literal('universal-auth'),
+  role: z.enum(['viewer', 'member', 'admin', 'no-access']),
+  /** Hosts that authenticate as this identity. */
+  hosts: z.array(NameSchema).min(1),
+  /** Client secret lifetime; 0 means it does not expire. */
+  clientSecretTtlDays: z.number().int().min(0).default(0),
+});
+
+export const InfisicalSchema = z.strictObject({
+  siteUrl: UrlSchema,
+  project: NameSchema,
+  env: NameSchema,
+  identities: z.array(IdentitySchema).min(1),
+});
+
+// ---------------------------------------------------------------- hosts
+
+export const FirewallRuleSchema = z.strictObject({
+  name: NameSchema,
+  protocol: z.enum(['tcp', 'udp', 'icmp']),
+  ports: PortRangeSchema.default('any'),
+  sources: z.array(CidrSchema).min(1),
+});
+
+const HostServiceBase = {
+  /** Address and port the service listens on, e.g. "127.0.0.1:11434". */
+  listen: z
+    .string()
+    .regex(/^(\d{1,3}(\.\d{1,3}){3}):(\d{1,5})$/, 'an "address:port" pair such as "127.0.0.1:11434"')
+    .optional(),
+};
+
+export const HostServiceSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('ollama'),
+    ...HostServiceBase,
+    listen: HostServiceBase.listen.default('127.0.0.1:11434'),
+    /** Models pulled on this host. */
+    models: z.array(z.string().min(1)).min(1),
+  }),
+  z.strictObject({ kind: z.literal('syncthing'), ...HostServiceBase }),
+  z.strictObject({ kind: z.literal('alloy'), ...HostServiceBase }),
+  z.strictObject({ kind: z.literal('tailscale') }),
+]);
+
+export const HostSchema = z.strictObject({
+  kind: z.enum(['vps', 'proxmox-vm', 'gpu']),
+  description: z.string().default(''),
+  addresses: z
+    .strictObject({ public: Ipv4Schema.optional(), tailnet: Ipv4Schema.optional() })
+    .default({}),
+  /** The OS user Ansible connects as. */
+  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a POSIX user name such as "root" or "ops"').default('root'),
+  /** Provider instance id, where a cloud firewall needs it (Contabo). */
+  instanceId: z.string().min(1).optional(),
+  /** Services installed on the host itself, outside compose. Key is the service name. */
+  hostServices: z.record(NameSchema, HostServiceSchema).default({}),
+  firewall: z.strictObject({ inbound: z.array(FirewallRuleSchema).default([]) }).default({ inbound: [] }),
+  /** Where the Obsidian vault lives on this host, if it has one. */
+  vaultPath: z.string().regex(/^\//, 'an absolute path').optional(),
+});
+
+// ---------------------------------------------------------------- services
+
+export const VolumeSchema = z.discriminatedUnion('type', [
+  /** A named compose volume. */
+  z.strictObject({ type: z.literal('volume'), source: NameSchema, target: z.string().regex(/^\//, 'an absolute path'), readOnly: z.boolean().default(false) }),
+  /** A host path. */
+  z.strictObject({ type: z.literal('bind'), source: z.string().regex(/^\//, 'an absolute path'), target: z.string().regex(/^\//, 'an absolute path'), readOnly: z.boolean().default(false) }),
+  /** The host's vault (its `vaultPath`). */
+  z.strictObject({ type: z.literal('vault'), target: z.string().regex(/^\//, 'an absolute path'), readOnly: z.boolean().default(false) }),
+]);
+
+export const HealthcheckSchema = z.strictObject({
+  /** Exec form, e.g. ["CMD", "wget", "-qO-", "http://localhost:8000/healthz"]. */
+  test: z.array(z.string()).min(2),
+  interval: DurationSchema.default('30s'),
+  timeout: DurationSchema.default('5s'),
+  retries: z.number().int().positive().default(3),
+  startPeriod: DurationSchema.default('10s'),
+});
+
+export const ServiceSchema = z
+  .strictObject({
+    host: NameSchema,
+    description: z.string().default(''),
+    image: z.string().min(1).optional(),
+    build: z.strictObject({ context: z.string().min(1), dockerfile: z.string().min(1).optional() }).optional(),
+    command: z.array(z.string()).optional(),
+    /** Ports the container listens on; reachable on the compose network only. */
+    ports: z.array(z.strictObject({ name: NameSchema, port: PortSchema })).default([]),
+    /** Ports published on the host. Empty unless something outside compose must reach the service. */
+    publish: z
+      .array(z.strictObject({ port: PortSchema, hostPort: PortSchema, hostIp: Ipv4Schema.default('127.0.0.1') }))
+      .default([]),
+    volumes: z.array(VolumeSchema).default([]),
+    dependsOn: z.record(NameSchema, z.enum(['started', 'healthy', 'completed'])).default({}),
+    healthcheck: HealthcheckSchema.optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).default({}),
+    /** Infisical secret names, materialised into the service's env_file by the Infisical agent. */
+    secrets: z.array(SecretNameSchema).default([]),
+    /** Host services this container reaches through host.docker.internal. */
+    usesHostServices: z.array(NameSchema).default([]),
+    restart: z.enum(['no', 'always', 'on-failure', 'unless-stopped']).default('unless-stopped'),
+    /** Memory limit, e.g. "2g". */
+    memLimit: z.string().regex(/^\d+[kmg]$/, 'a size such as "512m" or "2g"').optional(),
+  })
+  .refine((s) => (s.image === undefined) !== (s.build === undefined), {
+    message: 'exactly one of "image" or "build"',
+  });
+
+// ---------------------------------------------------------------- routing
+
+export const ProviderKindSchema = z.enum(['ollama', 'groq', 'gemini', 'anthropic']);
+
+export const RouteSchema = z.strictObject({
+  id: z.string().min(1),
+  provider: ProviderKindSchema,
+  /** For Ollama: the host whose Ollama serves the model. */
+  host: NameSchema.optional(),
+  purpose: z.string().min(1),
+  label: z.string().optional(),
+  timeoutSeconds: z.number().int().positive().optional(),
+  maxTokens: z.number().int().positive().optional(),
+  contextWindow: z.number().int().positive().optional(),
+  /** Checked in the background; unavailable (503) while its host is down. Never falls back. */
+  healthGated: z.boolean().default(false),
+});
+
+export const ProviderSettingsSchema = z.strictObject({
+  baseUrl: UrlSchema,
+  apiKeySecret: SecretNameSchema,
+  /** Per-request timeout pinned for this provider, unless a route sets its own. */
+  timeoutSeconds: z.number().int().positive(),
+  /** Retries a job spends on 429s before it is held (chat never retries). */
+  rateLimitRetries: z.number().int().min(0).max(10).default(3),
+  /** Upper bound on one 429 wait, whatever the provider's hint says. */
+  maxRetryWaitSeconds: z.number().int().positive().default(60),
+});
+
+export const RoutingSchema = z.strictObject({
+  default: z.string().min(1),
+  embedding: z.strictObject({ model: z.string().min(1), host: NameSchema, dimensions: z.number().int().positive() }),
+  health: z
+    .strictObject({ intervalSeconds: z.number().int().positive().default(15), timeoutSeconds: z.number().int().positive().default(3) })
+    .default({ intervalSeconds: 15, timeoutSeconds: 3 }),
+  providers: z.strictObject({
+    ollama: ProviderSettingsSchema.omit({ baseUrl: true, apiKeySecret: true }).default({
+      timeoutSeconds: 300,
+      rateLimitRetries: 0,
+      maxRetryWaitSeconds: 60,
+    }),
+    groq: ProviderSettingsSchema,
+    gemini: ProviderSettingsSchema,
+    anthropic: ProviderSettingsSchema.extend({
+      /** Anthropic requires max_tokens on every request: routes without their own use this. */
+      defaultMaxTokens: z.number().int().positive().default(8192),
+    }),
+  }),
+  models: z.array(RouteSchema).min(1),
+});
+
+// ---------------------------------------------------------------- observability
+
+const GrafanaEndpointSchema = z.strictObject({
+  url: UrlSchema,
+  /** Numeric Grafana Cloud user / instance id: not a secret. */
+  user: z.string().regex(/^\d+$/, 'the numeric Grafana Cloud instance id'),
+  tokenSecret: SecretNameSchema,
+});
+
+export const ObservabilitySchema = z.strictObject({
+  grafanaCloud: z.strictObject({
+    stackUrl: UrlSchema,
+    loki: GrafanaEndpointSchema,
+    prometheus: GrafanaEndpointSchema,
+    tempo: GrafanaEndpointSchema,
+    /** Token the observability stack deploys with. */
+    apiTokenSecret: SecretNameSchema,
+  }),
+  discord: z.strictObject({
+    webhookSecret: SecretNameSchema,
+    groupWait: DurationSchema.default('30s'),
+    groupInterval: DurationSchema.default('5m'),
+    repeatInterval: DurationSchema.default('4h'),
+  }),
+  dashboards: z.array(z.enum(['jobs', 'providers', 'hosts', 'retrieval'])).default(['jobs', 'providers', 'hosts', 'retrieval']),
+});
+
+// ---------------------------------------------------------------- vault
+
+export const VaultSchema = z.strictObject({
+  folders: z
+    .strictObject({
+      queue: z.string().default('_queue'),
+      active: z.string().default('_active'),
+      completed: z.string().default('_completed'),
+      failed: z.string().default('_failed'),
+      outputs: z.string().default('runner-outputs'),
+      skills: z.string().default('skills'),
+    })
+    .default({
+      queue: '_queue',
+      active: '_active',
+      completed: '_completed',
+      failed: '_failed',
+      outputs: 'runner-outputs',
+      skills: 'skills',
+    }),
+  worker: z
+    .strictObject({
+      /** Jobs run at once. */
+      concurrency: z.number().int().min(1).max(64).default(2),
+      /** A queued file is claimed only when untouched this long (Syncthing may still be writing). */
+      mtimeGuardSeconds: z.number().min(0).default(2),
+      /** Full rescan of the queue, since file events can be lost. */
+      rescanSeconds: z.number().positive().default(30),
+      /** On SIGTERM running jobs get this long before they go back to the queue. */
+      graceSeconds: z.number().positive().default(30),
+    })
+    .default({ concurrency: 2, mtimeGuardSeconds: 2, rescanSeconds: 30, graceSeconds: 30 }),
+});
+
+// ---------------------------------------------------------------- platform
+
+export const PlatformSchema = z.strictObject({
+  name: NameSchema,
+  env: NameSchema,
+  domain: HostnameSchema,
+  aws: AwsSchema,
+  cloudflare: CloudflareSchema,
+  infisical: InfisicalSchema,
+  hosts: z.record(NameSchema, HostSchema),
+  services: z.record(NameSchema, ServiceSchema),
+  routing: RoutingSchema,
+  observability: ObservabilitySchema,
+  vault: VaultSchema,
+});
+
+export type Platform = z.infer<typeof PlatformSchema>;
+export type PlatformInput = z.input<typeof PlatformSchema>;
+export type Host = z.infer<typeof HostSchema>;
+export type HostService = z.infer<typeof HostServiceSchema>;
+export type Service = z.infer<typeof ServiceSchema>;
+export type Route = z.infer<typeof RouteSchema>;
+export type PublicHostname = z.infer<typeof PublicHostnameSchema>;
+export type FirewallRule = z.infer<typeof FirewallRuleSchema>;
+export type Volume = z.infer<typeof VolumeSchema>;
+export type Bucket = z.infer<typeof BucketSchema>;
+export type Identity = z.infer<typeof IdentitySchema>;
+export type ProviderKind = z.infer<typeof ProviderKindSchema>;

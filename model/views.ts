@@ -1,0 +1,142 @@
+import type { Host, HostService, Platform, Route, Service } from './schema.js';
+
+/*
+ * Derived views: questions generators ask of the model, answered in one place.
+ * All functions are pure and return entries in a stable order.
+ */
+
+export const RUNTIME_SERVICES = ['web', 'worker', 'mcp', 'rag'] as const;
+
+const sorted = <T>(entries: [string, T][]): [string, T][] => entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+export function hostNames(p: Platform): string[] {
+  return Object.keys(p.hosts);
+}
+
+/** Compose services placed on `host`, in model order. */
+export function servicesOn(p: Platform, host: string): [string, Service][] {
+  return Object.entries(p.services).filter(([, s]) => s.host === host);
+}
+
+/** Hosts that run at least one compose service, in model order. */
+export function composeHosts(p: Platform): string[] {
+  return hostNames(p).filter((h) => servicesOn(p, h).length > 0);
+}
+
+export function hostServicesOf(p: Platform, host: string): [string, HostService][] {
+  return Object.entries(p.hosts[host]?.hostServices ?? {});
+}
+
+export function hostServiceOfKind<K extends HostService['kind']>(p: Platform, host: string, kind: K): [string, Extract<HostService, { kind: K }>] | undefined {
+  const hit = hostServicesOf(p, host).find(([, s]) => s.kind === kind);
+  return hit as [string, Extract<HostService, { kind: K }>] | undefined;
+}
+
+/** The address Ansible and other hosts use: tailnet first, then public. */
+export function connectionAddress(h: Host): string | undefined {
+  return h.addresses.tailnet ?? h.addresses.public;
+}
+
+export function listenOf(s: HostService): { address: string; port: number } | undefined {
+  if (!('listen' in s) || s.listen === undefined) return undefined;
+  const [address, port] = s.listen.split(':');
+  return { address: address!, port: Number(port) };
+}
+
+/** Hosts that run Grafana Alloy, in a container or on the host. */
+export function alloyHosts(p: Platform): string[] {
+  return hostNames(p).filter((h) => hostServiceOfKind(p, h, 'alloy') !== undefined || servicesOn(p, h).some(([n]) => n === 'alloy'));
+}
+
+/** The host the runtime's services run on. */
+export function runtimeHost(p: Platform): string {
+  return p.services.worker?.host ?? p.services.web?.host ?? '';
+}
+
+/** First port of a compose service, or the named one. */
+export function servicePort(s: Service, name?: string): number | undefined {
+  return (name === undefined ? s.ports[0] : s.ports.find((x) => x.name === name))?.port;
+}
+
+/**
+ * The Ollama base URL of `host` as seen from containers on `fromHost`: through host.docker.internal
+ * on the same host, over the tailnet (or the listen address) otherwise.
+ */
+export function ollamaUrl(p: Platform, host: string, fromHost: string): string | undefined {
+  const hit = hostServiceOfKind(p, host, 'ollama');
+  const h = p.hosts[host];
+  if (!hit || !h) return undefined;
+  const listen = listenOf(hit[1])!;
+  if (host === fromHost) return `http://host.docker.internal:${listen.port}`;
+  const address = listen.address === '0.0.0.0' || listen.address === '127.0.0.1' ? connectionAddress(h) : listen.address;
+  return `http://${address}:${listen.port}`;
+}
+
+export type HostnameTarget =
+  | { kind: 'service'; service: string; host: string; port: number }
+  | { kind: 'host-service'; service: string; host: string; port: number };
+
+/** Resolve a public hostname's `target` ("web" or "davas/ollama"), or undefined if it names nothing. */
+export function resolveTarget(p: Platform, target: string): HostnameTarget | undefined {
+  const slash = target.indexOf('/');
+  if (slash < 0) {
+    const s = p.services[target];
+    const port = s && servicePort(s);
+    return s && port !== undefined ? { kind: 'service', service: target, host: s.host, port } : undefined;
+  }
+  const host = target.slice(0, slash);
+  const name = target.slice(slash + 1);
+  const hs = p.hosts[host]?.hostServices[name];
+  const listen = hs && listenOf(hs);
+  return listen ? { kind: 'host-service', service: name, host, port: listen.port } : undefined;
+}
+
+/** The origin URL cloudflared (running as `connector`) uses for a target. */
+export function originUrl(p: Platform, t: HostnameTarget): string {
+  if (t.kind === 'service') return `http://${t.service}:${t.port}`;
+  const connectorHost = p.services[p.cloudflare.tunnel.connector]?.host;
+  const hs = p.hosts[t.host]!.hostServices[t.service]!;
+  const listen = listenOf(hs)!;
+  if (t.host === connectorHost) return `http://host.docker.internal:${listen.port}`;
+  const address = listen.address === '0.0.0.0' || listen.address === '127.0.0.1' ? connectionAddress(p.hosts[t.host]!) : listen.address;
+  return `http://${address}:${listen.port}`;
+}
+
+export interface PublicEndpoint {
+  hostname: string;
+  target: HostnameTarget;
+  origin: string;
+  access: Platform['cloudflare']['hostnames'][number]['access'];
+}
+
+export function publicEndpoints(p: Platform): PublicEndpoint[] {
+  return p.cloudflare.hostnames.flatMap((h) => {
+    const target = resolveTarget(p, h.target);
+    return target ? [{ hostname: h.hostname, target, origin: originUrl(p, target), access: h.access }] : [];
+  });
+}
+
+/** Secret names the services on `host` need, sorted and unique. */
+export function secretsOnHost(p: Platform, host: string): string[] {
+  return [...new Set(servicesOn(p, host).flatMap(([, s]) => s.secrets))].sort();
+}
+
+export function identityFor(p: Platform, host: string): Platform['infisical']['identities'][number] | undefined {
+  return p.infisical.identities.find((i) => i.hosts.includes(host));
+}
+
+/** Named volumes used on `host`, sorted. */
+export function namedVolumesOn(p: Platform, host: string): string[] {
+  const names = servicesOn(p, host).flatMap(([, s]) => s.volumes.flatMap((v) => (v.type === 'volume' ? [v.source] : [])));
+  return [...new Set(names)].sort();
+}
+
+export function routeTimeoutSeconds(p: Platform, r: Route): number {
+  return r.timeoutSeconds ?? p.routing.providers[r.provider].timeoutSeconds;
+}
+
+export function ollamaHosts(p: Platform): string[] {
+  return hostNames(p).filter((h) => hostServiceOfKind(p, h, 'ollama') !== undefined);
+}
+
+export { sorted };

@@ -1,0 +1,134 @@
+import { hostServicesOf, listenOf, publicEndpoints, servicesOn, type Platform, type Service } from '../../model/index.js';
+import { notice, type Generator } from '../types.js';
+
+/** Images whose containers hold state worth drawing as a data store. */
+const DATA_STORE = /(^|\/)(qdrant|neo4j|postgres|mysql|mariadb|redis|prometheus)[:@]/;
+
+const id = (...parts: string[]): string => parts.join('_').replace(/[^A-Za-z0-9_]/g, '_');
+const esc = (s: string): string => s.replace(/"/g, '#quot;');
+
+function serviceNode(name: string, s: Service): string {
+  const ports = s.ports.map((x) => `:${x.port}`).join(' ');
+  const label = esc(`${name}${ports ? ` ${ports}` : ''}`);
+  const nodeId = id('svc', name);
+  return s.image && DATA_STORE.test(s.image) ? `${nodeId}[("${label}")]` : `${nodeId}["${label}"]`;
+}
+
+function mermaid(p: Platform): string[] {
+  const lines = ['flowchart LR', '  users(("people and machines"))'];
+  const endpoints = publicEndpoints(p);
+  lines.push('  subgraph cloudflare["Cloudflare"]');
+  lines.push(`    tunnel{{"tunnel ${esc(p.cloudflare.tunnel.name)}"}}`);
+  for (const e of endpoints) {
+    const access = e.access ? (e.access.policy === 'people' ? 'Access: people' : 'Access: service token') : 'public';
+    lines.push(`    ${id('hn', e.hostname)}["${esc(e.hostname)}<br/>${access}"]`);
+  }
+  lines.push('  end');
+  for (const [hostName, h] of Object.entries(p.hosts)) {
+    lines.push(`  subgraph ${id('host', hostName)}["${esc(`${hostName} (${h.kind})`)}"]`);
+    for (const [n, s] of servicesOn(p, hostName)) lines.push(`    ${serviceNode(n, s)}`);
+    for (const [n, s] of hostServicesOf(p, hostName)) {
+      const l = listenOf(s);
+      lines.push(`    ${id('hs', hostName, n)}[["${esc(`${n}${l ? ` ${l.address}:${l.port}` : ''} (host)`)}"]]`);
+    }
+    if (h.vaultPath) lines.push(`    ${id('vault', hostName)}[/"vault ${esc(h.vaultPath)}"/]`);
+    lines.push('  end');
+  }
+  lines.push('  subgraph aws["AWS S3"]');
+  for (const [key, b] of Object.entries(p.aws.buckets)) lines.push(`    ${id('bucket', key)}[("${esc(b.name)}")]`);
+  lines.push('  end');
+  lines.push('  grafana(("Grafana Cloud"))');
+
+  for (const e of endpoints) {
+    lines.push(`  users --> ${id('hn', e.hostname)} --> tunnel`);
+    const target = e.target.kind === 'service' ? id('svc', e.target.service) : id('hs', e.target.host, e.target.service);
+    lines.push(`  tunnel --> ${target}`);
+  }
+  const connector = p.services[p.cloudflare.tunnel.connector];
+  if (connector) lines.push(`  ${id('svc', p.cloudflare.tunnel.connector)} -. connects .-> tunnel`);
+  for (const [n, s] of Object.entries(p.services)) {
+    for (const dep of Object.keys(s.dependsOn)) lines.push(`  ${id('svc', n)} --> ${id('svc', dep)}`);
+    for (const hs of s.usesHostServices) lines.push(`  ${id('svc', n)} -. host.docker.internal .-> ${id('hs', s.host, hs)}`);
+    if (s.volumes.some((v) => v.type === 'vault')) lines.push(`  ${id('svc', n)} --- ${id('vault', s.host)}`);
+  }
+  const routedHosts = [...new Set(p.routing.models.flatMap((r) => (r.provider === 'ollama' && r.host && p.services.worker?.host !== r.host ? [r.host] : [])))];
+  for (const h of routedHosts) {
+    const ollama = hostServicesOf(p, h).find(([, s]) => s.kind === 'ollama');
+    if (ollama && p.services.worker) lines.push(`  ${id('svc', 'worker')} -. tailnet .-> ${id('hs', h, ollama[0])}`);
+  }
+  for (const [h] of Object.entries(p.hosts)) if (hostServicesOf(p, h).some(([, s]) => s.kind === 'alloy') || servicesOn(p, h).some(([n]) => n === 'alloy')) lines.push(`  ${id('host', h)} -. telemetry .-> grafana`);
+  const snapshotHosts = Object.entries(p.hosts).filter(([, h]) => h.vaultPath);
+  if (snapshotHosts[0]) lines.push(`  ${id('vault', snapshotHosts[0][0])} -. snapshots .-> ${id('bucket', 'vault-snapshots')}`);
+  return lines;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|');
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
+}
+
+export function systemMap(p: Platform): string {
+  const out: string[] = [notice('<!--').trimEnd(), '', `# System map: ${p.name}`, ''];
+  out.push(`Environment \`${p.env}\`, domain \`${p.domain}\`, ${Object.keys(p.hosts).length} hosts, ${Object.keys(p.services).length} compose services, ${p.routing.models.length} routed models.`, '');
+  out.push('```mermaid', ...mermaid(p), '```', '');
+
+  out.push('## Services per host', '');
+  for (const [hostName, h] of Object.entries(p.hosts)) {
+    const addr = [h.addresses.public && `public ${h.addresses.public}`, h.addresses.tailnet && `tailnet ${h.addresses.tailnet}`].filter(Boolean).join(', ');
+    out.push(`### ${hostName}`, '', `${h.kind}${h.description ? `: ${h.description}` : ''}. ${addr}; Ansible user \`${h.user}\`.`, '');
+    const rows = servicesOn(p, hostName).map(([n, s]) => [
+      n,
+      'compose',
+      s.ports.map((x) => `${x.port} (${x.name})`).join(', ') || '-',
+      s.publish.map((x) => `${x.hostIp}:${x.hostPort}`).join(', ') || '-',
+      Object.entries(s.dependsOn).map(([d, c]) => `${d} (${c})`).join(', ') || '-',
+    ]);
+    for (const [n, s] of hostServicesOf(p, hostName)) {
+      const l = listenOf(s);
+      rows.push([n, `host (${s.kind})`, l ? String(l.port) : '-', l ? `${l.address}:${l.port}` : '-', '-']);
+    }
+    out.push(...table(['service', 'runs as', 'ports', 'listens / published', 'depends on'], rows), '');
+    if (h.firewall.inbound.length) {
+      out.push(...table(['inbound rule', 'protocol', 'ports', 'from'], h.firewall.inbound.map((r) => [r.name, r.protocol, r.ports, r.sources.join(', ')])), '');
+    }
+  }
+
+  out.push('## Public hostnames', '');
+  out.push(
+    ...table(
+      ['hostname', 'target', 'origin (from the tunnel connector)', 'access'],
+      publicEndpoints(p).map((e) => [
+        e.hostname,
+        e.target.kind === 'service' ? `${e.target.service} on ${e.target.host}` : `${e.target.service} on ${e.target.host} (host)`,
+        e.origin,
+        e.access ? (e.access.policy === 'people' ? `people: ${e.access.emails.join(', ')}` : `service token ${e.access.serviceToken}`) : 'public',
+      ]),
+    ),
+    '',
+  );
+
+  out.push('## Model routing', '');
+  out.push(
+    ...table(
+      ['model', 'provider', 'host', 'purpose', 'health-gated'],
+      p.routing.models.map((r) => [`${r.id}${r.id === p.routing.default ? ' (default)' : ''}`, r.provider, r.host ?? '-', r.purpose, r.healthGated ? 'yes' : 'no']),
+    ),
+    '',
+    `Embeddings: \`${p.routing.embedding.model}\` on ${p.routing.embedding.host} (${p.routing.embedding.dimensions} dimensions).`,
+    '',
+  );
+
+  out.push('## Data stores', '');
+  const stores: string[][] = Object.entries(p.services)
+    .filter(([, s]) => s.image && DATA_STORE.test(s.image))
+    .map(([n, s]) => [n, s.host, s.image!, s.volumes.map((v) => (v.type === 'volume' ? v.source : v.type === 'bind' ? v.source : 'vault')).join(', ') || '-']);
+  for (const [key, b] of Object.entries(p.aws.buckets)) stores.push([key, `S3 ${p.aws.region}`, b.name, b.purpose]);
+  for (const [h, host] of Object.entries(p.hosts)) if (host.vaultPath) stores.push(['vault', h, host.vaultPath, 'Obsidian vault (Syncthing)']);
+  out.push(...table(['store', 'where', 'image / name', 'holds'], stores), '');
+  return `${out.join('\n')}`;
+}
+
+export const systemMapGenerator: Generator = {
+  name: 'system-map',
+  generate: (p) => [{ path: 'docs/system-map.md', content: systemMap(p) }],
+};

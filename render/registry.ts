@@ -1,0 +1,8 @@
+import { composeGenerator } from '../compose.js';
+import { platformSchemaGenerator } from './generators/platform-schema.js';
+import { runtimeConfigGenerator } from './generators/runtime-config.js';
+import { systemMapGenerator } from './generators/system-map.js';
+import type { Generator } from './types.js';
+
+/** Every generator `make render` runs. A new generator is one import and one entry here. */
+export const GENERATORS: readonly Generator[] = [composeGenerator, platformSchemaGenerator, runtimeConfigGenerator, systemMapGenerator];

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the system tools the tests use for real, when missing. Idempotent and quiet when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package
+declare -A APT=(
+  [docker-compose]=docker-compose
+)
+
+missing=()
+for cmd in "${!APT[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${APT[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-tools: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-tools: apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,28 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const EXAMPLE_MODEL = join(ROOT, 'platform.yaml');
+export const exampleText = (): string => readFileSync(EXAMPLE_MODEL, 'utf8');
+
+export function tempDir(prefix = 'platform-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** 1-based line number of the first line containing `needle` (after `after`, if given). */
+export function lineOf(text: string, needle: string, after?: string): number {
+  const lines = text.split('\n');
+  const start = after === undefined ? 0 : lines.findIndex((l) => l.includes(after));
+  const i = lines.findIndex((l, n) => n >= start && l.includes(needle));
+  if (i < 0) throw new Error(`"${needle}" not found`);
+  return i + 1;
+}
+
+/** Replace exactly one occurrence (the first after `after`), failing loudly if absent. */
+export function edit(text: string, from: string, to: string, after?: string): string {
+  const offset = after === undefined ? 0 : text.indexOf(after);
+  const at = text.indexOf(from, offset < 0 ? 0 : offset);
+  if (at < 0) throw new Error(`"${from}" not found`);
+  return text.slice(0, at) + to + text.slice(at + from.length);
+}

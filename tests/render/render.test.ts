@@ -1,0 +1,183 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { composeFile } from '../../compose.js';
+import { loadPlatform, parsePlatform, RuntimeConfigSchema } from '../../model/index.js';
+import { platformJsonSchema } from '../../render/generators/platform-schema.js';
+import { generateAll, plan } from '../../render/render.js';
+import { EXAMPLE_MODEL, ROOT, edit, exampleText, tempDir } from '../helpers.js';
+
+const platform = loadPlatform(EXAMPLE_MODEL);
+
+function render(args: string[], cwd = ROOT): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'render/cli.ts'), ...args], { cwd, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('generated/ is the committed render output', () => {
+  it('every artifact matches the committed file (golden)', () => {
+    const stale = plan(join(ROOT, 'generated'), generateAll(platform)).filter((r) => r.status !== 'unchanged');
+    expect(stale.map((r) => `${r.status} ${r.path}`)).toEqual([]);
+  });
+
+  it('is deterministic: two renders give the same bytes', () => {
+    const a = generateAll(loadPlatform(EXAMPLE_MODEL));
+    const b = generateAll(parsePlatform(exampleText()));
+    expect(b).toEqual(a);
+    for (const x of a) expect(x.content).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
+  });
+});
+
+describe('render CLI', () => {
+  it('writes only what changed, removes orphans, and --check reports staleness with a diff', () => {
+    const out = tempDir();
+    const first = render(['--out', out, '--model', EXAMPLE_MODEL]);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/render: \d+ files from .* in \d+ ms: \d+ created, 0 changed, 0 removed, 0 unchanged/);
+
+    const again = render(['--out', out, '--model', EXAMPLE_MODEL]);
+    expect(again.stdout).toMatch(/0 created, 0 changed, 0 removed, \d+ unchanged/);
+
+    expect(render(['--check', '--out', out, '--model', EXAMPLE_MODEL]).status).toBe(0);
+
+    const compose = join(out, 'hosts/contabo/docker-compose.yml');
+    writeFileSync(compose, readFileSync(compose, 'utf8').replace('restart: unless-stopped', 'restart: always'));
+    mkdirSync(join(out, 'old'), { recursive: true });
+    writeFileSync(join(out, 'old/leftover.txt'), 'no generator owns me\n');
+    const check = render(['--check', '--out', out, '--model', EXAMPLE_MODEL]);
+    expect(check.status).toBe(1);
+    expect(check.stdout).toContain('--- a/generated/hosts/contabo/docker-compose.yml');
+    expect(check.stdout).toContain('-    restart: always');
+    expect(check.stdout).toContain('+    restart: unless-stopped');
+    expect(check.stdout).toContain('--- a/generated/old/leftover.txt');
+    expect(check.stderr).toContain('2 file(s)');
+    expect(readFileSync(compose, 'utf8')).toContain('restart: always'); // --check writes nothing
+
+    const fix = render(['--out', out, '--model', EXAMPLE_MODEL]);
+    expect(fix.stdout).toMatch(/0 created, 1 changed, 1 removed/);
+    expect(existsSync(join(out, 'old'))).toBe(false);
+  });
+
+  it('exits 2 with located problems for an invalid model, and writes nothing', () => {
+    const dir = tempDir();
+    const model = join(dir, 'platform.yaml');
+    writeFileSync(model, edit(exampleText(), 'target: web', 'target: webb'));
+    const r = render(['--model', model, '--out', join(dir, 'generated')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`${model}:\\d+:\\d+ cloudflare\\.hostnames\\.0\\.target: `));
+    expect(existsSync(join(dir, 'generated'))).toBe(false);
+  });
+
+  it('exits 2 for a missing model file and 3 for a bad argument', () => {
+    expect(render(['--model', '/nonexistent/platform.yaml']).status).toBe(2);
+    expect(render(['--frobnicate']).status).toBe(3);
+  });
+});
+
+describe('compose files', () => {
+  const spec = JSON.parse(readFileSync(join(ROOT, '../shared/specs/compose-spec.json'), 'utf8')) as Record<string, unknown>;
+  const composeArtifacts = generateAll(platform).filter((a) => a.path.endsWith('docker-compose.yml'));
+
+  it('exist for every host that runs compose services', () => {
+    expect(composeArtifacts.map((a) => a.path)).toEqual(['hosts/contabo/docker-compose.yml', 'hosts/dev-learning/docker-compose.yml', 'hosts/prod-services/docker-compose.yml']);
+  });
+
+  it('validate against the compose specification schema', async () => {
+    const { Ajv } = await import('ajv');
+    const ajv = new Ajv({ strict: false, validateSchema: false, allErrors: true });
+    const validate = ajv.compile(spec);
+    for (const a of composeArtifacts) {
+      const ok = validate(parse(a.content));
+      expect(validate.errors ?? [], a.path).toEqual([]);
+      expect(ok).toBe(true);
+    }
+  });
+
+  it('pass docker-compose config -q', () => {
+    for (const a of composeArtifacts) {
+      const dir = tempDir('compose-');
+      writeFileSync(join(dir, 'docker-compose.yml'), a.content);
+      // The Infisical agent writes these on the host; docker-compose requires them to exist.
+      const doc = parse(a.content) as { services: Record<string, { env_file?: string[] }> };
+      for (const s of Object.values(doc.services)) for (const f of s.env_file ?? []) {
+        mkdirSync(join(dir, 'secrets'), { recursive: true });
+        writeFileSync(join(dir, f), '');
+      }
+      const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: dir, encoding: 'utf8' });
+      expect(r.error, 'docker-compose must be installed (scripts/install-tools.sh)').toBeUndefined();
+      expect(r.stderr, a.path).toBe('');
+      expect(r.status, a.path).toBe(0);
+    }
+  });
+
+  it('reach host Ollama through host-gateway, keep secrets in env files and publish nothing on contabo', () => {
+    const c = composeFile(platform, 'contabo') as { services: Record<string, Record<string, unknown>>; volumes: Record<string, unknown> };
+    expect(c.services.worker!.extra_hosts).toEqual(['host.docker.internal:host-gateway']);
+    expect(c.services.qdrant!.extra_hosts).toBeUndefined();
+    expect(c.services.web!.env_file).toEqual(['secrets/web.env']);
+    expect(JSON.stringify(c)).not.toContain('ANTHROPIC_API_KEY');
+    for (const s of Object.values(c.services)) expect(s.ports).toBeUndefined();
+    expect(c.services.web!.depends_on).toEqual({ rag: { condition: 'service_healthy' }, mcp: { condition: 'service_healthy' } });
+    expect(c.services.worker!.volumes).toContainEqual({ type: 'bind', source: '/root/obsidian-vault-v2', target: '/vault' });
+    expect(Object.keys(c.volumes)).toEqual(['alloy-data', 'neo4j-data', 'qdrant-data', 'runtime-data']);
+  });
+
+  it('publish only what the model asks, on the address it names', () => {
+    const c = composeFile(platform, 'prod-services') as { services: Record<string, Record<string, unknown>> };
+    expect(c.services.nginx!.ports).toEqual(['0.0.0.0:80:80', '100.101.20.1:8888:8888']);
+    expect(c.services.gitea!.ports).toBeUndefined();
+  });
+});
+
+describe('runtime.json', () => {
+  const runtime = RuntimeConfigSchema.parse(JSON.parse(readFileSync(join(ROOT, 'generated/runtime/runtime.json'), 'utf8')));
+
+  it('validates with the schema the runtime imports and carries the routing table', () => {
+    expect(runtime.routing.default).toBe('qwen2.5:14b');
+    expect(runtime.routing.models.map((m) => m.id)).toEqual(['qwen2.5:14b', 'gemma4:27b', 'llama-3.3-70b-versatile', 'qwen/qwen3-32b', 'models/gemini-2.5-flash', 'claude-sonnet-4-6']);
+    expect(runtime.routing.models.find((m) => m.provider === 'anthropic')?.maxTokens).toBe(8192);
+    expect(runtime.routing.models.find((m) => m.id === 'llama-3.3-70b-versatile')?.timeoutMs).toBe(60_000);
+    expect(runtime.routing.models.find((m) => m.id === 'gemma4:27b')?.healthGated).toBe(true);
+  });
+
+  it('gives Ollama URLs as the runtime containers see them', () => {
+    expect(runtime.ollamaHosts).toEqual({ contabo: 'http://host.docker.internal:11434', davas: 'http://100.101.40.1:11434' });
+    expect(runtime.vault.path).toBe('/vault');
+    expect(runtime.vault.folders.queue).toBe('_queue');
+    expect(JSON.stringify(runtime)).not.toMatch(/sk-|gsk_|AIza/);
+  });
+});
+
+describe('platform.schema.json', () => {
+  it('accepts the example model and rejects a typo, so editors can complete platform.yaml', () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    const validate = ajv.compile(platformJsonSchema());
+    expect(validate(parse(exampleText()))).toBe(true);
+    expect(validate(parse(edit(exampleText(), 'protocol: tcp', 'protocl: tcp')))).toBe(false);
+  });
+
+  it('is the committed file', () => {
+    expect(JSON.parse(readFileSync(join(ROOT, 'generated/platform.schema.json'), 'utf8'))).toEqual(platformJsonSchema());
+  });
+});
+
+describe('system map', () => {
+  it('draws hosts, services, hostnames, tunnel and stores', () => {
+    const map = readFileSync(join(ROOT, 'generated/docs/system-map.md'), 'utf8');
+    expect(map).toContain('```mermaid\nflowchart LR');
+    expect(map).toContain('tunnel{{"tunnel davidcockson-platform"}}');
+    expect(map).toContain('| control.davidcockson.com | web on contabo | http://web:8000 | people: david@davidcockson.com |');
+    expect(map).toContain('| davas-ollama.davidcockson.com | ollama on davas (host) | http://100.101.40.1:11434 | service token davas-ollama-client |');
+    expect(map).toContain('svc_qdrant[("qdrant :6333 :6334")]');
+  });
+
+  it('round-trips a second model in a temp dir', () => {
+    const dir = tempDir();
+    cpSync(EXAMPLE_MODEL, join(dir, 'platform.yaml'));
+    expect(render(['--model', join(dir, 'platform.yaml'), '--out', join(dir, 'generated'), '--quiet']).status).toBe(0);
+    expect(existsSync(join(dir, 'generated/docs/system-map.md'))).toBe(true);
+  });
+});
