@@ -42,7 +42,11 @@ async function child(model: string, out: string): Promise<void> {
 
 /** 50 hosts, 10 services each, derived from the example so every rule still holds. */
 function syntheticModel(): string {
-  const base = parse(readFileSync(join(ROOT, 'platform.yaml'), 'utf8')) as Record<string, any>;
+  const base = parse(readFileSync(join(ROOT, 'platform.yaml'), 'utf8')) as {
+    hosts: Record<string, unknown>;
+    services: Record<string, unknown>;
+    infisical: { identities: Array<{ name: string; hosts: string[] }> };
+  };
   const hosts: Record<string, unknown> = { ...base.hosts };
   const services: Record<string, unknown> = { ...base.services };
   let count = Object.keys(services).length;
@@ -71,14 +75,14 @@ function syntheticModel(): string {
   }
   base.hosts = hosts;
   base.services = services;
-  const homelab = base.infisical.identities.find((i: { name: string }) => i.name === 'homelab-prod');
+  const homelab = base.infisical.identities.find((i) => i.name === 'homelab-prod')!;
   homelab.hosts = [...homelab.hosts, ...Object.keys(hosts).filter((h) => h.startsWith('node-'))];
   return stringify(base);
 }
 
 function runCase(label: string, model: string): void {
   const out = mkdtempSync(join(tmpdir(), 'bench-render-'));
-  const runs = [];
+  const runs: Array<Record<string, number>> = [];
   for (let i = 0; i < 5; i++) {
     // First run creates every file; later runs are the common "nothing changed" render.
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/render.ts'), '--child', model, out], { encoding: 'utf8' });

@@ -119,7 +119,7 @@ function zodProblem(issue: z.core.$ZodIssue, root: unknown): RawProblem[] {
     }
     case 'invalid_union': {
       // A discriminated union whose tag is wrong: zod points at the tag and lists the allowed ones.
-      if (issue.note === 'No matching discriminator') {
+      if ((issue as { note?: string }).note === 'No matching discriminator') {
         const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
         return [
           {
