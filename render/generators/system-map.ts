@@ -45,20 +45,20 @@ function mermaid(p: Platform): string[] {
     lines.push(`  tunnel --> ${target}`);
   }
   const connector = p.services[p.cloudflare.tunnel.connector];
-  if (connector) lines.push(`  ${id('svc', p.cloudflare.tunnel.connector)} -. connects .-> tunnel`);
+  if (connector) lines.push(`  ${id('svc', p.cloudflare.tunnel.connector)} -.->|connects| tunnel`);
   for (const [n, s] of Object.entries(p.services)) {
     for (const dep of Object.keys(s.dependsOn)) lines.push(`  ${id('svc', n)} --> ${id('svc', dep)}`);
-    for (const hs of s.usesHostServices) lines.push(`  ${id('svc', n)} -. host.docker.internal .-> ${id('hs', s.host, hs)}`);
+    for (const hs of s.usesHostServices) lines.push(`  ${id('svc', n)} -.->|host.docker.internal| ${id('hs', s.host, hs)}`);
     if (s.volumes.some((v) => v.type === 'vault')) lines.push(`  ${id('svc', n)} --- ${id('vault', s.host)}`);
   }
   const routedHosts = [...new Set(p.routing.models.flatMap((r) => (r.provider === 'ollama' && r.host && p.services.worker?.host !== r.host ? [r.host] : [])))];
   for (const h of routedHosts) {
     const ollama = hostServicesOf(p, h).find(([, s]) => s.kind === 'ollama');
-    if (ollama && p.services.worker) lines.push(`  ${id('svc', 'worker')} -. tailnet .-> ${id('hs', h, ollama[0])}`);
+    if (ollama && p.services.worker) lines.push(`  ${id('svc', 'worker')} -.->|tailnet| ${id('hs', h, ollama[0])}`);
   }
-  for (const [h] of Object.entries(p.hosts)) if (hostServicesOf(p, h).some(([, s]) => s.kind === 'alloy') || servicesOn(p, h).some(([n]) => n === 'alloy')) lines.push(`  ${id('host', h)} -. telemetry .-> grafana`);
+  for (const [h] of Object.entries(p.hosts)) if (hostServicesOf(p, h).some(([, s]) => s.kind === 'alloy') || servicesOn(p, h).some(([n]) => n === 'alloy')) lines.push(`  ${id('host', h)} -.->|telemetry| grafana`);
   const snapshotHosts = Object.entries(p.hosts).filter(([, h]) => h.vaultPath);
-  if (snapshotHosts[0]) lines.push(`  ${id('vault', snapshotHosts[0][0])} -. snapshots .-> ${id('bucket', 'vault-snapshots')}`);
+  if (snapshotHosts[0]) lines.push(`  ${id('vault', snapshotHosts[0][0])} -.->|snapshots| ${id('bucket', 'vault-snapshots')}`);
   return lines;
 }
 
