@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 # command -> Debian package
 declare -A APT=(
   [docker-compose]=docker-compose
+  [chromium]=chromium
 )
 
 missing=()
