@@ -9,7 +9,8 @@ import { PlatformError } from './errors.js';
  */
 
 export const MetricSchema = z.strictObject({
-  name: z.string().regex(/^[a-z_:][a-z0-9_:]*$/),
+  /** A Prometheus metric name (node_exporter's names keep their capitals). */
+  name: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/),
   type: z.enum(['counter', 'gauge', 'histogram']),
   unit: z.enum(['1', 's', 'bytes', 'tokens', 'jobs', 'requests', 'files', 'ratio', 'percent']),
   labels: z.array(z.string()),
@@ -18,40 +19,65 @@ export const MetricSchema = z.strictObject({
   source: z.enum(['runtime', 'node_exporter', 'cadvisor', 'alloy']),
   /** Histogram bucket boundaries, in the metric's unit. */
   buckets: z.array(z.number()).optional(),
+  /** Closed value sets for labels that have one; queries may only match these values. */
+  values: z.record(z.string(), z.array(z.string())).optional(),
 });
 export type Metric = z.infer<typeof MetricSchema>;
+
+/** Outcomes of a job; `duplicate` is a job that came back after it completed and was not run again. */
+export const JOB_OUTCOMES = ['completed', 'failed', 'duplicate'] as const;
+/** Outcomes of a provider call. `unavailable` is a 503 for a health-gated host that is down. */
+export const PROVIDER_OUTCOMES = ['ok', 'error', 'rate_limited', 'timeout', 'unavailable', 'aborted'] as const;
+export const QUEUE_FOLDERS = ['queue', 'active', 'completed', 'failed'] as const;
+export const RETRIEVAL_STAGES = ['embed', 'vector', 'graph', 'fuse'] as const;
+
+/**
+ * Labels every series carries besides its own: the scrape's `job` and `instance`, and the
+ * external labels Alloy adds on remote write (`host`, `env`).
+ */
+export const COMMON_LABELS = ['job', 'instance', 'host', 'env'] as const;
 
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 export const METRICS = [
   // ---- jobs
-  { name: 'platform_jobs_total', type: 'counter', unit: 'jobs', labels: ['type', 'outcome'], help: 'Jobs finished, by job type and outcome (completed, failed, duplicate).', source: 'runtime' },
-  { name: 'platform_job_duration_seconds', type: 'histogram', unit: 's', labels: ['type', 'outcome'], help: 'Wall time of a job from claim to move.', source: 'runtime', buckets: DURATION_BUCKETS },
-  { name: 'platform_queue_depth', type: 'gauge', unit: 'files', labels: ['folder'], help: 'Files in each vault queue folder (queue, active, completed, failed).', source: 'runtime' },
+  { name: 'platform_jobs_total', type: 'counter', unit: 'jobs', labels: ['type', 'outcome'], help: 'Jobs finished, by job type and outcome (completed, failed, duplicate).', source: 'runtime', values: { outcome: [...JOB_OUTCOMES] } },
+  { name: 'platform_job_duration_seconds', type: 'histogram', unit: 's', labels: ['type', 'outcome'], help: 'Wall time of a job from claim to move.', source: 'runtime', buckets: DURATION_BUCKETS, values: { outcome: [...JOB_OUTCOMES] } },
+  { name: 'platform_jobs_running', type: 'gauge', unit: 'jobs', labels: [], help: 'Jobs running right now.', source: 'runtime' },
+  { name: 'platform_queue_depth', type: 'gauge', unit: 'files', labels: ['folder'], help: 'Files in each vault queue folder (queue, active, completed, failed).', source: 'runtime', values: { folder: [...QUEUE_FOLDERS] } },
   { name: 'platform_queue_oldest_age_seconds', type: 'gauge', unit: 's', labels: [], help: 'Age of the oldest file waiting in the queue folder, 0 when empty.', source: 'runtime' },
   // ---- providers
-  { name: 'platform_provider_requests_total', type: 'counter', unit: 'requests', labels: ['provider', 'model', 'outcome'], help: 'Provider calls by outcome: ok, error, rate_limited, timeout, unavailable, aborted.', source: 'runtime' },
-  { name: 'platform_provider_tokens_total', type: 'counter', unit: 'tokens', labels: ['provider', 'model', 'direction'], help: 'Tokens consumed, direction in or out.', source: 'runtime' },
+  { name: 'platform_provider_requests_total', type: 'counter', unit: 'requests', labels: ['provider', 'model', 'outcome'], help: 'Provider calls by outcome: ok, error, rate_limited, timeout, unavailable, aborted.', source: 'runtime', values: { outcome: [...PROVIDER_OUTCOMES] } },
+  { name: 'platform_provider_tokens_total', type: 'counter', unit: 'tokens', labels: ['provider', 'model', 'direction'], help: 'Tokens consumed, direction in or out.', source: 'runtime', values: { direction: ['in', 'out'] } },
   { name: 'platform_provider_time_to_first_token_seconds', type: 'histogram', unit: 's', labels: ['provider', 'model'], help: 'Time from request to the first streamed token.', source: 'runtime', buckets: DURATION_BUCKETS },
   { name: 'platform_provider_request_duration_seconds', type: 'histogram', unit: 's', labels: ['provider', 'model'], help: 'Wall time of a provider call.', source: 'runtime', buckets: DURATION_BUCKETS },
-  { name: 'platform_provider_up', type: 'gauge', unit: '1', labels: ['provider', 'host'], help: 'Health-checked provider host reachable (1) or not (0).', source: 'runtime' },
+  { name: 'platform_provider_up', type: 'gauge', unit: '1', labels: ['provider', 'host'], help: 'Health-checked provider host reachable (1) or not (0); host is the provider\'s host (davas), not the scraping one.', source: 'runtime' },
+  { name: 'platform_provider_retry_after_seconds', type: 'histogram', unit: 's', labels: ['provider', 'model'], help: 'Wait a provider asked for on a 429 (its retry hint), capped by maxRetryWaitSeconds.', source: 'runtime', buckets: [1, 2, 5, 10, 20, 30, 60, 120] },
   // ---- chat
   { name: 'platform_chat_streams_open', type: 'gauge', unit: '1', labels: [], help: 'Chat answers streaming right now.', source: 'runtime' },
+  { name: 'platform_chat_streams_total', type: 'counter', unit: '1', labels: ['model', 'outcome'], help: 'Chat streams ended, by outcome (completed, aborted, error).', source: 'runtime', values: { outcome: ['completed', 'aborted', 'error'] } },
   // ---- retrieval
-  { name: 'platform_retrieval_duration_seconds', type: 'histogram', unit: 's', labels: ['stage'], help: 'Retrieval latency by stage (embed, vector, graph, fuse).', source: 'runtime', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] },
-  { name: 'platform_index_documents', type: 'gauge', unit: '1', labels: ['store'], help: 'Documents in the retrieval index, by store (vector, graph).', source: 'runtime' },
+  { name: 'platform_retrieval_duration_seconds', type: 'histogram', unit: 's', labels: ['stage'], help: 'Retrieval latency by stage (embed, vector, graph, fuse).', source: 'runtime', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], values: { stage: [...RETRIEVAL_STAGES] } },
+  { name: 'platform_index_documents', type: 'gauge', unit: '1', labels: ['store'], help: 'Documents in the retrieval index, by store (vector, graph).', source: 'runtime', values: { store: ['vector', 'graph'] } },
+  { name: 'platform_index_chunks', type: 'gauge', unit: '1', labels: ['store'], help: 'Chunks (vector points, graph nodes) in the retrieval index, by store.', source: 'runtime', values: { store: ['vector', 'graph'] } },
   { name: 'platform_index_last_run_timestamp_seconds', type: 'gauge', unit: 's', labels: [], help: 'Unix time the last index run finished.', source: 'runtime' },
-  // ---- host exporters (Alloy)
+  { name: 'platform_index_runs_total', type: 'counter', unit: '1', labels: ['outcome'], help: 'Index runs finished, by outcome (completed, failed).', source: 'runtime', values: { outcome: ['completed', 'failed'] } },
+  // ---- host exporters (Alloy: prometheus.exporter.unix)
   { name: 'node_cpu_seconds_total', type: 'counter', unit: 's', labels: ['cpu', 'mode'], help: 'CPU time by mode.', source: 'node_exporter' },
+  { name: 'node_load1', type: 'gauge', unit: '1', labels: [], help: 'One-minute load average.', source: 'node_exporter' },
   { name: 'node_memory_MemAvailable_bytes', type: 'gauge', unit: 'bytes', labels: [], help: 'Memory available for new work.', source: 'node_exporter' },
   { name: 'node_memory_MemTotal_bytes', type: 'gauge', unit: 'bytes', labels: [], help: 'Total memory.', source: 'node_exporter' },
   { name: 'node_filesystem_avail_bytes', type: 'gauge', unit: 'bytes', labels: ['device', 'fstype', 'mountpoint'], help: 'Filesystem space available to non-root users.', source: 'node_exporter' },
   { name: 'node_filesystem_size_bytes', type: 'gauge', unit: 'bytes', labels: ['device', 'fstype', 'mountpoint'], help: 'Filesystem size.', source: 'node_exporter' },
   { name: 'node_network_receive_bytes_total', type: 'counter', unit: 'bytes', labels: ['device'], help: 'Bytes received per interface.', source: 'node_exporter' },
   { name: 'node_network_transmit_bytes_total', type: 'counter', unit: 'bytes', labels: ['device'], help: 'Bytes sent per interface.', source: 'node_exporter' },
+  // ---- container exporter (Alloy: prometheus.exporter.cadvisor, Docker hosts only)
+  { name: 'container_cpu_usage_seconds_total', type: 'counter', unit: 's', labels: ['name', 'cpu'], help: 'CPU time a container used.', source: 'cadvisor' },
+  { name: 'container_memory_working_set_bytes', type: 'gauge', unit: 'bytes', labels: ['name'], help: 'Working set memory of a container.', source: 'cadvisor' },
   { name: 'container_last_seen', type: 'gauge', unit: 's', labels: ['name'], help: 'Last time cAdvisor saw the container.', source: 'cadvisor' },
   { name: 'container_start_time_seconds', type: 'gauge', unit: 's', labels: ['name'], help: 'Container start time; a change means a restart.', source: 'cadvisor' },
-  { name: 'up', type: 'gauge', unit: '1', labels: ['job', 'instance'], help: 'Scrape target reachable.', source: 'alloy' },
+  // ---- scrape health (Alloy: prometheus.scrape)
+  { name: 'up', type: 'gauge', unit: '1', labels: [], help: 'Scrape target reachable (1) or not (0).', source: 'alloy' },
 ] as const satisfies readonly Metric[];
 
 export type MetricName = (typeof METRICS)[number]['name'];
@@ -73,4 +99,45 @@ export function seriesNames(m: Metric): string[] {
 /** Every series name the catalog covers, for checking queries. */
 export function catalogSeries(): Set<string> {
   return new Set(METRICS.flatMap((m) => seriesNames(m)));
+}
+
+/** A series name the catalog covers: a metric name, or a histogram's `_bucket`, `_sum` or `_count`. */
+export type SeriesName = MetricName | `${Extract<(typeof METRICS)[number], { type: 'histogram' }>['name']}_${'bucket' | 'sum' | 'count'}`;
+
+/** The catalog metric a series belongs to, or undefined for a name outside the catalog. */
+export function metricOfSeries(series: string): Metric | undefined {
+  const direct = byName.get(series);
+  if (direct) return direct;
+  const m = /^(.*)_(bucket|sum|count)$/.exec(series);
+  const base = m ? byName.get(m[1]!) : undefined;
+  return base?.type === 'histogram' ? base : undefined;
+}
+
+/** A label matcher: a plain string is an equality match; the helpers below give the other operators. */
+export type Matcher = string | { op: '=' | '!=' | '=~' | '!~'; value: string };
+export const re = (value: string): Matcher => ({ op: '=~', value });
+export const ne = (value: string): Matcher => ({ op: '!=', value });
+export const nre = (value: string): Matcher => ({ op: '!~', value });
+
+/**
+ * A PromQL vector selector for a catalog series, e.g. `platform_jobs_total{outcome="failed"}`.
+ * Refuses a series outside the catalog, a label the metric does not carry, and an equality match
+ * on a value outside a label's closed value set. Values that start with `$` are Grafana variables.
+ */
+export function sel(series: SeriesName, matchers: Readonly<Record<string, Matcher>> = {}): string {
+  const m = metricOfSeries(series);
+  if (!m) throw new PlatformError('METRIC_UNKNOWN', `series ${series} is not in the catalog`, 'add the metric to METRICS in model/metrics.ts');
+  const allowed = new Set<string>([...m.labels, ...COMMON_LABELS, ...(series.endsWith('_bucket') ? ['le'] : [])]);
+  const parts = Object.entries(matchers).map(([label, matcher]) => {
+    if (!allowed.has(label)) {
+      throw new PlatformError('METRIC_UNKNOWN', `metric ${m.name} has no label "${label}"`, `use one of: ${[...allowed].join(', ')}`);
+    }
+    const { op, value } = typeof matcher === 'string' ? { op: '=' as const, value: matcher } : matcher;
+    const closed = m.values?.[label];
+    if (closed && op === '=' && !value.startsWith('$') && !closed.includes(value)) {
+      throw new PlatformError('METRIC_UNKNOWN', `metric ${m.name} label "${label}" never has the value "${value}"`, `use one of: ${closed.join(', ')}`);
+    }
+    return `${label}${op}${JSON.stringify(value)}`;
+  });
+  return parts.length ? `${series}{${parts.join(', ')}}` : series;
 }

@@ -77,7 +77,7 @@ export const RetentionSchema = z.strictObject({
 export const BucketSchema = z.strictObject({
   name: BucketNameSchema,
   purpose: z.string().min(1),
-  retention: RetentionSchema.default({ noncurrentDays: 30, abortMultipartDays: 7 }),
+  retention: RetentionSchema.prefault({}),
 });
 
 export const AwsSchema = z.strictObject({
@@ -127,8 +127,8 @@ export const CloudflareSchema = z.strictObject({
     name: NameSchema,
     /** The compose service that runs cloudflared. */
     connector: NameSchema,
-    /** Infisical secret the tunnel token is written to. */
-    tokenSecret: SecretNameSchema.default('CLOUDFLARE_TUNNEL_TOKEN'),
+    /** Infisical secret the tunnel token is written to; cloudflared reads it as TUNNEL_TOKEN. */
+    tokenSecret: SecretNameSchema.default('TUNNEL_TOKEN'),
   }),
   hostnames: z.array(PublicHostnameSchema).default([]),
 });
@@ -194,7 +194,7 @@ export const HostSchema = z.strictObject({
   instanceId: z.string().min(1).optional(),
   /** Services installed on the host itself, outside compose. Key is the service name. */
   hostServices: z.record(NameSchema, HostServiceSchema).default({}),
-  firewall: z.strictObject({ inbound: z.array(FirewallRuleSchema).default([]) }).default({ inbound: [] }),
+  firewall: z.strictObject({ inbound: z.array(FirewallRuleSchema).default([]) }).prefault({}),
   /** Where the Obsidian vault lives on this host, if it has one. */
   vaultPath: z.string().regex(/^\//, 'an absolute path').optional(),
 });
@@ -282,13 +282,9 @@ export const RoutingSchema = z.strictObject({
   embedding: z.strictObject({ model: z.string().min(1), host: NameSchema, dimensions: z.number().int().positive() }),
   health: z
     .strictObject({ intervalSeconds: z.number().int().positive().default(15), timeoutSeconds: z.number().int().positive().default(3) })
-    .default({ intervalSeconds: 15, timeoutSeconds: 3 }),
+    .prefault({}),
   providers: z.strictObject({
-    ollama: ProviderSettingsSchema.omit({ baseUrl: true, apiKeySecret: true }).default({
-      timeoutSeconds: 300,
-      rateLimitRetries: 0,
-      maxRetryWaitSeconds: 60,
-    }),
+    ollama: ProviderSettingsSchema.omit({ baseUrl: true, apiKeySecret: true }).prefault({ timeoutSeconds: 300, rateLimitRetries: 0 }),
     groq: ProviderSettingsSchema,
     gemini: ProviderSettingsSchema,
     anthropic: ProviderSettingsSchema.extend({
@@ -308,6 +304,44 @@ const GrafanaEndpointSchema = z.strictObject({
   tokenSecret: SecretNameSchema,
 });
 
+/** A share of something, between 0.01 and 1 (write 0.2, not 20 or "20%"). */
+const RatioSchema = z.number().min(0.01).max(1);
+/** A whole number of minutes, at least 1 (write 30, not "30m"). */
+const MinutesSchema = z.number().int().min(1).max(10080);
+
+export const DASHBOARD_NAMES = ['jobs', 'providers', 'hosts', 'retrieval'] as const;
+
+export const AlertThresholdsSchema = z.strictObject({
+  /** Window the job-failure alerts look back over, in minutes (at least 5: a few scrapes). */
+  jobFailureWindowMinutes: z.number().int().min(5).max(1440).default(15),
+  /** Failed / finished jobs over the window above which the ratio alert fires. */
+  jobFailureRatio: RatioSchema.default(0.25),
+  /** The oldest queued job waiting longer than this means the worker is stuck. */
+  queueStuckMinutes: MinutesSchema.default(30),
+  /** Free space below this share of a filesystem fires at once. */
+  diskFreeRatio: RatioSchema.default(0.1),
+  /** predict_linear horizon: fires when a filesystem would fill within this many hours. */
+  diskFillHours: z.number().int().min(1).max(720).default(24),
+  /** How long davas (a health-gated provider host) may be unreachable before it alerts. */
+  providerDownMinutes: MinutesSchema.default(10),
+  /** 429s over 15 minutes, per provider, that count as "rate-limited repeatedly". */
+  rateLimitedPer15m: z.number().int().min(1).default(5),
+  /** A host whose metrics stop arriving for this long alerts. */
+  hostAbsentMinutes: MinutesSchema.default(10),
+});
+
+/** A panel the operator adds to a built-in dashboard, built from one catalog metric. */
+export const ExtraPanelSchema = z.strictObject({
+  dashboard: z.enum(DASHBOARD_NAMES),
+  title: z.string().min(1),
+  /** A metric name from the catalog (model/metrics.ts). */
+  metric: z.string().min(1),
+  /** rate: per-second rate of a counter; value: a gauge as is; p50/p95/p99: quantile of a histogram. */
+  show: z.enum(['rate', 'value', 'p50', 'p95', 'p99']).default('value'),
+  /** Labels to split the series by; each must be one the metric carries. */
+  by: z.array(z.string().min(1)).default([]),
+});
+
 export const ObservabilitySchema = z.strictObject({
   grafanaCloud: z.strictObject({
     stackUrl: UrlSchema,
@@ -323,8 +357,25 @@ export const ObservabilitySchema = z.strictObject({
     groupInterval: DurationSchema.default('5m'),
     repeatInterval: DurationSchema.default('4h'),
   }),
-  dashboards: z.array(z.enum(['jobs', 'providers', 'hosts', 'retrieval'])).default(['jobs', 'providers', 'hosts', 'retrieval']),
+  dashboards: z.array(z.enum(DASHBOARD_NAMES)).default([...DASHBOARD_NAMES]),
+  extraPanels: z.array(ExtraPanelSchema).default([]),
+  alerts: AlertThresholdsSchema.default({
+    jobFailureWindowMinutes: 15,
+    jobFailureRatio: 0.25,
+    queueStuckMinutes: 30,
+    diskFreeRatio: 0.1,
+    diskFillHours: 24,
+    providerDownMinutes: 10,
+    rateLimitedPer15m: 5,
+    hostAbsentMinutes: 10,
+  }),
+  /** Where runbook links point; absent means the path in this repository (generated/docs/runbooks.md). */
+  runbookBaseUrl: UrlSchema.optional(),
 });
+export type Observability = z.infer<typeof ObservabilitySchema>;
+export type AlertThresholds = z.infer<typeof AlertThresholdsSchema>;
+export type ExtraPanel = z.infer<typeof ExtraPanelSchema>;
+export type DashboardName = (typeof DASHBOARD_NAMES)[number];
 
 // ---------------------------------------------------------------- vault
 
@@ -338,14 +389,7 @@ export const VaultSchema = z.strictObject({
       outputs: z.string().default('runner-outputs'),
       skills: z.string().default('skills'),
     })
-    .default({
-      queue: '_queue',
-      active: '_active',
-      completed: '_completed',
-      failed: '_failed',
-      outputs: 'runner-outputs',
-      skills: 'skills',
-    }),
+    .prefault({}),
   worker: z
     .strictObject({
       /** Jobs run at once. */
@@ -357,7 +401,7 @@ export const VaultSchema = z.strictObject({
       /** On SIGTERM running jobs get this long before they go back to the queue. */
       graceSeconds: z.number().positive().default(30),
     })
-    .default({ concurrency: 2, mtimeGuardSeconds: 2, rescanSeconds: 30, graceSeconds: 30 }),
+    .prefault({}),
 });
 
 // ---------------------------------------------------------------- platform

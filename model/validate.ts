@@ -1,5 +1,7 @@
 import type { Platform } from './schema.js';
 import { oneOf } from './suggest.js';
+import { checkObservability } from './validate-observability.js';
+import { ansibleChecks } from './validate-ansible.js';
 import { connectionAddress, hostServiceOfKind, hostServicesOf, listenOf, resolveTarget, RUNTIME_SERVICES, servicesOn } from './views.js';
 
 /** A problem before it is located in the source. */
@@ -109,6 +111,9 @@ export function crossCheck(p: Platform): RawProblem[] {
   if (p.domain !== zone && !p.domain.endsWith(`.${zone}`)) add(['cloudflare', 'zone'], `zone "${zone}" does not contain the domain "${p.domain}"`, `set the zone to "${p.domain}" or a parent of it`);
   const connector = p.services[p.cloudflare.tunnel.connector];
   if (!connector) add(['cloudflare', 'tunnel', 'connector'], `tunnel connector "${p.cloudflare.tunnel.connector}" is not a service`, oneOf(p.cloudflare.tunnel.connector, services));
+  else if (!connector.secrets.includes(p.cloudflare.tunnel.tokenSecret)) {
+    add(['cloudflare', 'tunnel', 'connector'], `the tunnel token is written to secret "${p.cloudflare.tunnel.tokenSecret}", but connector service "${p.cloudflare.tunnel.connector}" does not list it`, `add "${p.cloudflare.tunnel.tokenSecret}" to services.${p.cloudflare.tunnel.connector}.secrets (cloudflared reads TUNNEL_TOKEN)`);
+  }
   p.cloudflare.hostnames.forEach((h, i) => {
     if (h.hostname !== zone && !h.hostname.endsWith(`.${zone}`)) add(['cloudflare', 'hostnames', i, 'hostname'], `hostname "${h.hostname}" is outside the zone "${zone}"`, `use a name ending in ".${zone}"`);
     if (!resolveTarget(p, h.target)) {
@@ -166,6 +171,8 @@ export function crossCheck(p: Platform): RawProblem[] {
     if (!ollama) add(['routing', 'embedding', 'host'], `embedding host "${emb.host}" runs no Ollama`, `use one of: ${ollamaHostList(p)}`);
     else if (!ollama[1].models.includes(emb.model)) add(['routing', 'embedding', 'model'], `embedding model "${emb.model}" is not pulled on "${emb.host}"`, `add "${emb.model}" to hosts.${emb.host}.hostServices.${ollama[0]}.models`);
   }
+  out.push(...checkObservability(p));
+  out.push(...ansibleChecks(p));
   return out;
 }
 

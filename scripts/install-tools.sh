@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 declare -A APT=(
   [docker-compose]=docker-compose
   [chromium]=chromium
+  [promtool]=prometheus
+  [flock]=util-linux
+  [ansible-playbook]=ansible
+  [ansible-lint]=ansible-lint
 )
 
 missing=()
@@ -22,3 +26,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Go-built tools (a current amtool, tools/alloy-check), cached in .tools/.
+bash scripts/install-go-tools.sh

@@ -203,3 +203,12 @@ describe('cross-reference problems are located', () => {
     throw new Error('expected an error');
   });
 });
+
+describe('edge wiring', () => {
+  it('the tunnel connector must receive the tunnel token secret', () => {
+    const text = edit(base, 'secrets: [TUNNEL_TOKEN]', 'secrets: [CF_TOKEN]');
+    const p = only(text);
+    expect(p).toMatchObject({ path: 'cloudflare.tunnel.connector', line: lineOf(text, 'connector: cloudflared') });
+    expect(p.fix).toBe('add "TUNNEL_TOKEN" to services.cloudflared.secrets (cloudflared reads TUNNEL_TOKEN)');
+  });
+});

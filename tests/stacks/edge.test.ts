@@ -79,8 +79,8 @@ describe('edge stack (example model)', () => {
 
   it('writes the tunnel token and the service token id/secret straight into Infisical', () => {
     const secrets = Object.fromEntries(resourceList(tf, InfisicalSecret.tfResourceType).map((x) => [x.name, x]));
-    expect(Object.keys(secrets).sort()).toEqual(['CLOUDFLARE_TUNNEL_TOKEN', 'DAVAS_OLLAMA_ACCESS_CLIENT_ID', 'DAVAS_OLLAMA_ACCESS_CLIENT_SECRET']);
-    expect(secrets.CLOUDFLARE_TUNNEL_TOKEN!.value).toMatch(/^\$\{data\.cloudflare_zero_trust_tunnel_cloudflared_token\.tunnel_token_[A-F0-9]+\.token\}$/);
+    expect(Object.keys(secrets).sort()).toEqual(['DAVAS_OLLAMA_ACCESS_CLIENT_ID', 'DAVAS_OLLAMA_ACCESS_CLIENT_SECRET', 'TUNNEL_TOKEN']);
+    expect(secrets.TUNNEL_TOKEN!.value).toMatch(/^\$\{data\.cloudflare_zero_trust_tunnel_cloudflared_token\.tunnel_token_[A-F0-9]+\.token\}$/);
     expect(secrets.DAVAS_OLLAMA_ACCESS_CLIENT_ID!.value).toMatch(/\.client_id\}$/);
     expect(secrets.DAVAS_OLLAMA_ACCESS_CLIENT_SECRET!.value).toMatch(/\.client_secret\}$/);
     for (const x of Object.values(secrets)) {

@@ -1,0 +1,92 @@
+import { posix } from 'node:path';
+import { COMPOSE_PROJECT_DIR } from '../compose.js';
+import { composeHosts, hostNames, hostServiceOfKind, identityFor, runtimeHost, servicesOn, type Platform } from '../model/index.js';
+
+/*
+ * Which host gets which role, answered once for the inventory, the vars and the playbooks.
+ * Group names use underscores: Ansible warns on dashes in group names.
+ */
+
+export const COMPOSE_PROJECT_NAME = posix.basename(COMPOSE_PROJECT_DIR);
+
+/** Where the agent writes the Grafana Cloud tokens a host-installed Alloy reads. */
+export const ALLOY_ENV_FILE = '/etc/alloy/secrets/alloy.env';
+
+/** Playbooks live in generated/ansible; files they ship are addressed relative to it. */
+export const hostFile = (host: string, file: string): string => `../hosts/${host}/${file}`;
+
+/** Grafana Cloud token secret names, for a host that runs Alloy outside compose. */
+export function alloyTokenSecrets(p: Platform): string[] {
+  const g = p.observability.grafanaCloud;
+  return [...new Set([g.loki.tokenSecret, g.prometheus.tokenSecret, g.tempo.tokenSecret])].sort();
+}
+
+/** Hosts whose Alloy is a host service (the role installs it), as opposed to a compose container. */
+export function hostAlloyHosts(p: Platform): string[] {
+  return hostNames(p).filter((h) => hostServiceOfKind(p, h, 'alloy') !== undefined);
+}
+
+/** The one host that snapshots the vault: the runtime's host when it holds the vault, else the first that does. */
+export function vaultSnapshotHost(p: Platform): string | undefined {
+  const rt = runtimeHost(p);
+  if (p.hosts[rt]?.vaultPath) return rt;
+  return hostNames(p).find((h) => p.hosts[h]!.vaultPath);
+}
+
+export interface EnvFile {
+  /** The compose service or systemd unit that reads the file. */
+  name: string;
+  /** Absolute path on the host. */
+  dest: string;
+  secrets: string[];
+  /** What the agent restarts when the file changes. */
+  reload: { compose_service: string } | { systemd_unit: string };
+}
+
+/** Every env file the Infisical agent renders on `host`, with the secret names in each (never values). */
+export function envFilesOn(p: Platform, host: string): EnvFile[] {
+  const compose: EnvFile[] = servicesOn(p, host)
+    .filter(([, s]) => s.secrets.length > 0)
+    .map(([name, s]) => ({
+      name,
+      dest: `${COMPOSE_PROJECT_DIR}/secrets/${name}.env`,
+      secrets: [...s.secrets],
+      reload: { compose_service: name },
+    }));
+  const alloy = hostServiceOfKind(p, host, 'alloy');
+  const hostAlloy: EnvFile[] = alloy ? [{ name: alloy[0], dest: ALLOY_ENV_FILE, secrets: alloyTokenSecrets(p), reload: { systemd_unit: 'alloy' } }] : [];
+  return [...compose, ...hostAlloy];
+}
+
+export function infisicalHosts(p: Platform): string[] {
+  return hostNames(p).filter((h) => envFilesOn(p, h).length > 0 && identityFor(p, h) !== undefined);
+}
+
+/** Inventory groups in a stable order, each with its hosts in model order; empty groups are left out. */
+export function ansibleGroups(p: Platform): Array<[string, string[]]> {
+  const hosts = hostNames(p);
+  const byKind = (kind: string): string[] => hosts.filter((h) => p.hosts[h]!.kind === kind);
+  const withService = (kind: 'ollama' | 'syncthing' | 'tailscale'): string[] => hosts.filter((h) => hostServiceOfKind(p, h, kind) !== undefined);
+  const snapshot = vaultSnapshotHost(p);
+  const groups: Array<[string, string[]]> = [
+    ['vps', byKind('vps')],
+    ['proxmox_vm', byKind('proxmox-vm')],
+    ['gpu', byKind('gpu')],
+    ['tailscale_hosts', withService('tailscale')],
+    ['docker_hosts', composeHosts(p)],
+    ['compose_hosts', composeHosts(p)],
+    ['infisical_hosts', infisicalHosts(p)],
+    ['alloy_hosts', hostAlloyHosts(p)],
+    ['ollama_hosts', withService('ollama')],
+    ['syncthing_hosts', withService('syncthing')],
+    ['vault_hosts', hosts.filter((h) => p.hosts[h]!.vaultPath)],
+    ['vault_snapshot_hosts', snapshot ? [snapshot] : []],
+  ];
+  return groups.filter(([, members]) => members.length > 0);
+}
+
+export function groupsOf(p: Platform, host: string): string[] {
+  return ansibleGroups(p)
+    .filter(([, members]) => members.includes(host))
+    .map(([g]) => g);
+}
