@@ -1,0 +1,141 @@
+import type { Env, RuntimeConfig } from './config/index.js';
+import { describeError, isRuntimeError } from './errors.js';
+import type { Logger } from './log.js';
+import type { Notifier } from './notify/discord.js';
+import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
+
+/*
+ * `runtime <service>`: the entry point of the runtime image. The bin shim (runtime/bin/runtime.js)
+ * loads this file through tsx and exits with what `main` returns. Service code (OpenTelemetry
+ * above all) is imported only when that service starts, so usage errors answer fast.
+ */
+
+export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
+export type Service = (typeof SERVICES)[number];
+
+const NOT_BUILT: readonly Service[] = ['web', 'mcp', 'rag', 'index'];
+
+export const USAGE = `usage: runtime <service>
+
+services:
+  web      browser chat, queue and job views, health (not built yet)
+  worker   runs markdown jobs dropped into the vault queue
+  mcp      MCP tool server (not built yet)
+  rag      retrieval over the vault (not built yet)
+  index    one-off re-index of the vault (not built yet)
+
+environment:
+  RUNTIME_CONFIG   path to runtime.json (default generated/runtime/runtime.json)
+  DATA_DIR         SQLite files (default ./.data)
+  VAULT_DIR        overrides vault.path
+  OLLAMA_URL_<HOST>  overrides ollamaHosts.<host> (upper case, dashes as underscores)
+  LOG_LEVEL        debug | info | warn | error
+`;
+
+export interface CliIo {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+const processIo: CliIo = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+};
+
+/** Runs one service; resolves with the process exit code. */
+export async function main(argv: readonly string[], env: Env, io: CliIo = processIo): Promise<number> {
+  const service = argv[0];
+  if (service === '-h' || service === '--help' || service === 'help') {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (!service || !(SERVICES as readonly string[]).includes(service)) {
+    io.stderr(`${service ? `runtime: unknown service "${service}"\n\n` : ''}${USAGE}`);
+    return 2;
+  }
+  if (NOT_BUILT.includes(service as Service)) {
+    io.stderr(`runtime ${service}: the ${service} service is not built yet; only \`runtime worker\` runs in this version\n`);
+    return 2;
+  }
+  const { loadConfig } = await import('./config/index.js');
+  const { createLogger } = await import('./log.js');
+  let config: RuntimeConfig;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    io.stderr(formatFatal(e));
+    return 1;
+  }
+  const log = createLogger({ level: config.logLevel, fields: { service } });
+  for (const w of config.warnings) log.warn(w);
+  try {
+    await runWorkerService(config, log);
+    return 0;
+  } catch (e) {
+    log.error('service failed', { error: e instanceof Error ? e : describeError(e) });
+    io.stderr(formatFatal(e));
+    return 1;
+  }
+}
+
+function formatFatal(e: unknown): string {
+  if (isRuntimeError(e)) return `runtime: ${e.code}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`;
+  return `runtime: ${describeError(e)}\n`;
+}
+
+async function runWorkerService(config: RuntimeConfig, log: Logger): Promise<void> {
+  const [{ startTelemetry }, { UsageStore }, { DiscordNotifier }, { Router }] = await Promise.all([
+    import('./telemetry/index.js'),
+    import('./store/usage.js'),
+    import('./notify/discord.js'),
+    import('./router/index.js'),
+  ]);
+  const telemetry = startTelemetry(config, 'worker', log);
+  const usage = new UsageStore(config.dataDir);
+  const notifier = new DiscordNotifier({ webhookUrl: config.secrets.discordWebhookUrl, log });
+  const router = new Router({
+    config,
+    log,
+    metrics: telemetry.metrics,
+    usage,
+    onStateChange: (c) => notifier.providerState({ provider: c.provider, host: c.host, state: c.state, ...(c.reason ? { reason: c.reason } : {}) }),
+  });
+  try {
+    await router.start();
+    const { runWorker } = await import('./worker/index.js');
+    // The router writes one usage row per provider call, so the worker gets no usage recorder.
+    await runWorker({ config, router, notifier: jobNotifier(notifier), log, metrics: telemetry.metrics });
+  } finally {
+    await router.stop();
+    await notifier.close();
+    usage.close();
+    await telemetry.shutdown();
+  }
+}
+
+/** The worker's notice shapes onto the Discord notifier. */
+export function jobNotifier(n: Notifier): JobNotifier {
+  return {
+    jobCompleted: async (j: JobNotice) => {
+      n.jobSucceeded({
+        job: j.name,
+        model: j.model ?? 'unknown',
+        durationMs: j.durationMs,
+        usage: { inputTokens: j.tokensIn, outputTokens: j.tokensOut },
+        ...(j.output ? { output: j.output } : {}),
+      });
+    },
+    jobFailed: async (j: JobNotice) => {
+      n.jobFailed({
+        job: j.name,
+        durationMs: j.durationMs,
+        reason: j.error ? `${j.error.message}${j.error.hint ? `\nhint: ${j.error.hint}` : ''}` : 'failed',
+        ...(j.model ? { model: j.model } : {}),
+        ...(j.error ? { code: j.error.code } : {}),
+      });
+    },
+    jobHeld: async (j: JobHeldNotice) => {
+      n.jobHeld({ job: j.name, model: j.model, ...(j.retryAfterMs !== undefined ? { waitMs: j.retryAfterMs } : {}) });
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/*
+ * The runtime's error catalogue: a stable code, a message and a hint on how to fix it.
+ * Callers switch on `code`; people read `message` and `hint`. `httpStatus` is what the web
+ * service answers with; `retryAfterMs` is the provider's retry hint when it gave one.
+ */
+
+export const RUNTIME_ERRORS = {
+  CONFIG_INVALID: { summary: 'the runtime configuration is invalid', httpStatus: 500 },
+  PROVIDER_UNAVAILABLE: { summary: 'the model is unavailable right now', httpStatus: 503 },
+  PROVIDER_RATE_LIMITED: { summary: 'the provider rate-limited the request', httpStatus: 429 },
+  PROVIDER_TIMEOUT: { summary: 'the provider did not answer in time', httpStatus: 504 },
+  PROVIDER_ERROR: { summary: 'the provider returned an error', httpStatus: 502 },
+  PROVIDER_AUTH: { summary: 'the provider rejected the credentials', httpStatus: 502 },
+  MODEL_UNKNOWN: { summary: 'no route for this model id', httpStatus: 404 },
+  MCP_UNAVAILABLE: { summary: 'the MCP tool server is unavailable', httpStatus: 503 },
+  RAG_UNAVAILABLE: { summary: 'the retrieval service is unavailable', httpStatus: 503 },
+  JOB_INVALID: { summary: 'the job file is invalid', httpStatus: 400 },
+  SKILL_UNKNOWN: { summary: 'the job names a skill that does not exist', httpStatus: 400 },
+  QUEUE_IO: { summary: 'a vault queue file operation failed', httpStatus: 500 },
+  STORE_ERROR: { summary: 'the local database failed', httpStatus: 500 },
+  SERVICE_NOT_BUILT: { summary: 'this runtime service is not built yet', httpStatus: 501 },
+  USAGE: { summary: 'the command line was not understood', httpStatus: 400 },
+  INTERNAL: { summary: 'an unexpected internal error', httpStatus: 500 },
+} as const;
+
+export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;
+
+export interface RuntimeErrorOptions {
+  /** How to fix it, in words a person can act on. */
+  hint?: string;
+  /** Overrides the catalogue's default status. */
+  httpStatus?: number;
+  /** The provider's retry hint, when it gave one. */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+export class RuntimeError extends Error {
+  override readonly name = 'RuntimeError';
+  readonly code: RuntimeErrorCode;
+  readonly hint: string;
+  readonly httpStatus: number;
+  readonly retryAfterMs?: number;
+
+  constructor(code: RuntimeErrorCode, message: string, opts: RuntimeErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.hint = opts.hint ?? '';
+    this.httpStatus = opts.httpStatus ?? RUNTIME_ERRORS[code].httpStatus;
+    if (opts.retryAfterMs !== undefined) this.retryAfterMs = opts.retryAfterMs;
+  }
+
+  /** A plain object for logs and JSON answers. */
+  toJSON(): { code: RuntimeErrorCode; message: string; hint: string; httpStatus: number; retryAfterMs?: number } {
+    return {
+      code: this.code,
+      message: this.message,
+      hint: this.hint,
+      httpStatus: this.httpStatus,
+      ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),
+    };
+  }
+}
+
+export function isRuntimeError(e: unknown, code?: RuntimeErrorCode): e is RuntimeError {
+  return e instanceof RuntimeError && (code === undefined || e.code === code);
+}
+
+/** The message of anything thrown, including the cause chain of fetch errors (ECONNREFUSED). */
+export function describeError(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  let msg = e.message;
+  let cause: unknown = (e as { cause?: unknown }).cause;
+  for (let depth = 0; cause instanceof Error && depth < 3; depth++) {
+    if (!msg.includes(cause.message)) msg += `: ${cause.message}`;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return msg;
+}
+
+/** Wraps anything thrown that is not already a RuntimeError. */
+export function toRuntimeError(e: unknown, code: RuntimeErrorCode = 'INTERNAL', hint?: string): RuntimeError {
+  if (e instanceof RuntimeError) return e;
+  return new RuntimeError(code, describeError(e), { cause: e, ...(hint !== undefined ? { hint } : {}) });
+}

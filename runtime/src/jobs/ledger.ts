@@ -1,0 +1,106 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { RuntimeError, describeError } from '../errors.js';
+
+/*
+ * The completion ledger: job id → its output file. It is what makes a job run once.
+ *
+ * A row is written when the output path is chosen, before the output is written; a job counts
+ * as completed when its row exists and the output file is on disk (outputs are written with one
+ * rename, so the file is whole or absent). `moved_at` is set once the job file reached the
+ * completed folder: a file coming back after that is a resurrected copy, a file coming back
+ * before it is a move a crash interrupted, which is finished quietly.
+ *
+ * WAL with synchronous=NORMAL: a killed process loses nothing committed; only a power cut can
+ * lose the last commits, and the job file moves are not fsynced either.
+ */
+
+export interface LedgerEntry {
+  readonly id: string;
+  /** Output path relative to the vault, e.g. `runner-outputs/2026-01-02-030405-summary.md`. */
+  readonly output: string;
+  readonly source: string;
+  readonly reservedAt: number;
+  readonly movedAt: number | null;
+}
+
+interface Row {
+  id: string;
+  output: string;
+  source: string;
+  reserved_at: number;
+  moved_at: number | null;
+}
+
+export class JobLedger {
+  private readonly db: Database.Database;
+  private readonly getStmt: Database.Statement<[string], Row>;
+  private readonly byOutputStmt: Database.Statement<[string], { id: string }>;
+  private readonly reserveStmt: Database.Statement<[string, string, string, number]>;
+  private readonly movedStmt: Database.Statement<[number, string]>;
+
+  constructor(path: string) {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(`CREATE TABLE IF NOT EXISTS job_ledger (
+        id TEXT PRIMARY KEY,
+        output TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        reserved_at INTEGER NOT NULL,
+        moved_at INTEGER
+      )`);
+    } catch (e) {
+      throw new RuntimeError('STORE_ERROR', `cannot open the job ledger at ${path}: ${describeError(e)}`, {
+        hint: 'check that DATA_DIR exists and is writable',
+        cause: e,
+      });
+    }
+    this.getStmt = this.db.prepare('SELECT * FROM job_ledger WHERE id = ?');
+    this.byOutputStmt = this.db.prepare('SELECT id FROM job_ledger WHERE output = ?');
+    this.reserveStmt = this.db.prepare(
+      `INSERT INTO job_ledger (id, output, source, reserved_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET output = excluded.output, source = excluded.source, reserved_at = excluded.reserved_at, moved_at = NULL`,
+    );
+    this.movedStmt = this.db.prepare('UPDATE job_ledger SET moved_at = ? WHERE id = ?');
+  }
+
+  get(id: string): LedgerEntry | undefined {
+    const r = this.getStmt.get(id);
+    return r && { id: r.id, output: r.output, source: r.source, reservedAt: r.reserved_at, movedAt: r.moved_at };
+  }
+
+  /** True when another job already holds this output path. */
+  outputTaken(output: string, byOtherThan: string): boolean {
+    const r = this.byOutputStmt.get(output);
+    return r !== undefined && r.id !== byOtherThan;
+  }
+
+  reserve(id: string, output: string, source: string, now: number): void {
+    this.reserveStmt.run(id, output, source, now);
+  }
+
+  /** Reserves `output` for `id` unless another job holds it; check and write are one step. */
+  tryReserve(id: string, output: string, source: string, now: number): boolean {
+    if (this.outputTaken(output, id)) return false;
+    try {
+      this.reserve(id, output, source, now);
+      return true;
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
+      throw e;
+    }
+  }
+
+  markMoved(id: string, now: number): void {
+    this.movedStmt.run(now, id);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,289 @@
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RuntimeError, describeError, isRuntimeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { RateLimitNotice } from '../router/index.js';
+import { exists, writeFileAtomic } from '../queue/fs-util.js';
+import { isTempFileName } from '../queue/names.js';
+import type { Claim } from '../queue/types.js';
+import type { SkillResolver } from '../skills/registry.js';
+import { appendSection, insertId, parseJobDocument, peekId, type JobDocument } from './document.js';
+import { JobAbortedError, executeJob, type ChatRouter, type ExecutionResult } from './execute.js';
+import { newJobId } from './ids.js';
+import type { JobLedger, LedgerEntry } from './ledger.js';
+import { outputName, renderOutput, slugify, wikiLink } from './output.js';
+import type { JobType } from './schema.js';
+
+/*
+ * One claimed job file from start to finish. The order of writes is what keeps a job to one
+ * run and one output whatever moment the process is killed at:
+ *
+ *   1. parse and validate (invalid → failed folder)
+ *   2. id written into the file (a restart keeps it)      killed before 5: run again, same id
+ *   3. ledger: completed already? → finish the move, or mark a resurrected copy as duplicate
+ *   4. run the provider calls
+ *   5. ledger row: id → output path                       killed here: no output yet → run again
+ *   6. output written (temp file + one rename)            killed after: row + output → just moved
+ *   7. link appended to the job file, file moved to completed, ledger moved_at
+ */
+
+export type JobStatus = 'completed' | 'failed' | 'duplicate' | 'requeued';
+
+export interface JobOutcome {
+  status: JobStatus;
+  /** The file name as dropped into the queue. */
+  name: string;
+  jobId?: string;
+  type?: JobType;
+  model?: string;
+  skills?: readonly string[];
+  /** Vault-relative output path (completed and duplicate). */
+  output?: string;
+  /** Where the job file ended up. */
+  finalPath?: string;
+  error?: RuntimeError;
+  tokensIn: number;
+  tokensOut: number;
+  durationMs: number;
+  /** The job's `notify` (true when the file could not be parsed). */
+  notify: boolean;
+}
+
+export interface JobProcessorProps {
+  /** Absolute vault path. */
+  readonly vaultPath: string;
+  /** The outputs folder, relative to the vault (links are vault-relative). */
+  readonly outputsFolder: string;
+  readonly ledger: JobLedger;
+  readonly router: ChatRouter;
+  readonly skills: SkillResolver;
+  readonly defaultModel: string;
+  readonly log: Logger;
+  readonly now?: () => number;
+  readonly onRateLimited?: (job: { name: string; jobId: string }, notice: RateLimitNotice) => void;
+}
+
+export class JobProcessor {
+  private readonly now: () => number;
+  private readonly outputsDir: string;
+  /** Job ids being run now: a second file with the same id waits for the first, then is a duplicate. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly props: JobProcessorProps) {
+    this.now = props.now ?? Date.now;
+    this.outputsDir = join(props.vaultPath, props.outputsFolder);
+  }
+
+  /** Removes temp files a killed run left in the outputs folder. */
+  async prepare(): Promise<void> {
+    await mkdir(this.outputsDir, { recursive: true });
+    for (const name of await readdir(this.outputsDir)) {
+      if (isTempFileName(name)) await unlink(join(this.outputsDir, name)).catch(() => undefined);
+    }
+  }
+
+  async process(claim: Claim, signal: AbortSignal): Promise<JobOutcome> {
+    const started = this.now();
+    let raw: string | undefined;
+    try {
+      return await this.run(claim, signal, started, (r) => (raw = r));
+    } catch (e) {
+      // An unexpected error outside the provider call (a bug, a full disk): the file goes to
+      // the failed folder with the stack, so it neither sits in the active folder nor loops.
+      if (claim.settled || raw === undefined) throw e;
+      const err = toJobError(e);
+      this.props.log.error('job failed unexpectedly', { file: claim.name, error: err });
+      const jobId = peekId(raw);
+      const finalPath = await this.failFile(claim, raw, err, jobId);
+      return { name: claim.name, status: 'failed', ...(jobId ? { jobId } : {}), error: err, finalPath, tokensIn: 0, tokensOut: 0, notify: true, durationMs: this.now() - started };
+    }
+  }
+
+  private async run(claim: Claim, signal: AbortSignal, started: number, track: (raw: string) => void): Promise<JobOutcome> {
+    const base = { name: claim.name, tokensIn: 0, tokensOut: 0, notify: true };
+    const elapsed = (): number => this.now() - started;
+    let raw = await claim.read();
+    track(raw);
+
+    let doc: JobDocument;
+    try {
+      doc = parseJobDocument(raw);
+    } catch (e) {
+      const err = toJobError(e);
+      const jobId = peekId(raw);
+      const finalPath = await this.failFile(claim, raw, err, jobId);
+      return { ...base, status: 'failed', ...(jobId ? { jobId } : {}), error: err, finalPath, durationMs: elapsed() };
+    }
+    const fm = doc.frontmatter;
+    let jobId = fm.id;
+    if (jobId === undefined) {
+      jobId = newJobId(this.now());
+      raw = insertId(raw, jobId);
+      await claim.write(raw);
+      track(raw);
+    }
+    const info = { ...base, jobId, type: fm.type, model: fm.model ?? this.props.defaultModel, skills: fm.skills, notify: fm.notify };
+
+    for (let other = this.inflight.get(jobId); other; other = this.inflight.get(jobId)) await other.catch(() => undefined);
+    const done = this.props.ledger.get(jobId);
+    if (done && (await exists(join(this.props.vaultPath, done.output)))) {
+      return this.finishCompleted(claim, raw, done, info, elapsed);
+    }
+    const id = jobId;
+    const running = this.execute(claim, raw, doc, id, done?.output, info, { signal, elapsed, track });
+    this.inflight.set(id, running);
+    try {
+      return await running;
+    } finally {
+      this.inflight.delete(id);
+    }
+  }
+
+  private async execute(
+    claim: Claim,
+    raw: string,
+    doc: JobDocument,
+    jobId: string,
+    reserved: string | undefined,
+    info: Omit<JobOutcome, 'status' | 'durationMs'> & { jobId: string },
+    ctx: { signal: AbortSignal; elapsed: () => number; track: (raw: string) => void },
+  ): Promise<JobOutcome> {
+    const { signal, elapsed, track } = ctx;
+    const fm = doc.frontmatter;
+    const hint = jobId.slice(-6).toLowerCase();
+
+    let result: ExecutionResult;
+    try {
+      const system = [fm.system?.trim(), fm.skills.length ? this.props.skills.resolve(fm.skills) : undefined].filter(Boolean).join('\n\n');
+      result = await executeJob(doc, {
+        router: this.props.router,
+        defaultModel: this.props.defaultModel,
+        system: system || undefined,
+        signal,
+        jobId,
+        onRateLimited: (notice) => this.props.onRateLimited?.({ name: claim.name, jobId }, notice),
+      });
+    } catch (e) {
+      if (signal.aborted || e instanceof JobAbortedError) {
+        await claim.release();
+        return { ...info, status: 'requeued', durationMs: elapsed() };
+      }
+      const err = toJobError(e);
+      const finalPath = await this.failFile(claim, raw, err, jobId);
+      return { ...info, status: 'failed', error: err, finalPath, durationMs: elapsed() };
+    }
+
+    const durationMs = elapsed();
+    const output = await this.writeOutput(jobId, claim.name, fm.title, reserved, (createdAt) =>
+      renderOutput(
+        {
+          jobId,
+          type: fm.type,
+          model: result.model,
+          skills: fm.skills,
+          tokensIn: result.tokensIn,
+          tokensOut: result.tokensOut,
+          durationMs,
+          source: claim.name,
+          createdAt,
+        },
+        result.type === 'chain' && result.steps.length > 1
+          ? result.steps.map((s, i) => `## Step ${i + 1} (${s.model})\n\n${s.answer.trim()}`).join('\n\n')
+          : result.answer,
+      ),
+    );
+    raw = appendSection(raw, 'Output', `${wikiLink(output)}\n\nCompleted ${new Date(this.now()).toISOString()} by ${result.model}, job ${jobId}.`);
+    await claim.write(raw);
+    track(raw);
+    const finalPath = await claim.complete(hint);
+    this.props.ledger.markMoved(jobId, this.now());
+    return {
+      ...info,
+      model: result.model,
+      status: 'completed',
+      output,
+      finalPath,
+      tokensIn: result.tokensIn,
+      tokensOut: result.tokensOut,
+      durationMs,
+    };
+  }
+
+  /** The ledger says this id completed: finish an interrupted move, or file a resurrected copy. */
+  private async finishCompleted(
+    claim: Claim,
+    raw: string,
+    done: LedgerEntry,
+    info: Omit<JobOutcome, 'status' | 'durationMs'> & { jobId: string },
+    elapsed: () => number,
+  ): Promise<JobOutcome> {
+    const link = wikiLink(done.output);
+    const hint = info.jobId.slice(-6).toLowerCase();
+    if (done.movedAt === null) {
+      // Killed between the output write and the move: finish quietly, never run again.
+      if (!raw.includes(link)) {
+        raw = appendSection(raw, 'Output', `${link}\n\nCompleted ${new Date(this.now()).toISOString()}, job ${info.jobId}.`);
+        await claim.write(raw);
+      }
+      const finalPath = await claim.complete(hint);
+      this.props.ledger.markMoved(info.jobId, this.now());
+      this.props.log.info('finished the move of a job completed before a restart', { file: claim.name, jobId: info.jobId });
+      return { ...info, status: 'completed', output: done.output, finalPath, durationMs: elapsed() };
+    }
+    raw = appendSection(
+      raw,
+      'Duplicate',
+      `Not run again: job ${info.jobId} already completed on ${new Date(done.movedAt).toISOString()}; its output is ${link}. ` +
+        'To run it as a new job, remove the `id` line and drop the file into the queue again.',
+    );
+    await claim.write(raw);
+    const finalPath = await claim.complete(`${hint}-dup`);
+    this.props.log.info('duplicate of a completed job, not run again', { file: claim.name, jobId: info.jobId, output: done.output });
+    return { ...info, status: 'duplicate', output: done.output, finalPath, durationMs: elapsed() };
+  }
+
+  /**
+   * Chooses a free output name, records it in the ledger, then writes the file with one rename.
+   * A path already reserved for this job (a run killed before its output) is reused.
+   */
+  private async writeOutput(jobId: string, source: string, title: string | undefined, reserved: string | undefined, render: (createdAt: Date) => string): Promise<string> {
+    const createdAt = new Date(this.now());
+    let rel = reserved;
+    if (rel === undefined) {
+      const slug = slugify(title ?? source);
+      for (let attempt = 1; rel === undefined; attempt++) {
+        const candidate = `${this.props.outputsFolder}/${outputName(createdAt, slug, attempt)}`;
+        if (this.props.ledger.outputTaken(candidate, jobId)) continue;
+        if (await exists(join(this.props.vaultPath, candidate))) continue;
+        // Concurrent jobs may have picked the same name meanwhile: the reservation decides.
+        if (this.props.ledger.tryReserve(jobId, candidate, source, createdAt.getTime())) rel = candidate;
+      }
+    } else {
+      this.props.ledger.reserve(jobId, rel, source, createdAt.getTime());
+    }
+    await writeFileAtomic(join(this.props.vaultPath, rel), render(createdAt));
+    return rel;
+  }
+
+  private async failFile(claim: Claim, raw: string, err: RuntimeError, jobId: string | undefined): Promise<string> {
+    const lines = [`- when: ${new Date(this.now()).toISOString()}`, `- code: \`${err.code}\``, `- message: ${err.message}`];
+    if (err.hint) lines.push(`- hint: ${err.hint}`);
+    let body = lines.join('\n');
+    if (err.code === 'INTERNAL') {
+      const cause = (err as { cause?: unknown }).cause;
+      const stack = cause instanceof Error && cause.stack ? cause.stack : err.stack;
+      if (stack) body += `\n\n\`\`\`\n${stack}\n\`\`\``;
+    }
+    try {
+      await claim.write(appendSection(raw, 'Failed', body));
+    } catch (e) {
+      this.props.log.warn('could not append the failure to the job file; moving it as is', { file: claim.name, error: describeError(e) });
+    }
+    return claim.fail(jobId ? jobId.slice(-6).toLowerCase() : undefined);
+  }
+}
+
+function toJobError(e: unknown): RuntimeError {
+  if (isRuntimeError(e)) return e;
+  return new RuntimeError('INTERNAL', describeError(e), { cause: e, hint: 'this is a bug in the worker; the stack trace is below' });
+}

@@ -1,0 +1,146 @@
+import { Ollama, type ChatResponse, type Message as OllamaMessage, type Tool as OllamaTool } from 'ollama';
+import { RuntimeError, describeError } from '../errors.js';
+import { CallScope, fetchWithTimeout, isConnectionError, unavailableError } from './call.js';
+import type { ChatEvent, ChatRequest, FinishReason, HealthStatus, LlmProvider, StreamOptions, ToolCall } from './types.js';
+
+/*
+ * Ollama over its NDJSON API, through the `ollama` package. One client per call: the package's
+ * `abort()` cancels every stream of a client, so sharing one would let one stop cancel another.
+ */
+
+export interface OllamaProviderProps {
+  /** Host name from the model ("davas"), for messages. */
+  readonly host: string;
+  readonly baseUrl: string;
+}
+
+export class OllamaProvider implements LlmProvider {
+  readonly kind = 'ollama';
+  readonly host: string;
+  readonly baseUrl: string;
+
+  constructor(props: OllamaProviderProps) {
+    this.host = props.host;
+    this.baseUrl = props.baseUrl.replace(/\/+$/, '');
+  }
+
+  private client(signal: AbortSignal): Ollama {
+    return new Ollama({
+      host: this.baseUrl,
+      fetch: (input, init) =>
+        fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
+    });
+  }
+
+  async *chat(req: ChatRequest, opts: StreamOptions): AsyncGenerator<ChatEvent> {
+    const call = new CallScope(opts.signal, opts.timeoutMs);
+    let input = 0;
+    let output = 0;
+    try {
+      const client = this.client(call.signal);
+      const options: Record<string, number> = {};
+      if (req.maxTokens !== undefined) options.num_predict = req.maxTokens;
+      if (req.temperature !== undefined) options.temperature = req.temperature;
+      const stream = await client.chat({
+        model: req.model,
+        messages: toOllamaMessages(req),
+        stream: true,
+        ...(req.tools?.length ? { tools: req.tools.map(toOllamaTool) } : {}),
+        ...(Object.keys(options).length ? { options } : {}),
+      });
+      const calls: ToolCall[] = [];
+      let last: ChatResponse | undefined;
+      for await (const part of stream) {
+        last = part;
+        const text = part.message?.content ?? '';
+        if (text) {
+          call.markToken();
+          yield { type: 'text', delta: text };
+        }
+        for (const tc of part.message?.tool_calls ?? []) {
+          const c: ToolCall = { id: `call_${calls.length}`, name: tc.function.name, arguments: tc.function.arguments ?? {} };
+          calls.push(c);
+          call.markToken();
+          yield { type: 'tool_call', call: c };
+        }
+        if (part.done) break;
+      }
+      input = last?.prompt_eval_count ?? 0;
+      output = last?.eval_count ?? 0;
+      yield { type: 'usage', usage: call.usage(input, output) };
+      const reason: FinishReason = calls.length > 0 ? 'tool_calls' : last?.done_reason === 'length' ? 'length' : 'stop';
+      yield { type: 'done', reason };
+    } catch (e) {
+      if (call.aborted) {
+        yield { type: 'usage', usage: call.usage(input, output) };
+        yield { type: 'done', reason: 'aborted' };
+        return;
+      }
+      if (call.timedOut) throw call.timeoutError(`ollama on ${this.host}`, req.model);
+      throw this.mapError(e, req.model);
+    } finally {
+      call.dispose();
+    }
+  }
+
+  async embed(model: string, input: string[], opts: StreamOptions): Promise<number[][]> {
+    const call = new CallScope(opts.signal, opts.timeoutMs);
+    try {
+      const res = await this.client(call.signal).embed({ model, input });
+      return res.embeddings;
+    } catch (e) {
+      if (call.aborted) throw new RuntimeError('PROVIDER_ERROR', `embedding with ${model} was aborted`, { cause: e });
+      if (call.timedOut) throw call.timeoutError(`ollama on ${this.host}`, model);
+      throw this.mapError(e, model);
+    } finally {
+      call.dispose();
+    }
+  }
+
+  async health(timeoutMs: number): Promise<HealthStatus> {
+    const started = performance.now();
+    try {
+      const res = await fetchWithTimeout(`${this.baseUrl}/api/version`, {}, timeoutMs);
+      await res.body?.cancel();
+      const latencyMs = Math.round(performance.now() - started);
+      return res.ok ? { ok: true, latencyMs } : { ok: false, reason: `answered HTTP ${res.status} on /api/version`, latencyMs };
+    } catch (e) {
+      const latencyMs = Math.round(performance.now() - started);
+      const why = (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describeError(e).replace(/^fetch failed: /, '');
+      return { ok: false, reason: why, latencyMs };
+    }
+  }
+
+  private mapError(e: unknown, model: string): RuntimeError {
+    if (e instanceof RuntimeError) return e;
+    const status = (e as { status_code?: unknown }).status_code;
+    if (typeof status === 'number') {
+      const msg = `ollama on ${this.host} answered HTTP ${status} for ${model}: ${describeError(e)}`;
+      if (status === 404) return new RuntimeError('PROVIDER_ERROR', msg, { hint: `pull the model on ${this.host}: ollama pull ${model}`, cause: e });
+      if (status === 429) return new RuntimeError('PROVIDER_RATE_LIMITED', msg, { cause: e });
+      if (status === 503) return new RuntimeError('PROVIDER_UNAVAILABLE', msg, { cause: e });
+      return new RuntimeError('PROVIDER_ERROR', msg, { cause: e });
+    }
+    if (isConnectionError(e)) return unavailableError(`ollama on ${this.host}`, this.baseUrl, e);
+    // A `{"error": ...}` line mid-stream arrives as a plain Error with the server's message.
+    return new RuntimeError('PROVIDER_ERROR', `ollama on ${this.host} failed for ${model}: ${describeError(e)}`, {
+      hint: 'see the Ollama server log on that host',
+      cause: e,
+    });
+  }
+}
+
+function toOllamaMessages(req: ChatRequest): OllamaMessage[] {
+  const out: OllamaMessage[] = [];
+  if (req.system) out.push({ role: 'system', content: req.system });
+  for (const m of req.messages) {
+    const msg: OllamaMessage = { role: m.role, content: m.content };
+    if (m.toolCalls?.length) msg.tool_calls = m.toolCalls.map((c) => ({ function: { name: c.name, arguments: c.arguments } }));
+    out.push(msg);
+  }
+  return out;
+}
+
+function toOllamaTool(t: { name: string; description: string; parameters: Record<string, unknown> }): OllamaTool {
+  return { type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters as OllamaTool['function']['parameters'] } };
+}

@@ -1,0 +1,1 @@
+export { SkillRegistry, SkillFrontmatterSchema, type Skill, type SkillResolver, type SkillRegistryProps } from './registry.js';
