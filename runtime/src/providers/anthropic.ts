@@ -1,7 +1,7 @@
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import type { MessageParam, RawMessageStreamEvent, StopReason, Tool } from '@anthropic-ai/sdk/resources/messages/messages';
 import { RuntimeError, describeError } from '../errors.js';
-import { CallScope, fetchWithTimeout, unavailableError } from './call.js';
+import { CallScope, fetchWithTimeout, parseToolArguments, unavailableError } from './call.js';
 import { formatMs, retryHint } from './retry-hint.js';
 import type { ChatEvent, ChatRequest, FinishReason, HealthStatus, LlmProvider, StreamOptions, ToolCall } from './types.js';
 
@@ -76,7 +76,7 @@ export class AnthropicProvider implements LlmProvider {
             const b = toolBlocks.get(ev.index);
             if (b) {
               toolBlocks.delete(ev.index);
-              const tc: ToolCall = { id: b.id, name: b.name, arguments: parseArgs(b.json, b.name) };
+              const tc: ToolCall = { id: b.id, name: b.name, arguments: parseToolArguments(b.json, b.name) };
               sawTool = true;
               call.markToken();
               yield { type: 'tool_call', call: tc };
@@ -184,16 +184,6 @@ function toAnthropicMessages(req: ChatRequest): MessageParam[] {
     }
   }
   return out;
-}
-
-function parseArgs(json: string, name: string): Record<string, unknown> {
-  if (json.trim() === '') return {};
-  try {
-    const v: unknown = JSON.parse(json);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
-  } catch (e) {
-    throw new RuntimeError('PROVIDER_ERROR', `tool call ${name} arrived with arguments that are not JSON: ${describeError(e)}`, { cause: e });
-  }
 }
 
 function finishReason(stop: StopReason | null, sawTool: boolean): FinishReason {

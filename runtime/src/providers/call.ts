@@ -80,3 +80,14 @@ export async function fetchWithTimeout(url: string, init: RequestInit, timeoutMs
   const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
   return fetch(url, { ...init, signal: AbortSignal.any(signals) });
 }
+
+/** Tool-call arguments as streamed by a provider (a JSON object in text); an empty string is no arguments. */
+export function parseToolArguments(json: string, name: string): Record<string, unknown> {
+  if (json.trim() === '') return {};
+  try {
+    const v: unknown = JSON.parse(json);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
+  } catch (e) {
+    throw new RuntimeError('PROVIDER_ERROR', `tool call ${name} arrived with arguments that are not JSON: ${describeError(e)}`, { cause: e });
+  }
+}

@@ -1,5 +1,5 @@
 import { RuntimeError, describeError } from '../errors.js';
-import { CallScope, fetchWithTimeout, isConnectionError, unavailableError } from './call.js';
+import { CallScope, fetchWithTimeout, parseToolArguments, isConnectionError, unavailableError } from './call.js';
 import { formatMs, retryHint } from './retry-hint.js';
 import { parseSse } from './sse.js';
 import type { ChatEvent, ChatMessage, ChatRequest, FinishReason, HealthStatus, LlmProvider, StreamOptions, ToolCall } from './types.js';
@@ -110,7 +110,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
         throw new RuntimeError('PROVIDER_ERROR', `${this.kind} stream for ${req.model} ended before [DONE]`, { hint: 'retry; the connection was cut' });
       }
       for (const [i, t] of [...tools.entries()].sort((a, b) => a[0] - b[0])) {
-        const tc: ToolCall = { id: t.id || `call_${i}`, name: t.name, arguments: parseArgs(t.args, t.name) };
+        const tc: ToolCall = { id: t.id || `call_${i}`, name: t.name, arguments: parseToolArguments(t.args, t.name) };
         call.markToken();
         yield { type: 'tool_call', call: tc };
       }
@@ -203,16 +203,6 @@ function toOpenAiMessages(req: ChatRequest): Record<string, unknown>[] {
     } else out.push({ role: m.role, content: m.content });
   }
   return out;
-}
-
-function parseArgs(json: string, name: string): Record<string, unknown> {
-  if (json.trim() === '') return {};
-  try {
-    const v: unknown = JSON.parse(json);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
-  } catch (e) {
-    throw new RuntimeError('PROVIDER_ERROR', `tool call ${name} arrived with arguments that are not JSON: ${describeError(e)}`, { cause: e });
-  }
 }
 
 function finishReason(finish: string | null | undefined, sawTool: boolean): FinishReason {
