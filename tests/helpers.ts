@@ -6,6 +6,11 @@ export const ROOT = resolve(import.meta.dirname, '..');
 export const EXAMPLE_MODEL = join(ROOT, 'platform.yaml');
 export const exampleText = (): string => readFileSync(EXAMPLE_MODEL, 'utf8');
 
+/** Upstream specs (compose spec, Qdrant OpenAPI) live beside the repository in shared/specs. */
+export function sharedSpec(name: string): string {
+  return join(process.env.SHARED_SPECS_DIR ?? join(ROOT, '../shared/specs'), name);
+}
+
 export function tempDir(prefix = 'platform-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

@@ -8,7 +8,7 @@ import { composeFile } from '../../compose.js';
 import { loadPlatform, parsePlatform, RuntimeConfigSchema } from '../../model/index.js';
 import { platformJsonSchema } from '../../render/generators/platform-schema.js';
 import { generateAll, plan } from '../../render/render.js';
-import { EXAMPLE_MODEL, ROOT, edit, exampleText, tempDir } from '../helpers.js';
+import { EXAMPLE_MODEL, ROOT, edit, exampleText, sharedSpec, tempDir } from '../helpers.js';
 
 const platform = loadPlatform(EXAMPLE_MODEL);
 
@@ -78,7 +78,7 @@ describe('render CLI', () => {
 });
 
 describe('compose files', () => {
-  const spec = JSON.parse(readFileSync(join(ROOT, '../shared/specs/compose-spec.json'), 'utf8')) as Record<string, unknown>;
+  const spec = JSON.parse(readFileSync(sharedSpec('compose-spec.json'), 'utf8')) as Record<string, unknown>;
   const composeArtifacts = generateAll(platform).filter((a) => a.path.endsWith('docker-compose.yml'));
 
   it('exist for every host that runs compose services', () => {
