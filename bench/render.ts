@@ -2,6 +2,7 @@
  * Render benchmark: the example model and a synthetic model 50x larger (50 hosts, 500 services).
  * Each case runs in a fresh process (tsx start-up excluded from the phase timings) and reports
  * wall time per phase, CPU time and peak RSS. Run: npx tsx bench/render.ts
+ * (`--write-model FILE` writes the synthetic model and exits).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,6 +103,9 @@ function runCase(label: string, model: string): void {
 
 if (process.argv[2] === '--child') {
   await child(process.argv[3]!, process.argv[4]!);
+} else if (process.argv[2] === '--write-model') {
+  // The synthetic model alone, for profiling a generator: npx tsx bench/render.ts --write-model /tmp/50x.yaml
+  writeFileSync(process.argv[3]!, syntheticModel());
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'bench-model-'));
   const big = join(dir, 'platform-50x.yaml');

@@ -64,6 +64,15 @@ export function infisicalHosts(p: Platform): string[] {
 
 /** Inventory groups in a stable order, each with its hosts in model order; empty groups are left out. */
 export function ansibleGroups(p: Platform): Array<[string, string[]]> {
+  // Host vars ask for every host's groups; the model is frozen, so compute them once per model.
+  let groups = groupCache.get(p);
+  if (!groups) groupCache.set(p, (groups = computeGroups(p)));
+  return groups;
+}
+
+const groupCache = new WeakMap<Platform, Array<[string, string[]]>>();
+
+function computeGroups(p: Platform): Array<[string, string[]]> {
   const hosts = hostNames(p);
   const byKind = (kind: string): string[] => hosts.filter((h) => p.hosts[h]!.kind === kind);
   const withService = (kind: 'ollama' | 'syncthing' | 'tailscale'): string[] => hosts.filter((h) => hostServiceOfKind(p, h, kind) !== undefined);
