@@ -69,7 +69,7 @@ export interface WorkerDeps {
   readonly metrics?: WorkerMetrics;
   /** Ledger location; `<dataDir>/jobs.db` by default. */
   readonly ledgerPath?: string;
-  /** chokidar watching of the queue and skills folders (default true). */
+  /** Watch the queue folder (fs.watch) and the skills folder (chokidar); default true. Rescans run either way. */
   readonly watch?: boolean;
   /** How often the queue gauges are refreshed. */
   readonly gaugeIntervalMs?: number;
