@@ -174,7 +174,7 @@ describe('system map', () => {
     expect(map).toContain('svc_qdrant[("qdrant :6333 :6334")]');
   });
 
-  it('round-trips a second model in a temp dir', () => {
+  it('renders a model outside the repository into any folder', () => {
     const dir = tempDir();
     cpSync(EXAMPLE_MODEL, join(dir, 'platform.yaml'));
     expect(render(['--model', join(dir, 'platform.yaml'), '--out', join(dir, 'generated'), '--quiet']).status).toBe(0);
