@@ -96,8 +96,7 @@ export class AnthropicProvider implements LlmProvider {
       }
       // The SDK ends the iteration quietly on abort, so the end of the loop is checked here.
       if (call.aborted) {
-        yield { type: 'usage', usage: call.usage(input, output) };
-        yield { type: 'done', reason: 'aborted' };
+        yield* call.abortedEnd(input, output);
         return;
       }
       if (call.timedOut) throw call.timeoutError('anthropic', req.model);
@@ -105,13 +104,7 @@ export class AnthropicProvider implements LlmProvider {
       yield { type: 'usage', usage: call.usage(input, output) };
       yield { type: 'done', reason: finishReason(stop, sawTool) };
     } catch (e) {
-      if (call.aborted) {
-        yield { type: 'usage', usage: call.usage(input, output) };
-        yield { type: 'done', reason: 'aborted' };
-        return;
-      }
-      if (call.timedOut || e instanceof APIConnectionTimeoutError) throw call.timeoutError('anthropic', req.model);
-      throw this.mapError(e, req.model);
+      yield* call.fail(e, { where: 'anthropic', model: req.model, input, output, timedOut: e instanceof APIConnectionTimeoutError }, (x) => this.mapError(x, req.model));
     } finally {
       call.dispose();
     }

@@ -1,5 +1,5 @@
 import { RuntimeError, describeError } from '../errors.js';
-import type { Usage } from './types.js';
+import type { ChatEvent, Usage } from './types.js';
 
 /*
  * One provider call's lifetime: the caller's AbortSignal and the pinned timeout folded into a
@@ -52,6 +52,25 @@ export class CallScope {
     return new RuntimeError('PROVIDER_TIMEOUT', `${provider} model ${model} did not finish within ${this.timeoutMs} ms`, {
       hint: 'the timeout is pinned per route (timeoutMs in platform.yaml); raise it or ask for a shorter answer',
     });
+  }
+
+  /** How a stream ends when the caller aborted: the usage so far, then done "aborted" (not an error). */
+  *abortedEnd(inputTokens: number, outputTokens: number): Generator<ChatEvent> {
+    yield { type: 'usage', usage: this.usage(inputTokens, outputTokens) };
+    yield { type: 'done', reason: 'aborted' };
+  }
+
+  /**
+   * A stream that threw: an abort ends it normally, a timeout (ours, or one the client reports)
+   * becomes PROVIDER_TIMEOUT, anything else goes through the adapter's error mapping.
+   */
+  *fail(e: unknown, f: { where: string; model: string; input: number; output: number; timedOut?: boolean }, map: (e: unknown) => RuntimeError): Generator<ChatEvent> {
+    if (this.aborted) {
+      yield* this.abortedEnd(f.input, f.output);
+      return;
+    }
+    if (this.timedOut || f.timedOut) throw this.timeoutError(f.where, f.model);
+    throw map(e);
   }
 
   /** Ends the scope; aborts the HTTP request if it is still open (consumer stopped early). */

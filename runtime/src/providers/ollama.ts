@@ -71,13 +71,7 @@ export class OllamaProvider implements LlmProvider {
       const reason: FinishReason = calls.length > 0 ? 'tool_calls' : last?.done_reason === 'length' ? 'length' : 'stop';
       yield { type: 'done', reason };
     } catch (e) {
-      if (call.aborted) {
-        yield { type: 'usage', usage: call.usage(input, output) };
-        yield { type: 'done', reason: 'aborted' };
-        return;
-      }
-      if (call.timedOut) throw call.timeoutError(`ollama on ${this.host}`, req.model);
-      throw this.mapError(e, req.model);
+      yield* call.fail(e, { where: `ollama on ${this.host}`, model: req.model, input, output }, (x) => this.mapError(x, req.model));
     } finally {
       call.dispose();
     }

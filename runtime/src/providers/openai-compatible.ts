@@ -104,7 +104,10 @@ export class OpenAiCompatibleProvider implements LlmProvider {
           if (choice.finish_reason) finish = choice.finish_reason;
         }
       }
-      if (call.aborted) throw call.signal.reason ?? new Error('aborted');
+      if (call.aborted) {
+        yield* call.abortedEnd(input, output);
+        return;
+      }
       if (call.timedOut) throw call.timeoutError(this.kind, req.model);
       if (!sawDone && finish === undefined) {
         throw new RuntimeError('PROVIDER_ERROR', `${this.kind} stream for ${req.model} ended before [DONE]`, { hint: 'retry; the connection was cut' });
@@ -117,13 +120,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       yield { type: 'usage', usage: call.usage(input, output) };
       yield { type: 'done', reason: finishReason(finish, tools.size > 0) };
     } catch (e) {
-      if (call.aborted) {
-        yield { type: 'usage', usage: call.usage(input, output) };
-        yield { type: 'done', reason: 'aborted' };
-        return;
-      }
-      if (call.timedOut) throw call.timeoutError(this.kind, req.model);
-      throw this.mapError(e, req.model);
+      yield* call.fail(e, { where: this.kind, model: req.model, input, output }, (x) => this.mapError(x, req.model));
     } finally {
       call.dispose();
     }
