@@ -44,6 +44,11 @@ function externalLabels(p: Platform, host: string): Record<string, string> {
   return { host, env: p.env };
 }
 
+/** A Grafana Cloud writer (Loki or Mimir): its push endpoint with basic auth, and the external labels. */
+function cloudWriter(component: 'loki.write' | 'prometheus.remote_write', e: { url: string; user: string; tokenSecret: string }, p: Platform, host: string): Block {
+  return block(component, 'cloud', [block('endpoint', undefined, [attr('url', e.url), basicAuth(e.user, e.tokenSecret)]), attr('external_labels', externalLabels(p, host))]);
+}
+
 function logs(p: Platform, a: AlloyPlacement): Statement[] {
   const loki = p.observability.grafanaCloud.loki;
   const out: Statement[] = [];
@@ -73,12 +78,7 @@ function logs(p: Platform, a: AlloyPlacement): Statement[] {
       block('loki.source.journal', 'system', [attr('max_age', '12h'), attr('labels', { source: 'journal' }), attr('forward_to', [ref('loki.write', 'cloud', 'receiver')])]),
     );
   }
-  out.push(
-    block('loki.write', 'cloud', [
-      block('endpoint', undefined, [attr('url', loki.url), basicAuth(loki.user, loki.tokenSecret)]),
-      attr('external_labels', externalLabels(p, a.host)),
-    ]),
-  );
+  out.push(cloudWriter('loki.write', loki, p, a.host));
   return out;
 }
 
@@ -120,12 +120,7 @@ function metrics(p: Platform, a: AlloyPlacement): Statement[] {
       ]),
     );
   }
-  out.push(
-    block('prometheus.remote_write', 'cloud', [
-      block('endpoint', undefined, [attr('url', prom.url), basicAuth(prom.user, prom.tokenSecret)]),
-      attr('external_labels', externalLabels(p, a.host)),
-    ]),
-  );
+  out.push(cloudWriter('prometheus.remote_write', prom, p, a.host));
   return out;
 }
 
