@@ -1,5 +1,5 @@
 export { buildPlatformApp, readDashboards, type PlatformAppProps, type PlatformStacks } from './app.js';
-export { platformBackend, type PlatformBackendProps } from './backend.js';
+export { platformBackend } from './backend.js';
 export { STACK_ERRORS, StackError, type StackErrorCode } from './errors.js';
 export { STACK_ORDER, stateKey, lockKey, type StackName } from './naming.js';
 export { HardenedBucket, type HardenedBucketProps } from './constructs/hardened-bucket.js';

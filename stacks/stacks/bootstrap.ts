@@ -4,7 +4,6 @@ import type { Construct } from 'constructs';
 import type { Platform } from '../../model/schema.js';
 import { platformBackend } from '../backend.js';
 import { HardenedBucket } from '../constructs/hardened-bucket.js';
-import { stateKey } from '../naming.js';
 
 export type BootstrapBackend = { readonly kind: 'local'; readonly path: string } | { readonly kind: 's3' };
 
@@ -25,7 +24,7 @@ export class BootstrapStack extends TerraformStack {
     super(scope, id);
     const p = props.platform;
     if (props.backend.kind === 'local') new LocalBackend(this, { path: props.backend.path });
-    else platformBackend(this, { bucket: p.aws.buckets.tfstate.name, key: stateKey(p, 'bootstrap'), region: p.aws.region });
+    else platformBackend(this, p, 'bootstrap');
     new AwsProvider(this, 'aws', { region: p.aws.region, defaultTags: [{ tags: { platform: p.name, stack: id, 'managed-by': 'cdktf' } }] });
 
     const b = p.aws.buckets.tfstate;

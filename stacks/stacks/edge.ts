@@ -7,7 +7,7 @@ import { publicEndpoints } from '../../model/views.js';
 import { platformBackend } from '../backend.js';
 import { AccessGate } from '../constructs/access-gate.js';
 import { PlatformTunnel } from '../constructs/tunnel.js';
-import { goDuration, slug, stateKey } from '../naming.js';
+import { goDuration, slug } from '../naming.js';
 import { DataInfisicalProjects, InfisicalProvider, InfisicalSecret } from '../providers/infisical.js';
 
 export interface EdgeStackProps {
@@ -44,7 +44,7 @@ export class EdgeStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: EdgeStackProps) {
     super(scope, id);
     const p = props.platform;
-    platformBackend(this, { bucket: p.aws.buckets.tfstate.name, key: stateKey(p, 'edge'), region: p.aws.region });
+    platformBackend(this, p, 'edge');
     // Both providers take their credentials from the environment (CLOUDFLARE_API_TOKEN,
     // INFISICAL_UNIVERSAL_AUTH_CLIENT_ID / _SECRET).
     new CloudflareProvider(this, 'cloudflare', {});

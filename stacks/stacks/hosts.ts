@@ -3,7 +3,6 @@ import type { Construct } from 'constructs';
 import type { Platform } from '../../model/schema.js';
 import { platformBackend } from '../backend.js';
 import { HostFirewall } from '../constructs/host-firewall.js';
-import { stateKey } from '../naming.js';
 import { ContaboProvider } from '../providers/contabo.js';
 
 export interface HostsStackProps {
@@ -24,7 +23,7 @@ export class HostsStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: HostsStackProps) {
     super(scope, id);
     const p = props.platform;
-    platformBackend(this, { bucket: p.aws.buckets.tfstate.name, key: stateKey(p, 'hosts'), region: p.aws.region });
+    platformBackend(this, p, 'hosts');
     new ContaboProvider(this, 'contabo');
     const firewalls = new Map<string, HostFirewall>();
     for (const name of firewalledHosts(p)) {

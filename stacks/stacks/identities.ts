@@ -3,7 +3,6 @@ import type { Construct } from 'constructs';
 import type { Platform } from '../../model/schema.js';
 import { platformBackend } from '../backend.js';
 import { MachineIdentity } from '../constructs/machine-identity.js';
-import { stateKey } from '../naming.js';
 import { DataInfisicalProjects, InfisicalProvider } from '../providers/infisical.js';
 
 export interface IdentitiesStackProps {
@@ -17,7 +16,7 @@ export class IdentitiesStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: IdentitiesStackProps) {
     super(scope, id);
     const p = props.platform;
-    platformBackend(this, { bucket: p.aws.buckets.tfstate.name, key: stateKey(p, 'identities'), region: p.aws.region });
+    platformBackend(this, p, 'identities');
     new InfisicalProvider(this, 'infisical', { host: p.infisical.siteUrl });
     const project = new DataInfisicalProjects(this, 'project', { slug: p.infisical.project });
 

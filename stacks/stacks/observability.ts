@@ -4,7 +4,6 @@ import type { Platform } from '../../model/schema.js';
 import { platformBackend } from '../backend.js';
 import { DiscordAlerting } from '../constructs/discord-alerting.js';
 import { GrafanaDashboards, type DashboardFile } from '../constructs/grafana-dashboards.js';
-import { stateKey } from '../naming.js';
 import { GrafanaProvider } from '../providers/grafana.js';
 
 export interface ObservabilityStackProps {
@@ -26,7 +25,7 @@ export class ObservabilityStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: ObservabilityStackProps) {
     super(scope, id);
     const p = props.platform;
-    platformBackend(this, { bucket: p.aws.buckets.tfstate.name, key: stateKey(p, 'observability'), region: p.aws.region });
+    platformBackend(this, p, 'observability');
     // Token from GRAFANA_AUTH (the value of the model's apiTokenSecret).
     new GrafanaProvider(this, 'grafana', { url: p.observability.grafanaCloud.stackUrl });
 

@@ -29,7 +29,7 @@ export class StorageStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: StorageStackProps) {
     super(scope, id);
     const p = props.platform;
-    platformBackend(this, { bucket: p.aws.buckets.tfstate.name, key: stateKey(p, 'storage'), region: p.aws.region });
+    platformBackend(this, p, 'storage');
     new AwsProvider(this, 'aws', { region: p.aws.region, defaultTags: [{ tags: { platform: p.name, stack: id, 'managed-by': 'cdktf' } }] });
 
     this.vaultSnapshots = new HardenedBucket(this, 'vault-snapshots', bucketProps(p.aws.buckets['vault-snapshots']));
