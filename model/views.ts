@@ -7,8 +7,6 @@ import type { Host, HostService, Platform, Route, Service } from './schema.js';
 
 export const RUNTIME_SERVICES = ['web', 'worker', 'mcp', 'rag'] as const;
 
-const sorted = <T>(entries: [string, T][]): [string, T][] => entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-
 export function hostNames(p: Platform): string[] {
   return Object.keys(p.hosts);
 }
@@ -59,17 +57,23 @@ export function servicePort(s: Service, name?: string): number | undefined {
 }
 
 /**
- * The Ollama base URL of `host` as seen from containers on `fromHost`: through host.docker.internal
- * on the same host, over the tailnet (or the listen address) otherwise.
+ * The URL of host service `name` on `host` as seen from containers on `fromHost`: through
+ * host.docker.internal on the same host, otherwise over the tailnet (or the address it listens on).
  */
-export function ollamaUrl(p: Platform, host: string, fromHost: string): string | undefined {
-  const hit = hostServiceOfKind(p, host, 'ollama');
+export function hostServiceUrl(p: Platform, host: string, name: string, fromHost: string | undefined): string | undefined {
   const h = p.hosts[host];
-  if (!hit || !h) return undefined;
-  const listen = listenOf(hit[1])!;
+  const hs = h?.hostServices[name];
+  const listen = hs && listenOf(hs);
+  if (!h || !listen) return undefined;
   if (host === fromHost) return `http://host.docker.internal:${listen.port}`;
   const address = listen.address === '0.0.0.0' || listen.address === '127.0.0.1' ? connectionAddress(h) : listen.address;
   return `http://${address}:${listen.port}`;
+}
+
+/** The Ollama base URL of `host` as seen from containers on `fromHost`. */
+export function ollamaUrl(p: Platform, host: string, fromHost: string): string | undefined {
+  const hit = hostServiceOfKind(p, host, 'ollama');
+  return hit && hostServiceUrl(p, host, hit[0], fromHost);
 }
 
 export type HostnameTarget =
@@ -91,15 +95,10 @@ export function resolveTarget(p: Platform, target: string): HostnameTarget | und
   return listen ? { kind: 'host-service', service: name, host, port: listen.port } : undefined;
 }
 
-/** The origin URL cloudflared (running as `connector`) uses for a target. */
+/** The origin URL cloudflared (running as the tunnel's connector service) uses for a target. */
 export function originUrl(p: Platform, t: HostnameTarget): string {
   if (t.kind === 'service') return `http://${t.service}:${t.port}`;
-  const connectorHost = p.services[p.cloudflare.tunnel.connector]?.host;
-  const hs = p.hosts[t.host]!.hostServices[t.service]!;
-  const listen = listenOf(hs)!;
-  if (t.host === connectorHost) return `http://host.docker.internal:${listen.port}`;
-  const address = listen.address === '0.0.0.0' || listen.address === '127.0.0.1' ? connectionAddress(p.hosts[t.host]!) : listen.address;
-  return `http://${address}:${listen.port}`;
+  return hostServiceUrl(p, t.host, t.service, p.services[p.cloudflare.tunnel.connector]?.host)!;
 }
 
 export interface PublicEndpoint {
@@ -114,11 +113,6 @@ export function publicEndpoints(p: Platform): PublicEndpoint[] {
     const target = resolveTarget(p, h.target);
     return target ? [{ hostname: h.hostname, target, origin: originUrl(p, target), access: h.access }] : [];
   });
-}
-
-/** Secret names the services on `host` need, sorted and unique. */
-export function secretsOnHost(p: Platform, host: string): string[] {
-  return [...new Set(servicesOn(p, host).flatMap(([, s]) => s.secrets))].sort();
 }
 
 export function identityFor(p: Platform, host: string): Platform['infisical']['identities'][number] | undefined {
@@ -138,5 +132,3 @@ export function routeTimeoutSeconds(p: Platform, r: Route): number {
 export function ollamaHosts(p: Platform): string[] {
   return hostNames(p).filter((h) => hostServiceOfKind(p, h, 'ollama') !== undefined);
 }
-
-export { sorted };
