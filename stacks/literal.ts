@@ -15,7 +15,7 @@ import { StackError } from './errors.js';
  * `${aws_s3_bucket.x.arn}` at synthesis. It is left alone so references keep working.
  */
 const TOKEN_MARKER = /\$\{TfToken\[[\w.:-]+\]\}/g;
-/** A template opener. `$${` and `%%{` already escaped become `$$${`, which Terraform decodes back. */
+/** A template opener. Text already holding `$${` becomes `$$${`, which Terraform decodes back to `$${`. */
 const TEMPLATE_OPENER = /([$%])\{/g;
 
 function escapeFragment(text: string): string {
