@@ -58,12 +58,6 @@ export function realOllamaPaths(): RealOllamaPaths {
   };
 }
 
-/** Whether the binary and the model are installed (`bash scripts/install-ollama.sh`). */
-export function realOllamaInstalled(): boolean {
-  const p = realOllamaPaths();
-  return existsSync(p.binary) && existsSync(p.gguf);
-}
-
 export interface RealOllamaOptions {
   /** Extra names for the model (the routing table's ids), made with /api/copy. */
   models?: readonly string[];

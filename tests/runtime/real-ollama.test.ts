@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import matter from 'gray-matter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,8 @@ import { RuntimeError } from '../../runtime/src/errors.js';
 import { OllamaProvider } from '../../runtime/src/providers/ollama.js';
 import type { ChatEvent } from '../../runtime/src/providers/types.js';
 import { UsageStore } from '../../runtime/src/store/index.js';
-import { BASE_MODEL, startRealOllama, type RealOllama } from '../helpers/real-ollama.js';
+import { tempDir } from '../helpers.js';
+import { BASE_MODEL, RealOllamaError, startRealOllama, type RealOllama } from '../helpers/real-ollama.js';
 import { writeTestConfig } from './helpers/runtime-config.js';
 import { makeVault, waitFor, type TempVault } from './helpers/vault.js';
 
@@ -41,6 +43,24 @@ async function collect(stream: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
 const textOf = (events: ChatEvent[]): string => events.map((e) => (e.type === 'text' ? e.delta : '')).join('');
 const usageOf = (events: ChatEvent[]) => events.find((e): e is Extract<ChatEvent, { type: 'usage' }> => e.type === 'usage')?.usage;
 const doneOf = (events: ChatEvent[]) => events.find((e): e is Extract<ChatEvent, { type: 'done' }> => e.type === 'done')?.reason;
+
+describe('real Ollama: the test helper', () => {
+  it('says how to install when the binary or the model is missing', async () => {
+    const saved = process.env.LLM_PLATFORM_CACHE;
+    const empty = tempDir('no-ollama-cache-');
+    process.env.LLM_PLATFORM_CACHE = empty;
+    try {
+      const err = await startRealOllama().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RealOllamaError);
+      expect(err).toMatchObject({ code: 'REAL_OLLAMA_MISSING' });
+      expect((err as Error).message).toContain('run `bash scripts/install-ollama.sh`');
+    } finally {
+      if (saved === undefined) delete process.env.LLM_PLATFORM_CACHE;
+      else process.env.LLM_PLATFORM_CACHE = saved;
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('real Ollama: the provider client', () => {
   let provider: OllamaProvider;
