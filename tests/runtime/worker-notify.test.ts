@@ -35,7 +35,7 @@ beforeEach(async () => {
     rateLimitRetries: 2,
     maxRetryWaitMs: 5_000,
     edit: (c) => {
-      c.vault.worker = { concurrency: 2, mtimeGuardMs: 100, rescanMs: 500, graceMs: 1_000 };
+      c.vault.worker = { ...c.vault.worker, concurrency: 2, mtimeGuardMs: 100, rescanMs: 500, graceMs: 1_000 };
     },
   });
   const config = loadConfig({

@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkerConfig } from '../../../runtime/src/worker/index.js';
 
 /* Temp vaults for queue, job and worker tests: real folders, real files. */
+
+/** The model's worker settings as rendered (caps, timeouts, lease), under the test timings. */
+const RENDERED_WORKER = (JSON.parse(readFileSync(join(import.meta.dirname, '../../../generated/runtime/runtime.json'), 'utf8')) as { vault: { worker: WorkerConfig['vault']['worker'] } }).vault.worker;
 
 export const FOLDERS = {
   queue: '_queue',
@@ -59,7 +63,7 @@ export async function makeVault(): Promise<TempVault> {
         vault: {
           path: vault,
           folders: { ...FOLDERS },
-          worker: { concurrency: 2, mtimeGuardMs: 200, rescanMs: 500, graceMs: 1_000, ...worker },
+          worker: { ...RENDERED_WORKER, concurrency: 2, mtimeGuardMs: 200, rescanMs: 500, graceMs: 1_000, ...worker },
         },
       };
     },
