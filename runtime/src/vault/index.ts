@@ -16,3 +16,4 @@ export {
   type VaultFileProblem,
   type VaultLayout,
 } from './files.js';
+export { leaseFileName, QueueLease, type LeaseOwner, type QueueLeaseProps } from './lease.js';

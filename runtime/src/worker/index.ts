@@ -13,6 +13,7 @@ import type { RateLimitNotice } from '../router/index.js';
 import type { UsageRecorder } from '../store/usage.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { openVaultLayout } from '../vault/files.js';
+import { QueueLease } from '../vault/lease.js';
 
 /*
  * The worker service: claims job files from the vault queue, runs them with bounded
@@ -92,6 +93,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   const running = new Set<AbortController>();
   /** Aborts a start still waiting for the queue lease. */
   const starting = new AbortController();
+  let lease: QueueLease | undefined;
   let ledger: JobLedger | undefined;
   let skills: SkillRegistry | undefined;
   let queue: JobQueue | undefined;
@@ -168,6 +170,16 @@ export function createWorker(deps: WorkerDeps): Worker {
     ledger = new JobLedger(deps.ledgerPath ?? resolve(config.dataDir, 'jobs.db'));
     skills = new SkillRegistry({ dir: folder('skills'), log: log.child({ component: 'skills' }), watch: deps.watch !== false, maxBytes: w.maxJobBytes });
     await skills.start();
+    // One worker per queue: wait for the lease before requeueing what a previous owner left active.
+    lease = new QueueLease({
+      dir: layout.root,
+      queue: vault.folders.queue,
+      heartbeatMs: w.leaseHeartbeatMs,
+      staleBeats: w.leaseStaleHeartbeats,
+      log: log.child({ component: 'lease' }),
+      onLost: () => void queue?.stop(),
+    });
+    await lease.acquire(starting.signal);
     const processor = new JobProcessor({
       vaultPath: layout.root,
       limits: {
@@ -232,6 +244,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         state = 'stopped';
         await queue?.stop().catch(() => undefined);
         await skills?.stop().catch(() => undefined);
+        await lease?.release().catch(() => undefined);
         ledger?.close();
         finishStart();
         if (stoppedWhileWaiting) {
@@ -283,6 +296,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         if (gaugeTimer) clearInterval(gaugeTimer);
         updateGauges();
         await skills?.stop();
+        await lease?.release();
         ledger?.close();
         state = 'stopped';
         log.info('worker stopped');
