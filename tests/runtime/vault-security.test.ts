@@ -297,3 +297,72 @@ describe('the queue folder and slow writers', () => {
     expect(h.ollama.requests[0]!.messages.at(-1)!.content).toBe('The whole prompt.');
   });
 });
+
+/** A tiny tmpfs over the outputs folder, filled up: real ENOSPC. Needs root and mount (CI runs as root). */
+function mountFull(dir: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return false;
+  }
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${join(dir, '.filler')}`, 'bs=4k'], { stdio: 'ignore' });
+  } catch {
+    // dd stops with "No space left on device": that is the point
+  }
+  return true;
+}
+const canMount = ((): boolean => {
+  const probe = join(process.env.TMPDIR ?? '/tmp', `mount-probe-${process.pid}`);
+  try {
+    execFileSync('mkdir', ['-p', probe]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    execFileSync('rm', ['-rf', probe]);
+  }
+})();
+
+describe.skipIf(!canMount)('storage faults (a full disk under the outputs folder)', () => {
+  let mounted: string | undefined;
+  afterEach(() => {
+    if (mounted) execFileSync('umount', ['-l', mounted]);
+    mounted = undefined;
+  });
+
+  it('disk full is VAULT_IO: the job goes back to the queue with backoff and completes once space is freed', async () => {
+    h = await startHarness();
+    expect(mountFull(h.v.dir('outputs'))).toBe(true);
+    mounted = h.v.dir('outputs');
+    await h.start({ ioRetries: 5, ioRetryBackoffMs: 300 });
+    await h.v.drop('full.md', 'Write me when there is room.');
+    const retry = await waitFor(() => h!.outcomes.find((o) => o.status === 'requeued'), 'a retry');
+    expect(retry.error?.code).toBe('VAULT_IO');
+    expect(retry.error?.message).toMatch(/ENOSPC/);
+    expect(h.log.records.some((r) => r.level === 'warn' && /storage fault: job returned to the queue/.test(r.msg))).toBe(true);
+    await rm(join(h.v.dir('outputs'), '.filler'));
+    const done = await waitFor(() => h!.outcomes.find((o) => o.status === 'completed'), 'the job to complete', 15_000);
+    expect(done.name).toBe('full.md');
+    expect(await h.v.list('completed')).toEqual(['full.md']);
+    expect(await h.v.list('outputs')).toHaveLength(1);
+    expect(h.outcomes.filter((o) => o.status === 'failed')).toEqual([]);
+  });
+
+  it('after the last retry the job fails with VAULT_IO and the reason, never as a bug in the worker', async () => {
+    h = await startHarness();
+    expect(mountFull(h.v.dir('outputs'))).toBe(true);
+    mounted = h.v.dir('outputs');
+    await h.start({ ioRetries: 2, ioRetryBackoffMs: 100 });
+    await h.v.drop('never.md', 'No room ever.');
+    const failed = await waitFor(() => h!.outcomes.find((o) => o.status === 'failed'), 'the job to fail', 15_000);
+    expect(failed.error?.code).toBe('VAULT_IO');
+    expect(h.outcomes.filter((o) => o.status === 'requeued')).toHaveLength(2);
+    const text = await h.v.read('failed', 'never.md');
+    expect(text).toContain('`VAULT_IO`');
+    expect(text).toMatch(/ENOSPC/);
+    expect(text).not.toMatch(/bug in the worker/);
+  });
+});
