@@ -64,6 +64,7 @@ export const RuntimeConfigSchema = z.strictObject({
       mtimeGuardMs: z.number().int().min(0),
       rescanMs: z.number().int().positive(),
       graceMs: z.number().int().positive(),
+      incompleteWaitMs: z.number().int().min(0),
       maxJobBytes: z.number().int().positive(),
       maxAnswerChars: z.number().int().positive(),
       maxChainSteps: z.number().int().positive(),

@@ -400,6 +400,8 @@ export const VaultSchema = z.strictObject({
       rescanSeconds: z.number().positive().default(30),
       /** On SIGTERM running jobs get this long before they go back to the queue. */
       graceSeconds: z.number().positive().default(30),
+      /** A queued file whose frontmatter block is still open is waited for this long (a writer mid-file), then failed with the reason. */
+      incompleteWaitSeconds: z.number().min(0).default(60),
       /** Largest job file read, in bytes (1 MiB); a larger file goes to the failed folder with the reason. */
       maxJobBytes: z.number().int().min(1024).default(1_048_576),
       /** Longest answer one provider call may stream, in characters; past it the call is cut and the job fails with the reason. */

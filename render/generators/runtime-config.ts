@@ -57,6 +57,7 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
         mtimeGuardMs: ms(p.vault.worker.mtimeGuardSeconds),
         rescanMs: ms(p.vault.worker.rescanSeconds),
         graceMs: ms(p.vault.worker.graceSeconds),
+        incompleteWaitMs: ms(p.vault.worker.incompleteWaitSeconds),
         maxJobBytes: p.vault.worker.maxJobBytes,
         maxAnswerChars: p.vault.worker.maxAnswerChars,
         maxChainSteps: p.vault.worker.maxChainSteps,

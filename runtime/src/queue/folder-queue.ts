@@ -22,7 +22,7 @@ import type { Claim, ClaimHandler, JobQueue, QueueStats } from './types.js';
  * A file is claimed only after two observations at least the settle time (`mtimeGuardMs`) apart
  * agree on its size and mtime, its mtime is that old, and, when it opens a frontmatter block,
  * the block is closed: a writer that stops half-way through the frontmatter is waited for (up
- * to INCOMPLETE_WAIT_MS, then the parser fails it with the reason). A writer that pauses longer
+ * to `incompleteWaitMs`, then the parser fails it with the reason). A writer that pauses longer
  * than the settle time in the body cannot be told from a finished one; such writers should
  * write elsewhere and rename into the queue, as Syncthing does.
  *
@@ -51,6 +51,8 @@ export interface FolderQueueProps {
   readonly watch?: boolean;
   /** Largest job file a claim reads, in bytes. */
   readonly maxFileBytes?: number;
+  /** How long a file with an open frontmatter block is waited for (default 60 s). */
+  readonly incompleteWaitMs?: number;
   /** Clock, for tests. */
   readonly now?: () => number;
 }
@@ -298,7 +300,7 @@ export class FolderQueue implements JobQueue {
 
   /**
    * False while the file opens a frontmatter block that is not closed yet, for at most
-   * INCOMPLETE_WAIT_MS since first seen so; after that it is claimed and fails with the reason.
+   * `incompleteWaitMs` since first seen so; after that it is claimed and fails with the reason.
    */
   private async headComplete(path: string, name: string): Promise<boolean> {
     let head: Buffer;
@@ -315,14 +317,15 @@ export class FolderQueue implements JobQueue {
       return true; // unreadable: the claim reads it again and fails it with the reason
     }
     if (head.length >= HEAD_BYTES || frontmatterComplete(head)) return true;
+    const waitMax = this.props.incompleteWaitMs ?? INCOMPLETE_WAIT_MS;
+    const first = !this.incomplete.has(name);
     const since = this.incomplete.get(name) ?? this.now();
     this.incomplete.set(name, since);
-    const waitMax = Math.max(INCOMPLETE_WAIT_MS, 10 * this.props.mtimeGuardMs);
     if (this.now() - since >= waitMax) {
       this.incomplete.delete(name);
       return true;
     }
-    if (since === this.now()) this.props.log.info('queued file opens a frontmatter block that is not closed yet; waiting for the writer', { file: name, maxWaitMs: waitMax });
+    if (first) this.props.log.info('queued file opens a frontmatter block that is not closed yet; waiting for the writer', { file: name, maxWaitMs: waitMax });
     return false;
   }
 
@@ -522,7 +525,7 @@ interface Waiting {
   regular: boolean;
 }
 
-/** Longest wait for a writer to close a frontmatter block it opened. */
+/** Default longest wait for a writer to close a frontmatter block it opened. */
 const INCOMPLETE_WAIT_MS = 60_000;
 
 function observed(st: Stats): Observed {

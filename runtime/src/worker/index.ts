@@ -208,6 +208,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         failed: folder('failed'),
       },
       maxFileBytes: w.maxJobBytes,
+      incompleteWaitMs: w.incompleteWaitMs,
       concurrency: vault.worker.concurrency,
       mtimeGuardMs: vault.worker.mtimeGuardMs,
       rescanMs: vault.worker.rescanMs,
