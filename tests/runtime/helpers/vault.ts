@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseFrontmatter } from '../../../runtime/src/vault/frontmatter.js';
 import type { WorkerConfig } from '../../../runtime/src/worker/index.js';
 
 /* Temp vaults for queue, job and worker tests: real folders, real files. */
@@ -84,3 +85,9 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A vault file's frontmatter and body, read with the runtime's own YAML-only parser. */
+export function frontmatterOf(text: string | Buffer): { data: Record<string, unknown>; content: string } {
+  const f = parseFrontmatter(text);
+  return { data: f.data, content: f.body };
+}
