@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isRuntimeError } from '../../runtime/src/errors.js';
@@ -90,6 +90,35 @@ describe('symlinks and non-regular files in the vault', () => {
     await h.v.drop('ok.md', 'Still runs.');
     await waitFor(async () => (await h!.v.list('failed')).length === 2 && (await h!.v.list('completed')).length === 1, 'settled');
     expect(h.log.records.filter((r) => /not a regular file/.test(r.msg))).toHaveLength(2);
+  });
+
+  it('a hard link to a file outside the vault is failed unread', async () => {
+    h = await startHarness();
+    const secret = join(h.v.root, 'hard-secret.txt');
+    await writeFile(secret, 'HARD SECRET');
+    await link(secret, join(h.v.dir('queue'), 'hard.md'));
+    await h.start();
+    const [o] = await h.settled(1);
+    expect(o).toMatchObject({ status: 'failed', error: { code: 'VAULT_UNSAFE' } });
+    expect(o!.error!.message).toMatch(/hard links/);
+    expect(await readFile(secret, 'utf8')).toBe('HARD SECRET');
+    expect(h.ollama.requests).toHaveLength(0);
+  });
+
+  it('skills behind links (a linked folder, a linked SKILL.md) are ignored with a log line', async () => {
+    h = await startHarness();
+    const outside = join(h.v.root, 'outside-skill');
+    await mkdir(outside);
+    await writeFile(join(outside, 'SKILL.md'), '---\ndescription: Outside\n---\nSECRET INSTRUCTIONS');
+    await symlink(outside, join(h.v.dir('skills'), 'linked-folder'));
+    await mkdir(join(h.v.dir('skills'), 'linked-file'));
+    await symlink(join(outside, 'SKILL.md'), join(h.v.dir('skills'), 'linked-file', 'SKILL.md'));
+    const log = memoryLogger();
+    const reg = new SkillRegistry({ dir: h.v.dir('skills'), log, watch: false });
+    await reg.start();
+    await reg.stop();
+    expect(reg.list()).toEqual([]);
+    expect(log.records.filter((r) => r.level === 'warn' && /skill ignored/.test(r.msg))).toHaveLength(2);
   });
 
   it('a symlinked layout folder stops the worker at start with a clear error', async () => {

@@ -137,7 +137,9 @@ export class SkillRegistry implements SkillResolver {
     const out = new Map<string, Skill>();
     let entries: string[];
     try {
-      entries = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+      const all = (await readdir(dir, { withFileTypes: true })).filter((d) => !d.name.startsWith('.'));
+      for (const d of all) if (d.isSymbolicLink()) log.warn('skill ignored: a symbolic link is never followed', { path: join(dir, d.name) });
+      entries = all.filter((d) => d.isDirectory()).map((d) => d.name);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn('cannot read the skills folder', { dir, error: describeError(e) });
       return out;
