@@ -255,6 +255,19 @@ describe('the Ollama stream', () => {
   });
 });
 
+describe('the Ollama stream, cut short', () => {
+  it('a stream that ends before its final line fails the job instead of completing half an answer', async () => {
+    h = await startHarness();
+    h.ollama.answer = (b) => ({ lines: [JSON.stringify({ model: b.model, message: { role: 'assistant', content: 'half an ' }, done: false })] });
+    await h.start();
+    await h.v.drop('cut.md', 'Hello');
+    const [o] = await h.settled(1);
+    expect(o).toMatchObject({ status: 'failed', error: { code: 'PROVIDER_ERROR' } });
+    expect(o!.error!.message).toMatch(/before its final line/);
+    expect(await h.v.list('outputs')).toEqual([]);
+  });
+});
+
 describe('bounded answers, steps and times', () => {
   it('a flooding provider is cut at the answer cap: the job fails with the reason', async () => {
     h = await startHarness();
