@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -83,7 +83,12 @@ describe('readRegularFile', () => {
   });
 });
 
-describe('a job file the worker may not read', () => {
+const BIN = join(import.meta.dirname, '../../runtime/bin/runtime.js');
+/** The EACCES test runs the worker as `nobody`: it needs setpriv and a checkout that user can read. */
+const nobodyCanRun =
+  spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)}); require('fs').accessSync(${JSON.stringify(join(import.meta.dirname, '../../node_modules/tsx/package.json'))})`], { stdio: 'ignore' }).status === 0;
+
+describe.skipIf(!nobodyCanRun)('a job file the worker may not read', () => {
   let ollama: OllamaLite | undefined;
   afterEach(async () => {
     await ollama?.close();
@@ -99,9 +104,8 @@ describe('a job file the worker may not read', () => {
     await chmod(join(v.dir('queue'), 'locked.md'), 0o000);
     await v.drop('open.md', 'You can read me.');
     execFileSync('chmod', ['a+rw', join(v.dir('queue'), 'open.md')]);
-    const bin = join(import.meta.dirname, '../../runtime/bin/runtime.js');
     let out = '';
-    const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, bin, 'worker'], {
+    const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, BIN, 'worker'], {
       env: { ...process.env, ...env, HOME: v.root, TMPDIR: v.root, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
