@@ -14,6 +14,7 @@ import type { ChatRouter } from '../runtime/src/jobs/index.js';
 import { silentLogger } from '../runtime/src/log.js';
 import type { ChatEvent } from '../runtime/src/providers/types.js';
 import { createWorker, type WorkerConfig } from '../runtime/src/worker/index.js';
+import { openWorkerParts } from '../runtime/src/worker/parts.js';
 
 const FOLDERS = { queue: '_queue', active: '_active', completed: '_completed', failed: '_failed', outputs: 'runner-outputs', skills: 'skills' };
 
@@ -72,8 +73,10 @@ async function throughput(jobs: number, concurrency: number): Promise<void> {
   let done = 0;
   let finished!: () => void;
   const all = new Promise<void>((r) => (finished = r));
+  const config = v.config({ concurrency, mtimeGuardMs: 0 });
   const worker = createWorker({
-    config: v.config({ concurrency, mtimeGuardMs: 0 }),
+    config,
+    ...(await openWorkerParts(config, { log: silentLogger })),
     router: instantRouter(),
     log: silentLogger,
     onOutcome: () => {
@@ -99,8 +102,10 @@ async function pickup(files: number, spacingMs: number, guardMs: number): Promis
   const lat: number[] = [];
   let finished!: () => void;
   const all = new Promise<void>((r) => (finished = r));
+  const config = v.config({ mtimeGuardMs: guardMs, rescanMs: 30_000 });
   const worker = createWorker({
-    config: v.config({ mtimeGuardMs: guardMs, rescanMs: 30_000 }),
+    config,
+    ...(await openWorkerParts(config, { log: silentLogger })),
     router: instantRouter((prompt) => {
       const key = /item (\d+)/.exec(prompt)?.[1];
       const mtime = key === undefined ? undefined : dropped.get(key);
@@ -134,8 +139,10 @@ async function memory(files: number): Promise<void> {
   let done = 0;
   let finished!: () => void;
   const all = new Promise<void>((r) => (finished = r));
+  const config = v.config({ concurrency: 2, mtimeGuardMs: 2_000 });
   const worker = createWorker({
-    config: v.config({ concurrency: 2, mtimeGuardMs: 2_000 }),
+    config,
+    ...(await openWorkerParts(config, { log: silentLogger })),
     router: instantRouter(),
     log: silentLogger,
     onOutcome: () => {
@@ -168,7 +175,8 @@ async function backlog(files: number, seconds: number): Promise<void> {
   const now = new Date();
   // Fresh mtimes and a long guard: every file stays queued, every rescan walks all of them.
   for (const n of readdirSync(v.queue)) utimesSync(join(v.queue, n), now, now);
-  const worker = createWorker({ config: v.config({ mtimeGuardMs: 3_600_000, rescanMs: 500 }), router: instantRouter(), log: silentLogger });
+  const config = v.config({ mtimeGuardMs: 3_600_000, rescanMs: 500 });
+  const worker = createWorker({ config, ...(await openWorkerParts(config, { log: silentLogger })), router: instantRouter(), log: silentLogger });
   global.gc?.();
   const t0 = performance.now();
   await worker.start();

@@ -1,8 +1,5 @@
 import type { Env, RuntimeConfig } from './config/index.js';
 import { describeError, isRuntimeError } from './errors.js';
-import type { Logger } from './log.js';
-import type { Notifier } from './notify/discord.js';
-import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
 
 /*
  * `runtime <service>`: the entry point of the runtime image. The bin shim (runtime/bin/runtime.js)
@@ -70,6 +67,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
   const log = createLogger({ level: config.logLevel, fields: { service } });
   for (const w of config.warnings) log.warn(w);
   try {
+    const { runWorkerService } = await import('./services/worker.js');
     await runWorkerService(config, log);
     return 0;
   } catch (e) {
@@ -82,61 +80,4 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
 function formatFatal(e: unknown): string {
   if (isRuntimeError(e)) return `runtime: ${e.code}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`;
   return `runtime: ${describeError(e)}\n`;
-}
-
-async function runWorkerService(config: RuntimeConfig, log: Logger): Promise<void> {
-  const [{ startTelemetry }, { UsageStore }, { DiscordNotifier }, { Router }] = await Promise.all([
-    import('./telemetry/index.js'),
-    import('./store/usage.js'),
-    import('./notify/discord.js'),
-    import('./router/index.js'),
-  ]);
-  const telemetry = startTelemetry(config, 'worker', log);
-  const usage = new UsageStore(config.dataDir);
-  const notifier = new DiscordNotifier({ webhookUrl: config.secrets.discordWebhookUrl, log });
-  const router = new Router({
-    config,
-    log,
-    metrics: telemetry.metrics,
-    usage,
-    onStateChange: (c) => notifier.providerState({ provider: c.provider, host: c.host, state: c.state, ...(c.reason ? { reason: c.reason } : {}) }),
-  });
-  try {
-    await router.start();
-    const { runWorker } = await import('./worker/index.js');
-    // The router writes one usage row per provider call, so the worker gets no usage recorder.
-    await runWorker({ config, router, notifier: jobNotifier(notifier), log, metrics: telemetry.metrics });
-  } finally {
-    await router.stop();
-    await notifier.close();
-    usage.close();
-    await telemetry.shutdown();
-  }
-}
-
-/** The worker's notice shapes onto the Discord notifier. */
-export function jobNotifier(n: Notifier): JobNotifier {
-  return {
-    jobCompleted: async (j: JobNotice) => {
-      n.jobSucceeded({
-        job: j.name,
-        model: j.model ?? 'unknown',
-        durationMs: j.durationMs,
-        usage: { inputTokens: j.tokensIn, outputTokens: j.tokensOut },
-        ...(j.output ? { output: j.output } : {}),
-      });
-    },
-    jobFailed: async (j: JobNotice) => {
-      n.jobFailed({
-        job: j.name,
-        durationMs: j.durationMs,
-        reason: j.error ? `${j.error.message}${j.error.hint ? `\nhint: ${j.error.hint}` : ''}` : 'failed',
-        ...(j.model ? { model: j.model } : {}),
-        ...(j.error ? { code: j.error.code } : {}),
-      });
-    },
-    jobHeld: async (j: JobHeldNotice) => {
-      n.jobHeld({ job: j.name, model: j.model, ...(j.retryAfterMs !== undefined ? { waitMs: j.retryAfterMs } : {}) });
-    },
-  };
 }

@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jobNotifier } from '../../runtime/src/cli.js';
+import { jobNotifier } from '../../runtime/src/services/worker.js';
 import { loadConfig } from '../../runtime/src/config/index.js';
 import { memoryLogger } from '../../runtime/src/log.js';
 import { DiscordNotifier } from '../../runtime/src/notify/discord.js';
 import { Router } from '../../runtime/src/router/index.js';
 import { UsageStore } from '../../runtime/src/store/usage.js';
 import { createWorker, type Worker } from '../../runtime/src/worker/index.js';
+import { openWorkerParts } from '../../runtime/src/worker/parts.js';
 import { writeRuntimeConfig } from '../doubles/config.js';
 import { startDiscord, type DiscordDouble } from '../doubles/discord.js';
 import { startOllama, type OllamaDouble } from '../doubles/ollama.js';
@@ -49,7 +50,7 @@ beforeEach(async () => {
   notifier = new DiscordNotifier({ webhookUrl: config.secrets.discordWebhookUrl, log });
   usage = new UsageStore(config.dataDir);
   const router = new Router({ config, log, usage });
-  worker = createWorker({ config, router, notifier: jobNotifier(notifier), log });
+  worker = createWorker({ config, router, ...(await openWorkerParts(config, { log })), notifier: jobNotifier(notifier), log });
   await worker.start();
 });
 

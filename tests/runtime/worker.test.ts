@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobLedger } from '../../runtime/src/jobs/index.js';
 import { Router } from '../../runtime/src/router/index.js';
-import { createWorker, runWorker } from '../../runtime/src/worker/index.js';
+import { runWorker } from '../../runtime/src/worker/index.js';
+import { openWorkerParts } from '../../runtime/src/worker/parts.js';
 import { testConfig } from './helpers/runtime-config.js';
 import { sleep, waitFor, frontmatterOf } from './helpers/vault.js';
 import { startHarness, type Harness } from './helpers/worker-harness.js';
@@ -294,9 +295,7 @@ describe('worker: start-up', () => {
     h = await startHarness();
     const config = await testConfig({ root: h.v.root, vault: h.v.vault, dataDir: h.v.dataDir, ollamaUrl: h.ollama.url });
     await writeFile(join(h.v.root, 'not-a-dir'), 'x');
-    const w = createWorker({ config, router: new Router({ config, log: h.log }), log: h.log, ledgerPath: join(h.v.root, 'not-a-dir', 'jobs.db') });
-    await expect(w.start()).rejects.toMatchObject({ code: 'STORE_ERROR' });
-    await w.stop();
+    await expect(openWorkerParts(config, { log: h.log, ledgerPath: join(h.v.root, 'not-a-dir', 'jobs.db') })).rejects.toMatchObject({ code: 'STORE_ERROR' });
   });
 });
 
@@ -319,7 +318,7 @@ describe('worker: shutdown', () => {
     h.ollama.answer = () => ({ hang: true });
     const config = await testConfig({ root: h.v.root, vault: h.v.vault, dataDir: h.v.dataDir, ollamaUrl: h.ollama.url, worker: { graceMs: 300, concurrency: 1 } });
     const router = new Router({ config, log: h.log });
-    const done = runWorker({ config, router, log: h.log });
+    const done = runWorker({ config, router, ...(await openWorkerParts(config, { log: h.log })), log: h.log });
     await h.v.drop('hang.md', 'wait forever');
     await h.v.drop('next.md', 'never claimed');
     await waitFor(() => h.ollama.requests.length === 1, 'the call');

@@ -1,23 +1,21 @@
 import { resolve } from 'node:path';
 import type { RuntimeConfig } from '../config/index.js';
 import { describeError, isRuntimeError } from '../errors.js';
-import { JobLedger } from '../jobs/ledger.js';
+import type { JobLedger } from '../jobs/ledger.js';
 import { JobProcessor, type JobOutcome } from '../jobs/process.js';
 import type { ChatRouter } from '../jobs/execute.js';
 import type { JobType } from '../jobs/schema.js';
 import type { Logger } from '../log.js';
-import { FolderQueue } from '../queue/folder-queue.js';
 import type { JobQueue, QueueStats } from '../queue/types.js';
-import { SkillRegistry } from '../skills/registry.js';
+import type { SkillRegistry } from '../skills/registry.js';
 import type { RateLimitNotice } from '../router/index.js';
-import type { UsageRecorder } from '../store/usage.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { openVaultLayout } from '../vault/files.js';
-import { QueueLease } from '../vault/lease.js';
 
 /*
- * The worker service: claims job files from the vault queue, runs them with bounded
- * concurrency, records completions, tells Discord, and shuts down without losing a job.
+ * The worker service: claims jobs from the queue it is given, runs them with bounded
+ * concurrency, records completions, tells the notifier, and shuts down without losing a job.
+ * Its queue, ledger and skill registry are built by the composition root (services/worker.ts,
+ * or openWorkerParts() for the vault folder queue) so another queue can take the folder's place.
  */
 
 export type WorkerConfig = Pick<RuntimeConfig, 'vault' | 'dataDir'> & { routing: Pick<RuntimeConfig['routing'], 'default'> };
@@ -58,21 +56,29 @@ export interface JobNotifier {
 
 export type WorkerMetrics = Pick<Metrics, 'add' | 'record' | 'set'>;
 
-export interface WorkerDeps {
+/** Held while the worker runs, so one worker serves a queue; released on stop. */
+export interface WorkerLease {
+  acquire(signal?: AbortSignal): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** What the worker runs on. The worker owns them once given: it starts and stops them and closes the ledger. */
+export interface WorkerParts {
+  /** The vault root as resolved (real path): outputs are written under it. */
+  readonly vaultRoot: string;
+  readonly queue: JobQueue;
+  readonly ledger: JobLedger;
+  readonly skills: SkillRegistry;
+  /** Taken before the queue starts (which requeues what a previous owner left active). */
+  readonly lease?: WorkerLease;
+}
+
+export interface WorkerDeps extends WorkerParts {
   readonly config: WorkerConfig;
   readonly router: ChatRouter;
   readonly notifier?: JobNotifier;
-  /**
-   * Accepted so one deps object serves every service; provider calls are recorded by the router
-   * (it is given the same store and the job id), so the worker writes no rows itself.
-   */
-  readonly usage?: UsageRecorder;
   readonly log: Logger;
   readonly metrics?: WorkerMetrics;
-  /** Ledger location; `<dataDir>/jobs.db` by default. */
-  readonly ledgerPath?: string;
-  /** Watch the queue folder (fs.watch) and the skills folder (chokidar); default true. Rescans run either way. */
-  readonly watch?: boolean;
   /** How often the queue gauges are refreshed. */
   readonly gaugeIntervalMs?: number;
   /** Called after every job, for tests and benchmarks. */
@@ -87,16 +93,13 @@ export interface Worker {
 }
 
 export function createWorker(deps: WorkerDeps): Worker {
-  const { config, log, metrics } = deps;
+  const { config, log, metrics, queue, ledger, skills, lease } = deps;
   const vault = config.vault;
   const vaultPath = resolve(vault.path);
   const running = new Set<AbortController>();
   /** Aborts a start still waiting for the queue lease. */
   const starting = new AbortController();
-  let lease: QueueLease | undefined;
-  let ledger: JobLedger | undefined;
-  let skills: SkillRegistry | undefined;
-  let queue: JobQueue | undefined;
+  let queueStarted = false;
   let gaugeTimer: NodeJS.Timeout | undefined;
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   let stopping: Promise<void> | undefined;
@@ -109,7 +112,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   };
 
   const updateGauges = (): void => {
-    if (!metrics || !queue) return;
+    if (!metrics) return;
     const s = queue.stats();
     metrics.set('platform_queue_depth', s.queued, { folder: 'queue' });
     metrics.set('platform_queue_depth', s.active, { folder: 'active' });
@@ -163,25 +166,12 @@ export function createWorker(deps: WorkerDeps): Worker {
   };
 
   const startParts = async (): Promise<void> => {
-    // Every layout folder is a real folder inside the vault before anything reads or moves files.
-    const layout = await openVaultLayout(vaultPath, vault.folders);
-    const folder = (f: keyof typeof vault.folders): string => layout.folders[f]!;
     const w = vault.worker;
-    ledger = new JobLedger(deps.ledgerPath ?? resolve(config.dataDir, 'jobs.db'));
-    skills = new SkillRegistry({ dir: folder('skills'), log: log.child({ component: 'skills' }), watch: deps.watch !== false, maxBytes: w.maxJobBytes });
     await skills.start();
     // One worker per queue: wait for the lease before requeueing what a previous owner left active.
-    lease = new QueueLease({
-      dir: layout.root,
-      queue: vault.folders.queue,
-      heartbeatMs: w.leaseHeartbeatMs,
-      staleBeats: w.leaseStaleHeartbeats,
-      log: log.child({ component: 'lease' }),
-      onLost: () => void queue?.stop(),
-    });
-    await lease.acquire(starting.signal);
+    await lease?.acquire(starting.signal);
     const processor = new JobProcessor({
-      vaultPath: layout.root,
+      vaultPath: deps.vaultRoot,
       limits: {
         maxChainSteps: w.maxChainSteps,
         maxAnswerChars: w.maxAnswerChars,
@@ -200,21 +190,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       onRateLimited,
     });
     await processor.prepare();
-    queue = new FolderQueue({
-      folders: {
-        queue: folder('queue'),
-        active: folder('active'),
-        completed: folder('completed'),
-        failed: folder('failed'),
-      },
-      maxFileBytes: w.maxJobBytes,
-      incompleteWaitMs: w.incompleteWaitMs,
-      concurrency: vault.worker.concurrency,
-      mtimeGuardMs: vault.worker.mtimeGuardMs,
-      rescanMs: vault.worker.rescanMs,
-      log: log.child({ component: 'queue' }),
-      watch: deps.watch !== false,
-    });
+    queueStarted = true;
     await queue.start(async (claim) => {
       const ac = new AbortController();
       running.add(ac);
@@ -243,10 +219,10 @@ export function createWorker(deps: WorkerDeps): Worker {
         // Half started: release what did start, so the process can exit with the error.
         const stoppedWhileWaiting = starting.signal.aborted && isRuntimeError(e, 'QUEUE_LOCKED');
         state = 'stopped';
-        await queue?.stop().catch(() => undefined);
-        await skills?.stop().catch(() => undefined);
+        await queue.stop().catch(() => undefined);
+        await skills.stop().catch(() => undefined);
         await lease?.release().catch(() => undefined);
-        ledger?.close();
+        ledger.close();
         finishStart();
         if (stoppedWhileWaiting) {
           log.info('worker stopped while waiting for the queue lease');
@@ -266,16 +242,18 @@ export function createWorker(deps: WorkerDeps): Worker {
     stop() {
       if (stopping) return stopping;
       if (state !== 'running') {
+        // Never started: the parts given were never started either; the ledger is still open.
+        if (state === 'new') ledger.close();
         state = 'stopped';
         return Promise.resolve();
       }
       state = 'stopping';
       stopping = (async () => {
-        if (!queue) {
+        if (!queueStarted) {
           // Still starting (waiting for the lease): give up the wait; start() cleans up.
           starting.abort();
           await startDone;
-          if (!queue) {
+          if (!queueStarted) {
             state = 'stopped';
             return;
           }
@@ -296,9 +274,9 @@ export function createWorker(deps: WorkerDeps): Worker {
         }
         if (gaugeTimer) clearInterval(gaugeTimer);
         updateGauges();
-        await skills?.stop();
+        await skills.stop();
         await lease?.release();
-        ledger?.close();
+        ledger.close();
         state = 'stopped';
         log.info('worker stopped');
       })();
@@ -306,7 +284,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     },
 
     stats() {
-      return queue ? queue.stats() : { queued: 0, active: 0, completed: 0, failed: 0, oldestAgeMs: 0 };
+      return queueStarted ? queue.stats() : { queued: 0, active: 0, completed: 0, failed: 0, oldestAgeMs: 0 };
     },
   };
 }

@@ -4,6 +4,7 @@ import { memoryLogger, type LogRecord } from '../../../runtime/src/log.js';
 import { Router } from '../../../runtime/src/router/index.js';
 import { createMetrics, type Metrics } from '../../../runtime/src/telemetry/metrics.js';
 import { createWorker, type JobHeldNotice, type JobNotice, type JobNotifier, type Worker } from '../../../runtime/src/worker/index.js';
+import { openWorkerParts } from '../../../runtime/src/worker/parts.js';
 import { startOllamaLite, type OllamaLite } from './ollama-lite.js';
 import { testConfig } from './runtime-config.js';
 import { makeVault, waitFor, type TempVault } from './vault.js';
@@ -54,7 +55,7 @@ export async function startHarness(worker: Parameters<typeof testConfig>[0]['wor
       if (h.worker) await h.worker.stop();
       h.config = await testConfig({ root: v.root, vault: v.vault, dataDir: v.dataDir, ollamaUrl: ollama.url, worker: w });
       h.router = new Router({ config: h.config, log, metrics });
-      h.worker = createWorker({ config: h.config, router: h.router, notifier, log, metrics, gaugeIntervalMs: 100, onOutcome: (o) => outcomes.push(o) });
+      h.worker = createWorker({ config: h.config, router: h.router, ...(await openWorkerParts(h.config, { log })), notifier, log, metrics, gaugeIntervalMs: 100, onOutcome: (o) => outcomes.push(o) });
       await h.worker.start();
       return h.worker;
     },
