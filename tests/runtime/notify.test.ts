@@ -21,7 +21,7 @@ describe('DiscordNotifier', () => {
   it('posts a success embed with job, model, duration, tokens and output', async () => {
     const { n } = notifier();
     const before = discord.posts.length;
-    n.jobSucceeded({ job: 'summarise-notes.md', model: 'qwen2.5:14b', durationMs: 83_400, usage: { inputTokens: 1200, outputTokens: 345 }, output: 'runner-outputs/2026-05-01T12-00-00-summarise-notes.md' });
+    n.jobCompleted({ name: 'summarise-notes.md', status: 'completed', model: 'qwen2.5:14b', durationMs: 83_400, tokensIn: 1200, tokensOut: 345, output: 'runner-outputs/2026-05-01T12-00-00-summarise-notes.md' });
     await n.flush();
     expect(discord.posts.slice(before)).toHaveLength(1);
     expect(discord.posts.at(-1)!.embeds).toEqual([
@@ -43,9 +43,9 @@ describe('DiscordNotifier', () => {
   it('posts a failure embed with the reason, and provider state and held notices', async () => {
     const { n } = notifier();
     const before = discord.posts.length;
-    n.jobFailed({ job: 'big.md', model: 'gemma4:27b', reason: 'gemma4:27b is unavailable: davas is unreachable', code: 'PROVIDER_UNAVAILABLE', durationMs: 12 });
+    n.jobFailed({ name: 'big.md', status: 'failed', model: 'gemma4:27b', error: { code: 'PROVIDER_UNAVAILABLE', message: 'gemma4:27b is unavailable: davas is unreachable' }, durationMs: 12 });
     n.providerState({ provider: 'ollama', host: 'davas', state: 'down', reason: 'connect ECONNREFUSED 100.101.40.1:11434' });
-    n.jobHeld({ job: 'x.md', model: 'llama-3.3-70b-versatile', provider: 'groq', waitMs: 7660, attempt: 1, maxRetries: 3 });
+    n.jobHeld({ name: 'x.md', status: 'held', model: 'llama-3.3-70b-versatile', provider: 'groq', retryAfterMs: 7660, attempt: 1, maxRetries: 3 });
     await n.flush();
     const [failed, down, held] = discord.posts.slice(before).map((p) => p.embeds[0]!);
     expect(failed).toMatchObject({ title: 'Job failed: big.md', description: 'gemma4:27b is unavailable: davas is unreachable', color: COLORS.failure });
@@ -89,7 +89,7 @@ describe('DiscordNotifier', () => {
 
     await discord.down();
     try {
-      expect(n.jobFailed({ job: 'j.md', reason: 'x' })).toBeUndefined();
+      expect(n.jobFailed({ name: 'j.md', status: 'failed', durationMs: 1, error: { code: 'PROVIDER_ERROR', message: 'x' } })).toBeUndefined();
       await n.flush();
       expect(n.stats.failed).toBe(2);
     } finally {
@@ -113,8 +113,8 @@ describe('DiscordNotifier', () => {
     const log = memoryLogger();
     const n = new DiscordNotifier({ webhookUrl: undefined, log });
     const before = discord.posts.length;
-    n.jobSucceeded({ job: 'a', model: 'm', durationMs: 1 });
-    n.jobFailed({ job: 'a', reason: 'r' });
+    n.jobCompleted({ name: 'a', status: 'completed', model: 'm', durationMs: 1 });
+    n.jobFailed({ name: 'a', status: 'failed', durationMs: 1, error: { code: 'PROVIDER_ERROR', message: 'r' } });
     await n.flush();
     expect(discord.posts.length).toBe(before);
     expect(log.records.map((r) => r.msg)).toEqual(['no Discord webhook configured: notices are off']);

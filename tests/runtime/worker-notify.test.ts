@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jobNotifier } from '../../runtime/src/services/worker.js';
 import { loadConfig } from '../../runtime/src/config/index.js';
 import { memoryLogger } from '../../runtime/src/log.js';
 import { DiscordNotifier } from '../../runtime/src/notify/discord.js';
@@ -50,7 +49,7 @@ beforeEach(async () => {
   notifier = new DiscordNotifier({ webhookUrl: config.secrets.discordWebhookUrl, log });
   usage = new UsageStore(config.dataDir);
   const router = new Router({ config, log, usage });
-  worker = createWorker({ config, router, ...(await openWorkerParts(config, { log })), notifier: jobNotifier(notifier), log });
+  worker = createWorker({ config, router, ...(await openWorkerParts(config, { log })), notifier, log });
   await worker.start();
 });
 

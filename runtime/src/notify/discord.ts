@@ -1,6 +1,6 @@
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Usage } from '../providers/types.js';
+import type { JobHeldNotice, JobNotice, JobNotifier } from './notices.js';
 
 /*
  * Discord webhook notices. Fire-and-forget: every notify* call returns at once; posts go through
@@ -24,33 +24,6 @@ export interface Embed {
   url?: string;
 }
 
-export interface JobSucceeded {
-  job: string;
-  model: string;
-  durationMs: number;
-  usage?: Pick<Usage, 'inputTokens' | 'outputTokens'>;
-  /** A link or vault path to the output. */
-  output?: string;
-}
-
-export interface JobFailed {
-  job: string;
-  model?: string;
-  durationMs?: number;
-  reason: string;
-  code?: string;
-}
-
-export interface JobHeld {
-  job: string;
-  model: string;
-  provider?: string;
-  /** How long until the retry, when known. */
-  waitMs?: number;
-  attempt?: number;
-  maxRetries?: number;
-}
-
 export interface ProviderStateNotice {
   provider: string;
   host: string;
@@ -58,11 +31,11 @@ export interface ProviderStateNotice {
   reason?: string;
 }
 
-/** What the worker and web services use; a no-op implementation exists for tests. */
-export interface Notifier {
-  jobSucceeded(n: JobSucceeded): void;
-  jobFailed(n: JobFailed): void;
-  jobHeld(n: JobHeld): void;
+/** What the worker and web services use: job notices, provider state, and raw embeds. */
+export interface Notifier extends JobNotifier {
+  jobCompleted(n: JobNotice): void;
+  jobFailed(n: JobNotice): void;
+  jobHeld(n: JobHeldNotice): void;
   providerState(n: ProviderStateNotice): void;
   send(embed: Embed): void;
   /** Resolves when the queue is empty (or `timeoutMs` passed); for shutdown and tests. */
@@ -101,35 +74,36 @@ function clip(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
-export function jobSucceededEmbed(n: JobSucceeded, now: Date): Embed {
+export function jobCompletedEmbed(n: JobNotice, now: Date): Embed {
   const fields: EmbedField[] = [
-    { name: 'Job', value: clip(n.job, 1024), inline: true },
-    { name: 'Model', value: clip(n.model, 1024), inline: true },
+    { name: 'Job', value: clip(n.name, 1024), inline: true },
+    { name: 'Model', value: clip(n.model ?? 'unknown', 1024), inline: true },
     { name: 'Duration', value: fmtDuration(n.durationMs), inline: true },
   ];
-  if (n.usage) fields.push({ name: 'Tokens', value: `${n.usage.inputTokens} in / ${n.usage.outputTokens} out`, inline: true });
+  if (n.tokensIn !== undefined && n.tokensOut !== undefined) fields.push({ name: 'Tokens', value: `${n.tokensIn} in / ${n.tokensOut} out`, inline: true });
   if (n.output) fields.push({ name: 'Output', value: clip(n.output, 1024) });
-  return { title: clip(`Job completed: ${n.job}`, 256), color: COLORS.success, fields, timestamp: now.toISOString() };
+  return { title: clip(`Job completed: ${n.name}`, 256), color: COLORS.success, fields, timestamp: now.toISOString() };
 }
 
-export function jobFailedEmbed(n: JobFailed, now: Date): Embed {
-  const fields: EmbedField[] = [{ name: 'Job', value: clip(n.job, 1024), inline: true }];
+export function jobFailedEmbed(n: JobNotice, now: Date): Embed {
+  const fields: EmbedField[] = [{ name: 'Job', value: clip(n.name, 1024), inline: true }];
   if (n.model) fields.push({ name: 'Model', value: clip(n.model, 1024), inline: true });
-  if (n.durationMs !== undefined) fields.push({ name: 'Duration', value: fmtDuration(n.durationMs), inline: true });
-  if (n.code) fields.push({ name: 'Code', value: n.code, inline: true });
-  return { title: clip(`Job failed: ${n.job}`, 256), description: clip(n.reason, 4000), color: COLORS.failure, fields, timestamp: now.toISOString() };
+  fields.push({ name: 'Duration', value: fmtDuration(n.durationMs), inline: true });
+  if (n.error) fields.push({ name: 'Code', value: n.error.code, inline: true });
+  const reason = n.error ? `${n.error.message}${n.error.hint ? `\nhint: ${n.error.hint}` : ''}` : 'failed';
+  return { title: clip(`Job failed: ${n.name}`, 256), description: clip(reason, 4000), color: COLORS.failure, fields, timestamp: now.toISOString() };
 }
 
-export function jobHeldEmbed(n: JobHeld, now: Date): Embed {
+export function jobHeldEmbed(n: JobHeldNotice, now: Date): Embed {
   return {
-    title: clip(`Job held: ${n.job}`, 256),
+    title: clip(`Job held: ${n.name}`, 256),
     description:
       `${n.provider ?? 'The provider'} rate-limited ${n.model}; the job waits and retries` +
       (n.attempt !== undefined && n.maxRetries !== undefined ? ` (retry ${n.attempt} of ${n.maxRetries})` : '') +
-      (n.waitMs !== undefined ? ` in ${fmtDuration(n.waitMs)}.` : '.'),
+      (n.retryAfterMs !== undefined ? ` in ${fmtDuration(n.retryAfterMs)}.` : '.'),
     color: COLORS.warning,
     fields: [
-      { name: 'Job', value: clip(n.job, 1024), inline: true },
+      { name: 'Job', value: clip(n.name, 1024), inline: true },
       { name: 'Model', value: clip(n.model, 1024), inline: true },
     ],
     timestamp: now.toISOString(),
@@ -194,15 +168,15 @@ export class DiscordNotifier implements Notifier {
     return this.queue.length;
   }
 
-  jobSucceeded(n: JobSucceeded): void {
-    this.send(jobSucceededEmbed(n, this.now()));
+  jobCompleted(n: JobNotice): void {
+    this.send(jobCompletedEmbed(n, this.now()));
   }
 
-  jobFailed(n: JobFailed): void {
+  jobFailed(n: JobNotice): void {
     this.send(jobFailedEmbed(n, this.now()));
   }
 
-  jobHeld(n: JobHeld): void {
+  jobHeld(n: JobHeldNotice): void {
     this.send(jobHeldEmbed(n, this.now()));
   }
 
@@ -315,16 +289,6 @@ export class DiscordNotifier implements Notifier {
 }
 
 /** A notifier that does nothing, for services and tests without Discord. */
-export const nullNotifier: Notifier = {
-  jobSucceeded: () => undefined,
-  jobFailed: () => undefined,
-  jobHeld: () => undefined,
-  providerState: () => undefined,
-  send: () => undefined,
-  flush: async () => undefined,
-  close: async () => undefined,
-};
-
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

@@ -1,1 +1,2 @@
 export * from './discord.js';
+export type * from './notices.js';

@@ -1,7 +1,5 @@
 import type { RuntimeConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
-import type { Notifier } from '../notify/discord.js';
-import type { JobHeldNotice, JobNotice, JobNotifier } from '../worker/index.js';
 
 /*
  * The worker service's composition root: config and logger come from the CLI; this builds
@@ -33,38 +31,11 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger): Prom
     // The worker owns its parts from here: it starts them, stops them and closes the ledger.
     const parts = await openWorkerParts(config, { log });
     // The router writes one usage row per provider call (it is given the job id), so the worker writes none.
-    await runWorker({ config, router, ...parts, notifier: jobNotifier(notifier), log, metrics: telemetry.metrics });
+    await runWorker({ config, router, ...parts, notifier, log, metrics: telemetry.metrics });
   } finally {
     await router.stop();
     await notifier.close();
     usage.close();
     await telemetry.shutdown();
   }
-}
-
-/** The worker's notice shapes onto the Discord notifier. */
-export function jobNotifier(n: Notifier): JobNotifier {
-  return {
-    jobCompleted: async (j: JobNotice) => {
-      n.jobSucceeded({
-        job: j.name,
-        model: j.model ?? 'unknown',
-        durationMs: j.durationMs,
-        usage: { inputTokens: j.tokensIn, outputTokens: j.tokensOut },
-        ...(j.output ? { output: j.output } : {}),
-      });
-    },
-    jobFailed: async (j: JobNotice) => {
-      n.jobFailed({
-        job: j.name,
-        durationMs: j.durationMs,
-        reason: j.error ? `${j.error.message}${j.error.hint ? `\nhint: ${j.error.hint}` : ''}` : 'failed',
-        ...(j.model ? { model: j.model } : {}),
-        ...(j.error ? { code: j.error.code } : {}),
-      });
-    },
-    jobHeld: async (j: JobHeldNotice) => {
-      n.jobHeld({ job: j.name, model: j.model, ...(j.retryAfterMs !== undefined ? { waitMs: j.retryAfterMs } : {}) });
-    },
-  };
 }

@@ -4,7 +4,7 @@ import { describeError, isRuntimeError } from '../errors.js';
 import type { JobLedger } from '../jobs/ledger.js';
 import { JobProcessor, type JobOutcome } from '../jobs/process.js';
 import type { ChatRouter } from '../jobs/execute.js';
-import type { JobType } from '../jobs/schema.js';
+import type { JobHeldNotice, JobNotice, JobNotifier } from '../notify/notices.js';
 import type { Logger } from '../log.js';
 import type { JobQueue, QueueStats } from '../queue/types.js';
 import type { SkillRegistry } from '../skills/registry.js';
@@ -20,39 +20,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 
 export type WorkerConfig = Pick<RuntimeConfig, 'vault' | 'dataDir'> & { routing: Pick<RuntimeConfig['routing'], 'default'> };
 
-/** A finished job, as the notifier hears of it. */
-export interface JobNotice {
-  name: string;
-  jobId?: string;
-  type?: JobType;
-  model?: string;
-  status: JobOutcome['status'];
-  /** Vault-relative output path. */
-  output?: string;
-  durationMs: number;
-  tokensIn: number;
-  tokensOut: number;
-  error?: { code: string; message: string; hint?: string };
-}
-
-/** A job waiting out a provider's rate limit. */
-export interface JobHeldNotice {
-  name: string;
-  jobId: string;
-  model: string;
-  provider?: string;
-  /** How long until the retry: the provider's hint when it gave one, else the router's backoff. */
-  retryAfterMs?: number;
-  attempt?: number;
-  maxRetries?: number;
-}
-
-/** What the worker needs from the Discord notifier. Calls are never awaited by a job. */
-export interface JobNotifier {
-  jobCompleted(notice: JobNotice): Promise<unknown> | void;
-  jobFailed(notice: JobNotice): Promise<unknown> | void;
-  jobHeld?(notice: JobHeldNotice): Promise<unknown> | void;
-}
+export type { JobHeldNotice, JobNotice, JobNotifier } from '../notify/notices.js';
 
 export type WorkerMetrics = Pick<Metrics, 'add' | 'record' | 'set'>;
 
@@ -154,6 +122,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     const notifier = deps.notifier;
     if (!notifier?.jobHeld) return;
     const notice: JobHeldNotice = {
+      status: 'held',
       name: job.name,
       jobId: job.jobId,
       model: n.model,
