@@ -10,6 +10,7 @@
  *   await discord.down(); await discord.close();
  */
 import { ScriptQueue, sleep, startHttp, type HttpDouble } from './http.js';
+import { waitFor } from '../helpers/wait.js';
 
 export interface DiscordReply {
   /** 204 by default. */
@@ -67,11 +68,7 @@ export async function startDiscord(): Promise<DiscordDouble> {
   double.replies = replies;
   double.posts = posts;
   double.waitForPosts = async (n, timeoutMs = 5000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (posts.length < n) {
-      if (Date.now() > deadline) throw new Error(`expected ${n} Discord posts, got ${posts.length}`);
-      await sleep(10);
-    }
+    await waitFor(() => posts.length >= n, `${n} Discord posts`, timeoutMs, 10);
     return posts;
   };
   return double;

@@ -8,11 +8,15 @@
  *   ollama.url                                   // http://127.0.0.1:<port>, use as OLLAMA_URL_<HOST>
  *   await ollama.down(); await ollama.up();      // connection refused / back again
  *   ollama.requests, ollama.clientAborts, await ollama.nextClientAbort()
+ *   ollama.chats                                 // every /api/chat body, in order
+ *   ollama.answer = (body) => 'text' | { hang: true } | { lines } | { flood } | { status, error };
+ *                                                // decides each /api/chat instead of the scripts
  *   await ollama.close();
  *
  * Endpoints: POST /api/chat (NDJSON stream, or one JSON object with stream:false), POST /api/embed,
  * GET /api/tags, GET /api/version.
  */
+import type { ServerResponse } from 'node:http';
 import { ScriptQueue, sleep, startHttp, writeChunk, type HttpDouble } from './http.js';
 
 export interface OllamaChatScript {
@@ -30,8 +34,34 @@ export interface OllamaChatScript {
   doneReason?: string;
 }
 
+export interface OllamaChatBody {
+  model: string;
+  messages: { role: string; content: string }[];
+  stream?: boolean;
+}
+
+/**
+ * A computed answer: text (streamed word by word, with token counts), an HTTP error, no answer at
+ * all (`hang`: the client aborts), raw NDJSON `lines` written as is (malformed ones included)
+ * `gapMs` apart then the end, or an open stream when `thenHang`; `flood`: `count` content lines
+ * of `chunk` each, as fast as the socket takes them.
+ */
+export type OllamaAnswer =
+  | string
+  | { status: number; error: string }
+  | { hang: true }
+  | { lines: string[]; gapMs?: number; thenHang?: boolean }
+  | { flood: string; count: number };
+
+/** Echoes the last user message: the answer a test that does not care about the text gets. */
+export const echoAnswer = (b: OllamaChatBody): OllamaAnswer => `echo: ${b.messages.filter((m) => m.role === 'user').at(-1)?.content ?? ''}`;
+
 export interface OllamaDouble extends HttpDouble {
   chat: ScriptQueue<OllamaChatScript>;
+  /** Every /api/chat body, in order (health checks and other endpoints are not in it). */
+  chats: OllamaChatBody[];
+  /** When set, decides each /api/chat answer instead of the `chat` scripts. */
+  answer: ((body: OllamaChatBody) => OllamaAnswer | Promise<OllamaAnswer>) | undefined;
   /** Models /api/tags lists. */
   models: string[];
   /** Embedding size /api/embed answers with. */
@@ -47,10 +77,18 @@ export function fakeEmbedding(text: string, dimensions: number): number[] {
   return v;
 }
 
-export async function startOllama(opts: { chat?: OllamaChatScript; models?: string[]; dimensions?: number } = {}): Promise<OllamaDouble> {
+export interface StartOllamaOptions {
+  chat?: OllamaChatScript;
+  models?: string[];
+  dimensions?: number;
+  answer?: OllamaDouble['answer'];
+}
+
+export async function startOllama(opts: StartOllamaOptions = {}): Promise<OllamaDouble> {
   const chat = new ScriptQueue<OllamaChatScript>(opts.chat ?? DEFAULT_OLLAMA_CHAT);
+  const chats: OllamaChatBody[] = [];
   // The double itself holds models and dimensions, so a test can change them between calls.
-  let state: { models: string[]; dimensions: number } = { models: opts.models ?? ['qwen2.5:14b', 'nomic-embed-text'], dimensions: opts.dimensions ?? 8 };
+  let state: { models: string[]; dimensions: number; answer?: OllamaDouble['answer'] } = { models: opts.models ?? ['qwen2.5:14b', 'nomic-embed-text'], dimensions: opts.dimensions ?? 8, answer: opts.answer };
   const http = await startHttp(async (req, res, body) => {
     const b = (body ?? {}) as { model?: string; stream?: boolean; input?: string | string[] };
     if (req.method === 'GET' && req.url === '/api/version') {
@@ -71,6 +109,12 @@ export async function startOllama(opts: { chat?: OllamaChatScript; models?: stri
       return;
     }
     if (req.method === 'POST' && req.url === '/api/chat') {
+      chats.push(body as OllamaChatBody);
+      const decide = state.answer;
+      if (decide) {
+        await writeAnswer(res, body as OllamaChatBody, await decide(body as OllamaChatBody));
+        return;
+      }
       const s = chat.next();
       if (s.status) {
         res.writeHead(s.status.code, { 'content-type': 'application/json' }).end(JSON.stringify({ error: s.status.message }));
@@ -119,10 +163,59 @@ export async function startOllama(opts: { chat?: OllamaChatScript; models?: stri
   });
   const double = http as OllamaDouble;
   double.chat = chat;
+  double.chats = chats;
+  double.answer = opts.answer;
   double.models = state.models;
   double.dimensions = state.dimensions;
   state = double;
   return double;
+}
+
+async function writeAnswer(res: ServerResponse, body: OllamaChatBody, answer: OllamaAnswer): Promise<void> {
+  if (typeof answer === 'object' && 'hang' in answer) return; // never answers; the client aborts
+  if (typeof answer === 'object' && 'lines' in answer) {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    for (const line of answer.lines) {
+      if (res.destroyed) return;
+      res.write(`${line}\n`);
+      if (answer.gapMs) await sleep(answer.gapMs);
+    }
+    if (!answer.thenHang) res.end();
+    return;
+  }
+  if (typeof answer === 'object' && 'flood' in answer) {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const line = `${JSON.stringify({ model: body.model, created_at: new Date().toISOString(), message: { role: 'assistant', content: answer.flood }, done: false })}\n`;
+    for (let i = 0; i < answer.count && !res.destroyed; i++) {
+      if (!res.write(line)) await new Promise((r) => res.once('drain', r).once('close', r));
+    }
+    res.end();
+    return;
+  }
+  if (typeof answer === 'object') {
+    res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: answer.error }));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  const created = new Date().toISOString();
+  const words = answer.match(/\S+\s*/g) ?? [answer];
+  for (const w of words) res.write(`${JSON.stringify({ model: body.model, created_at: created, message: { role: 'assistant', content: w }, done: false })}\n`);
+  const promptTokens = body.messages.reduce((n, m) => n + m.content.split(/\s+/).length, 0);
+  res.end(
+    `${JSON.stringify({
+      model: body.model,
+      created_at: created,
+      message: { role: 'assistant', content: '' },
+      done: true,
+      done_reason: 'stop',
+      total_duration: 1_000_000,
+      load_duration: 0,
+      prompt_eval_count: promptTokens,
+      prompt_eval_duration: 1,
+      eval_count: words.length,
+      eval_duration: 1,
+    })}\n`,
+  );
 }
 
 export { startOllama as start };

@@ -8,6 +8,7 @@ import { startDiscord, type DiscordDouble } from '../doubles/discord.js';
 import { startHttp, type HttpDouble } from '../doubles/http.js';
 import { startOllama, type OllamaDouble } from '../doubles/ollama.js';
 import { ROOT, tempDir } from '../helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BIN = resolve(ROOT, 'runtime/bin/runtime.js');
 const HEALTHCHECK = resolve(ROOT, 'runtime/bin/healthcheck.js');
@@ -30,14 +31,6 @@ function run(script: string, args: string[], env: Record<string, string> = {}, o
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const p = new Promise<Run>((res) => child.on('close', (code) => res({ code, stdout, stderr })));
   return Object.assign(p, { kill: () => child.kill('SIGTERM') });
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('runtime CLI', () => {
@@ -99,7 +92,7 @@ describe('runtime CLI', () => {
       writeFileSync(job, '---\nmodel: qwen2.5:14b\n---\nSay hello.\n');
       const old = new Date(Date.now() - 10_000);
       utimesSync(job, old, old);
-      await until(() => discord.accepted.length > 0, 20_000, 'a Discord notice');
+      await waitFor(() => discord.accepted.length > 0, 'a Discord notice', 20_000);
       const embed = discord.accepted[0]!.embeds[0]!;
       expect(embed.title).toBe('Job completed: hello.md');
       expect(embed.fields).toContainEqual({ name: 'Model', value: 'qwen2.5:14b', inline: true });

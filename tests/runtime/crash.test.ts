@@ -3,8 +3,8 @@ import { openSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOllamaLite, type OllamaLite } from './helpers/ollama-lite.js';
-import { writeTestConfig } from './helpers/runtime-config.js';
+import { echoAnswer, startOllama, type OllamaDouble } from '../doubles/ollama.js';
+import { writeTestConfig } from '../doubles/config.js';
 import { makeVault, sleep, waitFor, type TempVault, frontmatterOf } from './helpers/vault.js';
 
 /*
@@ -18,7 +18,7 @@ const KILLS = 3;
 const BIN = join(import.meta.dirname, '../../runtime/bin/runtime.js');
 
 let v: TempVault;
-let ollama: OllamaLite;
+let ollama: OllamaDouble;
 let env: Record<string, string>;
 /** Provider calls, by job number, with the time each arrived. */
 const calls = new Map<number, number[]>();
@@ -55,7 +55,7 @@ const totalCalls = (): number => [...calls.values()].reduce((n, a) => n + a.leng
 
 beforeAll(async () => {
   v = await makeVault();
-  ollama = await startOllamaLite();
+  ollama = await startOllama({ answer: echoAnswer });
   ollama.answer = async (body) => {
     const prompt = body.messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
     const n = Number(/job number (\d+)/.exec(prompt)?.[1]);

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../runtime/src/log.js';
 import { QueueLease, leaseFileName } from '../../runtime/src/vault/lease.js';
 import { parseFrontmatter } from '../../runtime/src/vault/frontmatter.js';
-import { startOllamaLite, type OllamaLite } from './helpers/ollama-lite.js';
-import { writeTestConfig } from './helpers/runtime-config.js';
+import { echoAnswer, startOllama, type OllamaDouble } from '../doubles/ollama.js';
+import { writeTestConfig } from '../doubles/config.js';
 import { makeVault, sleep, waitFor, type TempVault } from './helpers/vault.js';
 
 /*
@@ -22,7 +22,7 @@ const BIN = join(import.meta.dirname, '../../runtime/bin/runtime.js');
 const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
 let v: TempVault | undefined;
-let ollama: OllamaLite | undefined;
+let ollama: OllamaDouble | undefined;
 const children: ChildProcess[] = [];
 const leases: QueueLease[] = [];
 
@@ -106,7 +106,7 @@ describe('QueueLease', () => {
 describe('two worker processes on one vault', () => {
   it('the second waits for the lease: every job runs once; it takes over when the first is killed', async () => {
     v = await makeVault();
-    ollama = await startOllamaLite();
+    ollama = await startOllama({ answer: echoAnswer });
     const calls = new Map<number, number>();
     // Jobs past the first few are held until the second worker is up and waiting, so the two overlap.
     let bothUp = false;

@@ -9,7 +9,7 @@ import type { ChatEvent } from '../../runtime/src/providers/types.js';
 import { UsageStore } from '../../runtime/src/store/index.js';
 import { tempDir } from '../helpers.js';
 import { BASE_MODEL, RealOllamaError, startRealOllama, type RealOllama } from '../helpers/real-ollama.js';
-import { writeTestConfig } from './helpers/runtime-config.js';
+import { writeTestConfig } from '../doubles/config.js';
 import { frontmatterOf, makeVault, waitFor, type TempVault } from './helpers/vault.js';
 
 /*

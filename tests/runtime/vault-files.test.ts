@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRuntimeError } from '../../runtime/src/errors.js';
 import { NAME_MAX, VaultFileError, byteLength, idNameHint, isInside, nameWithSuffix, openVaultLayout, readRegularFile } from '../../runtime/src/vault/files.js';
-import { startOllamaLite, type OllamaLite } from './helpers/ollama-lite.js';
-import { writeTestConfig } from './helpers/runtime-config.js';
+import { echoAnswer, startOllama, type OllamaDouble } from '../doubles/ollama.js';
+import { writeTestConfig } from '../doubles/config.js';
 import { FOLDERS, makeVault, waitFor, type TempVault } from './helpers/vault.js';
 
 /* The vault access layer on its own: confinement, names, reads. */
@@ -89,14 +89,14 @@ const nobodyCanRun =
   spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)}); require('fs').accessSync(${JSON.stringify(join(import.meta.dirname, '../../node_modules/tsx/package.json'))})`], { stdio: 'ignore' }).status === 0;
 
 describe.skipIf(!nobodyCanRun)('a job file the worker may not read', () => {
-  let ollama: OllamaLite | undefined;
+  let ollama: OllamaDouble | undefined;
   afterEach(async () => {
     await ollama?.close();
     ollama = undefined;
   });
 
   it('EACCES: a worker running as an unprivileged user files it in failed with the reason, not stuck in active', async () => {
-    ollama = await startOllamaLite();
+    ollama = await startOllama({ answer: echoAnswer });
     const { env } = await writeTestConfig({ root: v.root, vault: v.vault, dataDir: v.dataDir, ollamaUrl: ollama.url, worker: { mtimeGuardMs: 50 } });
     // The vault and data dir writable by `nobody`, the job file readable by no one but root.
     execFileSync('chmod', ['-R', 'a+rwX', v.root]);

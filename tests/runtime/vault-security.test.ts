@@ -40,7 +40,7 @@ describe('frontmatter is YAML only: no code runs from a vault file', () => {
       expect(o!.error!.message).toMatch(/only YAML/);
       expect(await h.v.list('failed')).toEqual(['evil.md']);
       expect(await h.v.read('failed', 'evil.md')).toContain('JOB_INVALID');
-      expect(h.ollama.requests).toHaveLength(0);
+      expect(h.ollama.chats).toHaveLength(0);
     });
   }
 
@@ -76,7 +76,7 @@ describe('symlinks and non-regular files in the vault', () => {
     await waitFor(async () => (await h!.v.list('failed')).length === 2, 'both links filed');
     for (const name of ['steal.md', 'env.md']) expect((await lstat(join(h.v.dir('failed'), name))).isSymbolicLink()).toBe(true);
     expect(await readFile(secret, 'utf8')).toBe('TOP SECRET VALUE');
-    expect(h.ollama.requests).toHaveLength(0);
+    expect(h.ollama.chats).toHaveLength(0);
     expect(await h.v.list('completed')).toEqual([]);
     expect(await h.v.list('outputs')).toEqual([]);
     expect(h.log.records.filter((r) => r.level === 'warn' && /symbolic link/.test(r.msg))).toHaveLength(2);
@@ -102,7 +102,7 @@ describe('symlinks and non-regular files in the vault', () => {
     expect(o).toMatchObject({ status: 'failed', error: { code: 'VAULT_UNSAFE' } });
     expect(o!.error!.message).toMatch(/hard links/);
     expect(await readFile(secret, 'utf8')).toBe('HARD SECRET');
-    expect(h.ollama.requests).toHaveLength(0);
+    expect(h.ollama.chats).toHaveLength(0);
   });
 
   it('skills behind links (a linked folder, a linked SKILL.md) are ignored with a log line', async () => {
@@ -141,7 +141,7 @@ describe('symlinks and non-regular files in the vault', () => {
     expect(o!.error!.message).toMatch(/4096 bytes/);
     expect(await h.v.list('failed')).toEqual(['big.md']);
     expect(await h.v.read('failed', 'big.md')).toContain('## Failed');
-    expect(h.ollama.requests).toHaveLength(0);
+    expect(h.ollama.chats).toHaveLength(0);
   });
 });
 
@@ -220,7 +220,7 @@ describe('completion is recorded by id', () => {
     await h.v.drop('once.md', copy as unknown as string);
     const [, o2] = await h.settled(2);
     expect(o2!.status).toBe('duplicate');
-    expect(h.ollama.requests).toHaveLength(1);
+    expect(h.ollama.chats).toHaveLength(1);
     expect(await h.v.list('outputs')).toEqual([]);
     expect(idOf(await h.v.read('completed', 'once.md'))).toBe(o!.jobId);
   });
@@ -308,7 +308,7 @@ describe('bounded answers, steps and times', () => {
     const [o] = await h.settled(1);
     expect(o).toMatchObject({ status: 'failed', error: { code: 'JOB_INVALID' } });
     expect(o!.error!.message).toMatch(/at most 3 steps/);
-    expect(h.ollama.requests).toHaveLength(0);
+    expect(h.ollama.chats).toHaveLength(0);
   });
 });
 
@@ -336,7 +336,7 @@ describe('the queue folder and slow writers', () => {
     await fh.close();
     const [o] = await h.settled(1);
     expect(o!.status).toBe('completed');
-    expect(h.ollama.requests[0]!.messages.at(-1)!.content).toBe('The whole prompt.');
+    expect(h.ollama.chats[0]!.messages.at(-1)!.content).toBe('The whole prompt.');
   });
 });
 

@@ -5,7 +5,7 @@ import { JobLedger } from '../../runtime/src/jobs/index.js';
 import { Router } from '../../runtime/src/router/index.js';
 import { runWorker } from '../../runtime/src/worker/index.js';
 import { openWorkerParts } from '../../runtime/src/worker/parts.js';
-import { testConfig } from './helpers/runtime-config.js';
+import { testConfig } from '../doubles/config.js';
 import { sleep, waitFor, frontmatterOf } from './helpers/vault.js';
 import { startHarness, type Harness } from './helpers/worker-harness.js';
 
@@ -24,9 +24,9 @@ describe('worker: text jobs', () => {
     const [o] = await h.settled(1);
     expect(o).toMatchObject({ status: 'completed', type: 'text', model: 'qwen2.5:14b' });
 
-    expect(h.ollama.requests).toHaveLength(1);
-    expect(h.ollama.requests[0]!.model).toBe('qwen2.5:14b');
-    expect(h.ollama.requests[0]!.messages.at(-1)).toEqual({ role: 'user', content: 'Summarise the week.' });
+    expect(h.ollama.chats).toHaveLength(1);
+    expect(h.ollama.chats[0]!.model).toBe('qwen2.5:14b');
+    expect(h.ollama.chats[0]!.messages.at(-1)).toEqual({ role: 'user', content: 'Summarise the week.' });
 
     const outputs = await h.v.list('outputs');
     expect(outputs).toHaveLength(1);
@@ -77,7 +77,7 @@ describe('worker: text jobs', () => {
     await h.v.drop('s.md', '---\nsystem: You are careful.\nskills: [terse]\n---\nWhy?');
     const [o] = await h.settled(1);
     expect(o!.status).toBe('completed');
-    const sys = h.ollama.requests[0]!.messages[0]!;
+    const sys = h.ollama.chats[0]!.messages[0]!;
     expect(sys.role).toBe('system');
     expect(sys.content).toBe('You are careful.\n\n## Skill: terse\nShort answers\n\nAnswer in one line.');
     const out = frontmatterOf(await h.v.read('outputs', (await h.v.list('outputs'))[0]!));
@@ -107,7 +107,7 @@ describe('worker: chain jobs', () => {
     );
     const [o] = await h.settled(1);
     expect(o).toMatchObject({ status: 'completed', type: 'chain' });
-    const reqs = h.ollama.requests;
+    const reqs = h.ollama.chats;
     expect(reqs.map((r) => r.model)).toEqual(['qwen2.5:14b', 'gemma4:27b', 'qwen2.5:14b']);
     expect(reqs[0]!.messages).toEqual([{ role: 'user', content: 'Topic: queues.\n\nDraft an outline.' }]);
     expect(reqs[1]!.messages).toEqual([
@@ -130,7 +130,7 @@ describe('worker: failures', () => {
     await h.v.drop('research.md', original);
     const [o] = await h.settled(1);
     expect(o).toMatchObject({ status: 'failed', error: { code: 'MCP_UNAVAILABLE' } });
-    expect(h.ollama.requests).toHaveLength(0);
+    expect(h.ollama.chats).toHaveLength(0);
     const failed = await h.v.read('failed', 'research.md');
     expect(failed).toContain('type: research\nmodel: qwen2.5:14b\n---\nFind papers on CRDTs.\n');
     expect(failed).toContain('## Failed');
@@ -192,7 +192,7 @@ describe('worker: failures', () => {
     await h.v.drop('p.md', failed);
     const [, o2] = await h.settled(2);
     expect(o2).toMatchObject({ status: 'completed', jobId: o!.jobId });
-    expect(h.ollama.requests.at(-1)!.messages.at(-1)!.content).toBe('Hello');
+    expect(h.ollama.chats.at(-1)!.messages.at(-1)!.content).toBe('Hello');
   });
 });
 
@@ -207,7 +207,7 @@ describe('worker: exactly once', () => {
     await h.v.drop('once.md', `---\nid: ${o!.jobId}\n---\nRun me once`);
     const [, dup] = await h.settled(2);
     expect(dup).toMatchObject({ status: 'duplicate', jobId: o!.jobId });
-    expect(h.ollama.requests).toHaveLength(1);
+    expect(h.ollama.chats).toHaveLength(1);
     expect(await h.v.list('outputs')).toHaveLength(1);
     const names = await h.v.list('completed');
     expect(names).toHaveLength(2);
@@ -230,7 +230,7 @@ describe('worker: exactly once', () => {
     await h.start();
     const [o] = await h.settled(1);
     expect(o).toMatchObject({ status: 'completed', jobId: 'JOB1', output: 'runner-outputs/2026-01-01-000000-k.md' });
-    expect(h.ollama.requests).toHaveLength(0);
+    expect(h.ollama.chats).toHaveLength(0);
     expect(await readdir(h.v.dir('outputs'))).toEqual(['2026-01-01-000000-k.md']);
     const done = await h.v.read('completed', 'k.md');
     expect(done).toContain('[[runner-outputs/2026-01-01-000000-k]]');
@@ -248,7 +248,7 @@ describe('worker: exactly once', () => {
     await h.start();
     await h.settled(1);
     expect(await h.v.read('completed', 'l.md')).toBe(withLink);
-    expect(h.ollama.requests).toHaveLength(0);
+    expect(h.ollama.chats).toHaveLength(0);
   });
 
   it('killed after the ledger row but before the output: runs again into the reserved path', async () => {
@@ -260,7 +260,7 @@ describe('worker: exactly once', () => {
     await h.start();
     const [o] = await h.settled(1);
     expect(o).toMatchObject({ status: 'completed', output: 'runner-outputs/2026-01-01-000000-m.md' });
-    expect(h.ollama.requests).toHaveLength(1);
+    expect(h.ollama.chats).toHaveLength(1);
     expect(await h.v.list('outputs')).toEqual(['2026-01-01-000000-m.md']);
   });
 
@@ -275,7 +275,7 @@ describe('worker: exactly once', () => {
     await h.v.drop('copy-2.md', '---\nid: SAME\n---\nq');
     const outcomes = await h.settled(2);
     expect(outcomes.map((o) => o.status).sort()).toEqual(['completed', 'duplicate']);
-    expect(h.ollama.requests).toHaveLength(1);
+    expect(h.ollama.chats).toHaveLength(1);
     expect(await h.v.list('outputs')).toHaveLength(1);
   });
 
@@ -308,7 +308,7 @@ describe('worker: shutdown', () => {
     };
     await h.start();
     await h.v.drop('g.md', 'x');
-    await waitFor(() => h.ollama.requests.length === 1, 'the call');
+    await waitFor(() => h.ollama.chats.length === 1, 'the call');
     await h.worker.stop();
     expect(await h.v.list('completed')).toEqual(['g.md']);
   });
@@ -321,7 +321,7 @@ describe('worker: shutdown', () => {
     const done = runWorker({ config, router, ...(await openWorkerParts(config, { log: h.log })), log: h.log });
     await h.v.drop('hang.md', 'wait forever');
     await h.v.drop('next.md', 'never claimed');
-    await waitFor(() => h.ollama.requests.length === 1, 'the call');
+    await waitFor(() => h.ollama.chats.length === 1, 'the call');
     const t0 = Date.now();
     process.emit('SIGTERM');
     await done;
@@ -332,6 +332,6 @@ describe('worker: shutdown', () => {
     expect(await h.v.list('active')).toEqual([]);
     expect(await h.v.list('failed')).toEqual([]);
     expect(idOf(await h.v.read('queue', 'hang.md'))).toBeTruthy();
-    expect(h.ollama.requests).toHaveLength(1);
+    expect(h.ollama.chats).toHaveLength(1);
   });
 });

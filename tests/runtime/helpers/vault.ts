@@ -74,17 +74,7 @@ export async function makeVault(): Promise<TempVault> {
   };
 }
 
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep, waitFor } from '../../helpers/wait.js';
 
 /** A vault file's frontmatter and body, read with the runtime's own YAML-only parser. */
 export function frontmatterOf(text: string | Buffer): { data: Record<string, unknown>; content: string } {

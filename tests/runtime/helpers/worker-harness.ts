@@ -5,15 +5,15 @@ import { Router } from '../../../runtime/src/router/index.js';
 import { createMetrics, type Metrics } from '../../../runtime/src/telemetry/metrics.js';
 import { createWorker, type JobHeldNotice, type JobNotice, type JobNotifier, type Worker } from '../../../runtime/src/worker/index.js';
 import { openWorkerParts } from '../../../runtime/src/worker/parts.js';
-import { startOllamaLite, type OllamaLite } from './ollama-lite.js';
-import { testConfig } from './runtime-config.js';
+import { echoAnswer, startOllama, type OllamaDouble } from '../../doubles/ollama.js';
+import { testConfig } from '../../doubles/config.js';
 import { makeVault, waitFor, type TempVault } from './vault.js';
 
 /* A real worker (real router, real Ollama wire over HTTP) over a temp vault. */
 
 export interface Harness {
   v: TempVault;
-  ollama: OllamaLite;
+  ollama: OllamaDouble;
   config: RuntimeConfig;
   router: Router;
   metrics: Metrics;
@@ -31,7 +31,7 @@ export interface Harness {
 
 export async function startHarness(worker: Parameters<typeof testConfig>[0]['worker'] = {}): Promise<Harness> {
   const v = await makeVault();
-  const ollama = await startOllamaLite();
+  const ollama = await startOllama({ answer: echoAnswer });
   const log = memoryLogger();
   const notices: Harness['notices'] = { completed: [], failed: [], held: [] };
   const notifier: JobNotifier = {
