@@ -73,7 +73,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     logger: false,
     bodyLimit: settings.limits.bodyBytes,
     // Ids in paths are UUIDs or file names; longer paths are noise or attacks.
-    maxParamLength: 300,
+    routerOptions: { maxParamLength: 300 },
     return503OnClosing: true,
   });
   const routeTable: RouteEntry[] = [];

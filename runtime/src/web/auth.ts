@@ -43,10 +43,10 @@ export class RequestAuthenticator implements Authenticator {
     private readonly tokens: TokenStore,
   ) {
     if (access) {
-      this.issuer = access.issuer ?? `https://${access.teamDomain}`;
+      this.issuer = `https://${access.teamDomain}`;
       const url = new URL(access.jwksUrl ?? `https://${access.teamDomain}/cdn-cgi/access/certs`);
-      // Keys are cached for 10 minutes; an unknown kid refetches at most every 30 s (key rotation).
-      this.jwks = createRemoteJWKSet(url, { cacheMaxAge: 600_000, cooldownDuration: 30_000, timeoutDuration: 5_000 });
+      // Keys are cached for 10 minutes; an unknown kid refetches (key rotation), at most once per cooldown.
+      this.jwks = createRemoteJWKSet(url, { cacheMaxAge: 600_000, cooldownDuration: access.jwksCooldownMs, timeoutDuration: 5_000 });
     }
   }
 

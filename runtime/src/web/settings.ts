@@ -17,8 +17,8 @@ export const AccessAuthSchema = z.strictObject({
   aud: z.string().min(1),
   /** Where the signing keys are; `https://<teamDomain>/cdn-cgi/access/certs` when absent. */
   jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
-  /** The issuer's scheme; https except for a local JWKS in tests. */
-  issuer: z.url({ protocol: /^https?$/ }).optional(),
+  /** After a JWKS fetch, how long an unknown `kid` waits before it may trigger another. */
+  jwksCooldownMs: z.number().int().min(0).default(30_000),
 });
 
 export const WebSettingsSchema = z.strictObject({
