@@ -71,6 +71,7 @@ export async function startWeb(o: WebHarnessOptions = {}): Promise<WebHarness> {
     edit: (c) => {
       c.services = { mcpUrl: dead, ragUrl: dead, qdrantUrl: dead, neo4jUri: 'bolt://127.0.0.1:1' };
       c.telemetry.otlpEndpoint = dead;
+      c.vault.worker = { ...c.vault.worker, mtimeGuardMs: 100, rescanMs: 200, graceMs: 1_000 };
     },
   });
   const config = loadConfig({ RUNTIME_CONFIG: file, DATA_DIR: join(dir, 'data'), VAULT_DIR: vault, OTEL_SDK_DISABLED: 'true', ...o.env }, { cwd: dir });
