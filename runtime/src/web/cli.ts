@@ -26,7 +26,7 @@ web environment (besides the runtime's):
   CF_ACCESS_AUD             the Access application's audience tag
   CF_ACCESS_JWKS_URL        signing keys (default https://<team domain>/cdn-cgi/access/certs)
   WEB_UI_DIR                the built control panel (default runtime/ui/dist when it exists)
-  WEB_HEARTBEAT_MS, WEB_UNWATCHED_STOP_MS
+  WEB_HEARTBEAT_MS, WEB_UNWATCHED_STOP_MS, WEB_RATE_PER_MINUTE (per identity)
 `;
 
 /** The built UI next to this package, if it has been built. */

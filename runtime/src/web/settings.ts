@@ -68,7 +68,7 @@ export function parseWebSettings(input: WebSettingsInput): WebSettings {
 /**
  * Settings from the environment: WEB_HOST, WEB_PORT, WEB_AUTH (`access` or `off`),
  * CF_ACCESS_TEAM_DOMAIN, CF_ACCESS_AUD, CF_ACCESS_JWKS_URL, WEB_UI_DIR, WEB_HEARTBEAT_MS,
- * WEB_UNWATCHED_STOP_MS. `authOff` is the `--no-auth` flag.
+ * WEB_UNWATCHED_STOP_MS, WEB_RATE_PER_MINUTE. `authOff` is the `--no-auth` flag.
  */
 export function webSettingsFromEnv(env: Env, config: Pick<RuntimeConfig, 'ports'>, opts: { authOff?: boolean; uiDir?: string } = {}): WebSettings {
   const problems: string[] = [];
@@ -101,6 +101,7 @@ export function webSettingsFromEnv(env: Env, config: Pick<RuntimeConfig, 'ports'
     auth,
     ...(num('WEB_HEARTBEAT_MS') !== undefined ? { heartbeatMs: num('WEB_HEARTBEAT_MS') } : {}),
     ...(num('WEB_UNWATCHED_STOP_MS') !== undefined ? { unwatchedStopMs: num('WEB_UNWATCHED_STOP_MS') } : {}),
+    ...(num('WEB_RATE_PER_MINUTE') ? { limits: { ratePerMinute: num('WEB_RATE_PER_MINUTE') } } : {}),
     ...((env.WEB_UI_DIR ?? opts.uiDir) ? { uiDir: env.WEB_UI_DIR ?? opts.uiDir } : {}),
   };
   if (problems.length) {
