@@ -202,6 +202,29 @@ describe('control panel in Chromium', () => {
     await p.context().close();
   });
 
+  it('renders model output as sanitised markdown with highlighted code, never as live HTML', async () => {
+    h.ollama!.chat.enqueue({
+      chunks: [
+        'Look: <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script>\n\n',
+        '[click](javascript:window.__pwned=3)\n\n',
+        '```ts\nconst answer: number = 42;\n```\n',
+      ],
+    });
+    const p = await page();
+    await p.goto(url);
+    await sendMessage(p, 'show me code');
+    await expect.poll(() => p.getByTestId('msg-assistant').last().getAttribute('data-status'), { timeout: 10_000 }).toBe('complete');
+    const answer = p.getByTestId('answer').last();
+    expect(await answer.locator('img').count()).toBe(0);
+    expect(await answer.locator('script').count()).toBe(0);
+    expect(await answer.locator('a[href^="javascript"]').count()).toBe(0);
+    expect(await answer.textContent()).toContain('<img src=x onerror=');
+    expect(await answer.locator('code.language-ts .hljs-keyword').first().textContent()).toBe('const');
+    await answer.locator('a').first().click().catch(() => undefined);
+    expect(await p.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await p.context().close();
+  });
+
   it('is one column at phone width', async () => {
     const p = await page({ width: 390, height: 844 });
     await p.goto(url);
