@@ -171,6 +171,23 @@ describe('generations', () => {
     expect(h.usage.recent(10, { sessionId: s.id })).toHaveLength(1);
   });
 
+  it('with Accept: text/event-stream the POST itself carries the stream', async () => {
+    h.ollama!.chat.enqueue({ chunks: ['one', ' trip'], promptEvalCount: 2, evalCount: 2 });
+    const s = await newSession();
+    const r = await h.app.inject({ method: 'POST', url: `/api/sessions/${s.id}/messages`, payload: { content: 'fast' }, headers: { accept: 'text/event-stream' } });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    const m = String(r.headers['x-message-id']);
+    expect(h.server.generations.get(String(r.headers['x-generation-id']))!.messageId).toBe(m);
+    expect(stable(r.body)).toBe(
+      'retry: 2000\n\n' +
+        'id: 1\nevent: token\ndata: {"text":"one"}\n\n' +
+        'id: 2\nevent: token\ndata: {"text":" trip"}\n\n' +
+        'id: 3\nevent: usage\ndata: {"inputTokens":2,"outputTokens":2,"durationMs":D,"timeToFirstTokenMs":T}\n\n' +
+        `id: 4\nevent: done\ndata: {"status":"complete","messageId":"${m}","finishReason":"stop"}\n\n`,
+    );
+  });
+
   it('re-attaching with Last-Event-ID returns exactly the missing events', async () => {
     h.ollama!.chat.enqueue({ chunks: ['a', 'b', 'c', 'd'], promptEvalCount: 1, evalCount: 4 });
     const s = await newSession();

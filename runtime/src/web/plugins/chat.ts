@@ -1,10 +1,11 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RuntimeError } from '../../errors.js';
 import type { ChatMessage } from '../../providers/types.js';
 import type { WebDeps } from '../app.js';
 import { sessionMarkdown, type Message, type Session } from '../chat-store.js';
 import { IdParam, httpError, parse, requireWrite } from '../http.js';
+import { streamGeneration } from './generations.js';
 
 /*
  * Sessions and their messages: CRUD, export, full-text search, and the three ways a generation
@@ -149,10 +150,16 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
       .map((m) => ({ role: m.role, content: m.content }));
   };
 
-  const begin = (reply: FastifyReply, s: Session, user: Message, created: boolean) => {
+  const begin = (req: FastifyRequest, reply: FastifyReply, s: Session, user: Message, created: boolean) => {
     const system = [s.system.trim(), s.skills.length && deps.skills ? deps.skills.resolve(s.skills) : ''].filter(Boolean).join('\n\n');
     const assistant = chats.addMessage({ sessionId: s.id, parentId: user.id, role: 'assistant', content: '', model: s.model, status: 'streaming' });
     const generation = generations.start({ sessionId: s.id, messageId: assistant.id, model: s.model, messages: historyTo(s, user.id), ...(system ? { system } : {}) });
+    // `Accept: text/event-stream` follows the new generation on this response: one round trip
+    // to the first token. Otherwise the answer says where the events are.
+    if (/\btext\/event-stream\b/.test(req.headers.accept ?? '')) {
+      streamGeneration(reply, generations, generation.id, 0, settings.heartbeatMs, { 'x-generation-id': generation.id, 'x-message-id': assistant.id });
+      return reply;
+    }
     return reply.code(202).send({ generation, userMessage: created ? user : null, assistantMessage: assistant, events: `/api/generations/${generation.id}/events` });
   };
 
@@ -177,7 +184,7 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     if (parentId && chats.getMessage(parentId)?.role === 'user') throw httpError('BAD_REQUEST', 'a question must follow an answer, not another question', 'regenerate the answer instead');
     if (s.title === 'New chat' && parentId === null) chats.updateSession(id, { title: b.content.trim().replace(/\s+/g, ' ').slice(0, 60) });
     const user = chats.addMessage({ sessionId: id, parentId, role: 'user', content: b.content });
-    return begin(reply, chats.mustSession(id), user, true);
+    return begin(req, reply, chats.mustSession(id), user, true);
   });
 
   app.post('/api/sessions/:id/regenerate', async (req, reply) => {
@@ -190,6 +197,6 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     const user = target.role === 'user' ? target : target.parentId ? chats.getMessage(target.parentId) : undefined;
     if (!user || user.role !== 'user') throw httpError('BAD_REQUEST', 'that answer has no question to answer again');
     preflight(s);
-    return begin(reply, s, user, false);
+    return begin(req, reply, s, user, false);
   });
 };

@@ -1,7 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { WebDeps } from '../app.js';
-import { sseFrame } from '../generations.js';
+import { sseFrame, type GenerationRegistry } from '../generations.js';
 import { IdParam, httpError, parse, requireWrite } from '../http.js';
 
 /*
@@ -45,34 +45,39 @@ export const generationsPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) 
     const after = headerId ?? q.lastEventId ?? 0;
     if (!generations.get(id)) throw httpError('NOT_FOUND', `no generation ${id}`, 'reload the session to see the stored answer');
 
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, SSE_HEADERS);
-    // Tells EventSource how long to wait before reconnecting.
-    res.write('retry: 2000\n\n');
-    let heartbeat: NodeJS.Timeout | undefined;
-    let detach: (() => void) | undefined = undefined;
-    const finish = (): void => {
-      if (heartbeat) clearInterval(heartbeat);
-      heartbeat = undefined;
-      detach?.();
-      if (!res.writableEnded) res.end();
-    };
-    res.on('close', finish);
-    detach = generations.attach(id, after, {
-      send: (ev) => {
-        if (!res.writableEnded) res.write(sseFrame(ev));
-      },
-      end: () => {
-        if (heartbeat) clearInterval(heartbeat);
-        if (!res.writableEnded) res.end();
-      },
-    });
-    if (!detach) res.end();
-    if (!res.writableEnded) {
-      heartbeat = setInterval(() => {
-        if (!res.writableEnded) res.write(': heartbeat\n\n');
-      }, settings.heartbeatMs);
-    }
+    streamGeneration(reply, generations, id, after, settings.heartbeatMs);
   });
 };
+
+/** Sends a generation's events after `after`, then its live tail, on a hijacked reply. */
+export function streamGeneration(reply: FastifyReply, generations: GenerationRegistry, id: string, after: number, heartbeatMs: number, extraHeaders: Record<string, string> = {}): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { ...SSE_HEADERS, ...extraHeaders });
+  // Tells EventSource how long to wait before reconnecting.
+  res.write('retry: 2000\n\n');
+  let heartbeat: NodeJS.Timeout | undefined;
+  let detach: (() => void) | undefined = undefined;
+  const finish = (): void => {
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = undefined;
+    detach?.();
+    if (!res.writableEnded) res.end();
+  };
+  res.on('close', finish);
+  detach = generations.attach(id, after, {
+    send: (ev) => {
+      if (!res.writableEnded) res.write(sseFrame(ev));
+    },
+    end: () => {
+      if (heartbeat) clearInterval(heartbeat);
+      if (!res.writableEnded) res.end();
+    },
+  });
+  if (!detach) res.end();
+  if (!res.writableEnded) {
+    heartbeat = setInterval(() => {
+      if (!res.writableEnded) res.write(': heartbeat\n\n');
+    }, heartbeatMs);
+  }
+}
