@@ -11,16 +11,19 @@ import { describeError, isRuntimeError } from './errors.js';
 export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
 export type Service = (typeof SERVICES)[number];
 
-const NOT_BUILT: readonly Service[] = ['web', 'mcp', 'rag', 'index'];
+const NOT_BUILT: readonly Service[] = ['mcp', 'rag', 'index'];
 
 export const USAGE = `usage: runtime <service>
 
 services:
-  web      browser chat, queue and job views, health (not built yet)
+  web      browser chat, queue and job views, health (runtime web --help)
   worker   runs markdown jobs dropped into the vault queue
   mcp      MCP tool server (not built yet)
   rag      retrieval over the vault (not built yet)
   index    one-off re-index of the vault (not built yet)
+
+commands:
+  token    API tokens for the web service: create, revoke, list
 
 environment:
   RUNTIME_CONFIG   path to runtime.json (default generated/runtime/runtime.json)
@@ -47,6 +50,11 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     io.stdout(USAGE);
     return 0;
   }
+  if (service === 'token') return (await import('./web/cli.js')).runTokenCommand(argv, env, io);
+  if (service === 'web' && (argv[1] === '--help' || argv[1] === '-h')) {
+    io.stdout((await import('./web/cli.js')).WEB_USAGE);
+    return 0;
+  }
   if (!service || !(SERVICES as readonly string[]).includes(service)) {
     io.stderr(`${service ? `runtime: unknown service "${service}"\n\n` : ''}${USAGE}`);
     return 2;
@@ -67,6 +75,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
   const log = createLogger({ level: config.logLevel, fields: { service } });
   for (const w of config.warnings) log.warn(w);
   try {
+    if (service === 'web') return await (await import('./web/cli.js')).runWebService(argv, env, log, io);
     const { runWorkerService } = await import('./services/worker.js');
     await runWorkerService(config, log);
     return 0;
