@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../runtime/src/log.js';
 import { COLORS, DiscordNotifier } from '../../runtime/src/notify/discord.js';
 import { startDiscord, type DiscordDouble } from '../doubles/discord.js';
+import { virtualClock } from '../helpers/clock.js';
 
 const NOW = new Date('2026-05-01T12:00:00.000Z');
 
@@ -14,8 +15,10 @@ describe('DiscordNotifier', () => {
 
   const notifier = (over: Partial<ConstructorParameters<typeof DiscordNotifier>[0]> = {}) => {
     const log = memoryLogger();
-    const n = new DiscordNotifier({ webhookUrl: discord.webhookUrl, log, now: () => NOW, ...over });
-    return { n, log };
+    // Waits run on a virtual clock: the test reads them off it, in no real time.
+    const clock = virtualClock();
+    const n = new DiscordNotifier({ webhookUrl: discord.webhookUrl, log, now: () => NOW, clock, ...over });
+    return { n, log, clock };
   };
 
   it('posts a success embed with job, model, duration, tokens and output', async () => {
@@ -55,25 +58,25 @@ describe('DiscordNotifier', () => {
   });
 
   it('keeps to the token bucket', async () => {
-    const { n } = notifier({ burst: 2, perSecond: 10 });
+    const { n, clock } = notifier({ burst: 2, perSecond: 10 });
     const before = discord.posts.length;
     for (let i = 0; i < 5; i++) n.send({ title: `burst ${i}` });
     await n.flush();
     const posts = discord.posts.slice(before);
     expect(posts.map((p) => p.embeds[0]!.title)).toEqual(['burst 0', 'burst 1', 'burst 2', 'burst 3', 'burst 4']);
     // Two go at once, the other three one per 100 ms.
-    expect(posts[4]!.at - posts[0]!.at).toBeGreaterThanOrEqual(250);
+    expect(clock.now()).toBeGreaterThanOrEqual(250);
   });
 
   it('honours a 429 retry_after and then delivers', async () => {
-    const { n, log } = notifier();
+    const { n, log, clock } = notifier();
     const before = discord.posts.length;
     discord.replies.enqueue({ status: 429, retryAfter: 0.3 });
     n.send({ title: 'after the limit' });
     await n.flush();
     const posts = discord.posts.slice(before);
     expect(posts.map((p) => p.status)).toEqual([429, 204]);
-    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(280);
+    expect(clock.now()).toBeGreaterThanOrEqual(280);
     expect(n.stats.sent).toBe(1);
     expect(log.records.some((r) => r.msg === 'Discord rate-limited the webhook: waiting' && r.retryAfterMs === 300)).toBe(true);
   });

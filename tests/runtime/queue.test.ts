@@ -7,6 +7,12 @@ import { makeVault, sleep, waitFor, type TempVault } from './helpers/vault.js';
 
 let v: TempVault;
 const queues: FolderQueue[] = [];
+/*
+ * The queues' injected clock. The mtime guard compares it with file mtimes, which the kernel
+ * stamps in wall time, so it reads the wall clock; claim times come from it (claim.claimedAt),
+ * not from a clock of the test's own.
+ */
+const clock = { now: (): number => Date.now() };
 
 beforeEach(async () => {
   v = await makeVault();
@@ -23,6 +29,7 @@ function makeQueue(opts: { guard?: number; rescan?: number; concurrency?: number
     mtimeGuardMs: opts.guard ?? 200,
     rescanMs: opts.rescan ?? 300,
     log: memoryLogger(),
+    now: clock.now,
     ...(opts.watch === undefined ? {} : { watch: opts.watch }),
   });
   queues.push(q);
@@ -69,11 +76,11 @@ describe('FolderQueue', () => {
     const claimed: { name: string; at: number; content: string }[] = [];
     const q = makeQueue({ guard: 600 });
     await q.start(async (claim) => {
-      claimed.push({ name: claim.name, at: Date.now(), content: await claim.read() });
+      claimed.push({ name: claim.name, at: claim.claimedAt, content: await claim.read() });
       await claim.complete();
     });
     const p = join(v.dir('queue'), 'slow.md');
-    const t0 = Date.now();
+    const t0 = clock.now();
     // A writer appending every 150 ms for ~900 ms: each write moves the mtime on.
     await writeFile(p, 'part 1\n');
     for (let i = 2; i <= 6; i++) {
@@ -92,10 +99,10 @@ describe('FolderQueue', () => {
     const seen: number[] = [];
     const q = makeQueue({ guard: 300 });
     await q.start(async (claim) => {
-      seen.push(Date.now());
+      seen.push(claim.claimedAt);
       await claim.complete();
     });
-    const t0 = Date.now();
+    const t0 = clock.now();
     await v.drop('ahead.md', 'x', -3_600_000);
     await waitFor(() => seen.length === 1, 'the future-dated file', 5_000);
     expect(seen[0]! - t0).toBeGreaterThanOrEqual(250);
@@ -154,7 +161,7 @@ describe('FolderQueue', () => {
     const seen: { name: string; at: number }[] = [];
     const q = makeQueue({ rescan: 60_000, guard: 100 });
     await q.start(async (claim) => {
-      seen.push({ name: claim.name, at: Date.now() });
+      seen.push({ name: claim.name, at: claim.claimedAt });
       await claim.complete();
     });
     const p = await v.drop('event.md', 'x', 0);
@@ -227,7 +234,7 @@ describe('FolderQueue', () => {
 
   it('reports depth and the age of the oldest waiting file', async () => {
     await v.drop('old.md', 'x', 60_000);
-    const t = new Date(Date.now() - 120_000);
+    const t = new Date(clock.now() - 120_000);
     await v.drop('older.md', 'x');
     await utimes(join(v.dir('queue'), 'older.md'), t, t);
     const q = makeQueue({ concurrency: 1 });

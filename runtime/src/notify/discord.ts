@@ -59,8 +59,20 @@ export interface DiscordNotifierProps {
   readonly requestTimeoutMs?: number;
   /** Longest 429 wait honoured before the notice is dropped. */
   readonly maxRetryAfterMs?: number;
+  /** Timestamps on the embeds. */
   readonly now?: () => Date;
+  /** Time for the token bucket and the waits between attempts; real time by default. */
+  readonly clock?: NotifierClock;
 }
+
+/** A monotonic clock in ms and a sleep on it, so tests can run the waits on virtual time. */
+export interface NotifierClock {
+  now(): number;
+  /** Resolves after `ms` on this clock, or at once when the signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+const REAL_CLOCK: NotifierClock = { now: () => performance.now(), sleep: (ms, signal) => delay(ms, signal) };
 
 export function fmtDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -139,7 +151,8 @@ export class DiscordNotifier implements Notifier {
   private readonly now: () => Date;
   private readonly queue: Embed[] = [];
   private tokens: number;
-  private lastRefill = performance.now();
+  private readonly clock: NotifierClock;
+  private lastRefill: number;
   private draining: Promise<void> | undefined;
   private closed = false;
   private readonly wake = new AbortController();
@@ -156,6 +169,8 @@ export class DiscordNotifier implements Notifier {
     this.requestTimeoutMs = props.requestTimeoutMs ?? 10_000;
     this.maxRetryAfterMs = props.maxRetryAfterMs ?? 60_000;
     this.now = props.now ?? (() => new Date());
+    this.clock = props.clock ?? REAL_CLOCK;
+    this.lastRefill = this.clock.now();
     this.tokens = this.burst;
     if (!this.url) this.log.info('no Discord webhook configured: notices are off');
   }
@@ -211,7 +226,7 @@ export class DiscordNotifier implements Notifier {
   }
 
   private takeToken(): number {
-    const t = performance.now();
+    const t = this.clock.now();
     this.tokens = Math.min(this.burst, this.tokens + ((t - this.lastRefill) / 1000) * this.perSecond);
     this.lastRefill = t;
     if (this.tokens >= 1) {
@@ -229,7 +244,7 @@ export class DiscordNotifier implements Notifier {
       for (;;) {
         const wait = this.takeToken();
         if (wait > 0) {
-          await delay(wait, this.wake.signal);
+          await this.clock.sleep(wait, this.wake.signal);
           continue;
         }
         const r = await this.post(embed);
@@ -244,7 +259,7 @@ export class DiscordNotifier implements Notifier {
             break;
           }
           this.log.info('Discord rate-limited the webhook: waiting', { retryAfterMs: r.retryAfterMs });
-          await delay(r.retryAfterMs, this.wake.signal);
+          await this.clock.sleep(r.retryAfterMs, this.wake.signal);
           continue;
         }
         attempts++;
@@ -253,7 +268,7 @@ export class DiscordNotifier implements Notifier {
           this.log.warn('Discord notice dropped', { title: embed.title, error: r.error, attempts });
           break;
         }
-        await delay(500 * 2 ** (attempts - 1), this.wake.signal);
+        await this.clock.sleep(500 * 2 ** (attempts - 1), this.wake.signal);
       }
     }
   }
