@@ -9,6 +9,9 @@ declare -A APT=(
   [chromium]=chromium
   [promtool]=prometheus
   [flock]=util-linux
+  [prlimit]=util-linux
+  [bwrap]=bubblewrap
+  [python3]=python3
   [ansible-playbook]=ansible
   [ansible-lint]=ansible-lint
 )
