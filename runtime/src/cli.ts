@@ -1,6 +1,7 @@
 import type { Env, RuntimeConfig } from './config/index.js';
 import { describeError, isRuntimeError } from './errors.js';
 import type { Logger } from './log.js';
+import type { ResearchSettings } from './mcp/research.js';
 import type { Notifier } from './notify/discord.js';
 import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
 
@@ -108,7 +109,7 @@ async function runWorkerService(config: RuntimeConfig, log: Logger): Promise<voi
     await router.start();
     const { runWorker } = await import('./worker/index.js');
     // The router writes one usage row per provider call, so the worker gets no usage recorder.
-    await runWorker({ config, router, notifier: jobNotifier(notifier), log, metrics: telemetry.metrics });
+    await runWorker({ config, router, notifier: jobNotifier(notifier), log, metrics: telemetry.metrics, research: researchSettings(config) });
   } finally {
     await router.stop();
     await notifier.close();
@@ -129,6 +130,11 @@ async function runMcp(config: RuntimeConfig, log: Logger, stdio: boolean): Promi
   } finally {
     await telemetry.shutdown();
   }
+}
+
+/** Where research jobs find the MCP tool server: services.mcpUrl, with the bearer token. */
+export function researchSettings(config: RuntimeConfig): ResearchSettings {
+  return { url: `${config.services.mcpUrl.replace(/\/+$/, '')}/mcp`, token: config.secrets.mcpAuthToken, ...config.mcp.research };
 }
 
 /** The worker's notice shapes onto the Discord notifier. */

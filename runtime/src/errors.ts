@@ -20,6 +20,7 @@ export const RUNTIME_ERRORS = {
   SEARCH_UNAVAILABLE: { summary: 'the search engine is unavailable', httpStatus: 503 },
   VAULT_PATH_REFUSED: { summary: 'the vault path is refused', httpStatus: 400 },
   VAULT_NOT_FOUND: { summary: 'no such note in the vault', httpStatus: 404 },
+  RESEARCH_BUDGET: { summary: 'the research job ran out of steps, time or tokens', httpStatus: 422 },
   SANDBOX_UNAVAILABLE: { summary: 'the code sandbox cannot run', httpStatus: 503 },
   RAG_UNAVAILABLE: { summary: 'the retrieval service is unavailable', httpStatus: 503 },
   JOB_INVALID: { summary: 'the job file is invalid', httpStatus: 400 },

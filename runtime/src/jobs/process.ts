@@ -1,3 +1,4 @@
+import type { ResearchSettings } from '../mcp/research.js';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError, describeError, isRuntimeError } from '../errors.js';
@@ -61,6 +62,8 @@ export interface JobProcessorProps {
   readonly log: Logger;
   readonly now?: () => number;
   readonly onRateLimited?: (job: { name: string; jobId: string }, notice: RateLimitNotice) => void;
+  /** The MCP server for research jobs. */
+  readonly research?: ResearchSettings;
 }
 
 export class JobProcessor {
@@ -162,6 +165,7 @@ export class JobProcessor {
         signal,
         jobId,
         onRateLimited: (notice) => this.props.onRateLimited?.({ name: claim.name, jobId }, notice),
+        ...(this.props.research ? { research: this.props.research } : {}),
       });
     } catch (e) {
       if (signal.aborted || e instanceof JobAbortedError) {

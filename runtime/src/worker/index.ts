@@ -1,3 +1,4 @@
+import type { ResearchSettings } from '../mcp/research.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { RuntimeConfig } from '../config/index.js';
 import { describeError } from '../errors.js';
@@ -75,6 +76,8 @@ export interface WorkerDeps {
   readonly gaugeIntervalMs?: number;
   /** Called after every job, for tests and benchmarks. */
   readonly onOutcome?: (outcome: JobOutcome) => void;
+  /** The MCP tool server research jobs use; without it they fail with MCP_UNAVAILABLE. */
+  readonly research?: ResearchSettings;
 }
 
 export interface Worker {
@@ -171,6 +174,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       defaultModel: config.routing.default,
       log,
       onRateLimited,
+      ...(deps.research ? { research: deps.research } : {}),
     });
     await processor.prepare();
     queue = new FolderQueue({
