@@ -140,6 +140,10 @@ describe('MCP server over Streamable HTTP', () => {
     expect(JSON.parse(origin.body).error.data.code).toBe('MCP_ORIGIN_REFUSED');
     const allowed = await rawPost(h.server.url, { authorization: `Bearer ${TOKEN}`, origin: 'http://allowed.example' }, INIT);
     expect(allowed.status).toBe(200);
+    const own = await rawPost(h.server.url, { authorization: `Bearer ${TOKEN}`, origin: `http://127.0.0.1:${h.server.port}` }, INIT);
+    expect(own.status).toBe(200);
+    const lookalike = await rawPost(h.server.url, { authorization: `Bearer ${TOKEN}`, origin: 'http://127.0.0.1.evil.example' }, INIT);
+    expect(lookalike.status).toBe(403);
   });
 
   it('refuses a request without a session that is not initialize', async () => {

@@ -127,7 +127,9 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<McpHttpS
       return;
     }
     const origin = req.headers.origin;
-    if (origin !== undefined && !origins.has(origin)) {
+    // A page served from one of the server's own names (loopback included) may call it; any
+    // other browser origin only when the model lists it.
+    if (origin !== undefined && !origins.has(origin) && !hostnames.has(hostnameOf(origin.replace(/^[a-z]+:\/\//i, '')) ?? '')) {
       jsonError(res, 403, 'MCP_ORIGIN_REFUSED', `the Origin "${origin}" is not allowed`, 'add the web origin to mcp.origins, or connect from a desktop client (no Origin)');
       return;
     }

@@ -11,7 +11,7 @@ const INSTRUCTIONS =
  * across transports can send one client's response to another), so this is cheap by design.
  */
 export function createMcpServer(ctx: ToolContext): McpServer {
-  const server = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+  const server = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS });
   registerTools(server, ctx);
   return server;
 }
