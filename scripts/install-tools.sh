@@ -32,3 +32,6 @@ fi
 
 # Go-built tools (a current amtool, tools/alloy-check), cached in .tools/.
 bash scripts/install-go-tools.sh
+
+# The MCP conformance suite (runs on Node >= 22), cached outside the repository.
+bash scripts/install-conformance.sh
