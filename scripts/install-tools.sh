@@ -33,5 +33,8 @@ fi
 # Go-built tools (a current amtool, tools/alloy-check), cached in .tools/.
 bash scripts/install-go-tools.sh
 
+# A real Ollama and a real small model (SmolLM2-135M) for the runtime's tests, in ~/.cache/llm-platform.
+bash scripts/install-ollama.sh
+
 # The MCP conformance suite (runs on Node >= 22), cached outside the repository.
 bash scripts/install-conformance.sh
