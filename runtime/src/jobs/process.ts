@@ -1,8 +1,8 @@
-import type { ResearchSettings } from '../mcp/research.js';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError, describeError, isRuntimeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ResearchSettings } from '../mcp/research.js';
 import type { RateLimitNotice } from '../router/index.js';
 import { exists, writeFileAtomic } from '../queue/fs-util.js';
 import { isTempFileName } from '../queue/names.js';

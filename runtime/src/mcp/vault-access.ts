@@ -76,7 +76,7 @@ export function splitFrontmatter(text: string): { frontmatter: Record<string, un
   let data: unknown;
   try {
     // YAML only, core schema: no custom tags, no code, bounded aliases.
-    data = parseYaml(m[1]!, { schema: 'core', maxAliasCount: 100 });
+    data = parseYaml(m[1]!, { schema: 'core', maxAliasCount: 100, logLevel: 'error' });
   } catch {
     return { frontmatter: {}, body: text };
   }

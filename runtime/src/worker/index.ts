@@ -1,4 +1,3 @@
-import type { ResearchSettings } from '../mcp/research.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { RuntimeConfig } from '../config/index.js';
 import { describeError } from '../errors.js';
@@ -7,6 +6,7 @@ import { JobProcessor, type JobOutcome } from '../jobs/process.js';
 import type { ChatRouter } from '../jobs/execute.js';
 import type { JobType } from '../jobs/schema.js';
 import type { Logger } from '../log.js';
+import type { ResearchSettings } from '../mcp/research.js';
 import { FolderQueue } from '../queue/folder-queue.js';
 import type { JobQueue, QueueStats } from '../queue/types.js';
 import { SkillRegistry } from '../skills/registry.js';
