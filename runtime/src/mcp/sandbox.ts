@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RuntimeError } from '../errors.js';
 
 /*
  * run_code: Python or JavaScript under bubblewrap. The sandbox has every namespace unshared (no
  * network at all), sees /usr read-only plus the interpreter, and a private size-capped tmpfs as
- * its only writable place; no /etc, no vault, no data dir, no service files. rlimits (through
+ * its only writable place; no /etc, no /proc, no vault, no data dir, no service files. (/proc is
+ * left out on purpose: a container masks parts of its /proc, and the kernel then refuses to
+ * mount a fresh one; neither interpreter needs it.) rlimits (through
  * util-linux prlimit) cap CPU seconds, writable memory (RLIMIT_DATA: V8 reserves far more address
  * space than it uses, so RLIMIT_AS would stop node starting), process count and file size; the
  * wall clock and the output size are policed here, and a run that passes either is killed with
@@ -47,6 +49,28 @@ export interface SandboxOptions {
   maxConcurrent?: number;
 }
 
+/**
+ * A node binary the sandbox user can run: the one running this process when others may read it,
+ * else a system one. (A root service sandboxes as nobody, who cannot enter /root/.cache.)
+ */
+function defaultNode(): string {
+  const candidates = [process.execPath, '/usr/local/bin/node', '/usr/bin/node'];
+  return candidates.find((c) => process.getuid?.() !== 0 || openToOthers(c)) ?? process.execPath;
+}
+
+/** Every folder on the way is searchable and the file readable and executable by others. */
+function openToOthers(path: string): boolean {
+  try {
+    if ((statSync(path).mode & 0o005) !== 0o005) return false;
+    for (let d = dirname(path); ; d = dirname(d)) {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+      if (d === '/') return true;
+    }
+  } catch {
+    return false;
+  }
+}
+
 const SIGNALS: Record<number, string> = { 9: 'SIGKILL', 24: 'SIGXCPU', 25: 'SIGXFSZ', 6: 'SIGABRT', 11: 'SIGSEGV', 15: 'SIGTERM' };
 /** The uid a root service runs sandboxes as, so the process-count limit counts only them. */
 const NOBODY = 65534;
@@ -62,7 +86,7 @@ export class Sandbox {
       bwrap: this.opts.bwrap ?? '/usr/bin/bwrap',
       prlimit: this.opts.prlimit ?? '/usr/bin/prlimit',
       python: this.opts.python ?? '/usr/bin/python3',
-      node: this.opts.node ?? process.execPath,
+      node: this.opts.node ?? defaultNode(),
     };
   }
 
@@ -117,7 +141,6 @@ export class Sandbox {
       '--new-session',
       '--cap-drop', 'ALL',
       ...binds,
-      '--proc', '/proc',
       '--dev', '/dev',
       '--size', String(l.diskMb * 1024 * 1024),
       '--tmpfs', '/work',
