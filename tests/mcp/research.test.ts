@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { researchSettings } from '../../runtime/src/cli.js';
 import type { JobOutcome } from '../../runtime/src/jobs/index.js';
 import { silentLogger } from '../../runtime/src/log.js';
+import { jobResearchSettings } from '../../runtime/src/mcp/research.js';
 import { Router } from '../../runtime/src/router/index.js';
 import { createMetrics } from '../../runtime/src/telemetry/index.js';
 import { createWorker, type Worker } from '../../runtime/src/worker/index.js';
@@ -110,6 +111,16 @@ describe('research jobs', () => {
     const failed = readFileSync(join(r.h.vault.vault, '_failed', 'loop.md'), 'utf8');
     expect(failed).toContain('no answer after 2 model turns');
     expect(failed).toContain('Never ending.');
+  }, 60_000);
+
+  it('takes a lower budget from the job, never a higher one', async () => {
+    r = await rig({ maxSteps: 6 });
+    r.ollama.chat.fallback = { toolCalls: [{ name: 'vault_search', arguments: { query: 'tide' } }] };
+    r.drop('short.md', '---\ntype: research\nresearch: { maxSteps: 1 }\n---\nQuick one.\n');
+    await waitFor(() => r!.outcomes.length >= 1, 'the research job', 30_000);
+    expect(r.outcomes[0]).toMatchObject({ status: 'failed', error: { code: 'RESEARCH_BUDGET', message: 'no answer after 1 model turns' } });
+    expect(jobResearchSettings({ url: 'u', token: 't', maxSteps: 6, timeoutMs: 1000, maxTokens: 50 }, { maxSteps: 99, timeoutSeconds: 0.5 })).toMatchObject({ maxSteps: 6, timeoutMs: 500, maxTokens: 50 });
+    expect(() => jobResearchSettings({ url: 'u', token: 't', maxSteps: 6, timeoutMs: 1000, maxTokens: 50 }, { steps: 2 })).toThrow(/research budget is invalid/);
   }, 60_000);
 
   it('fails with MCP_UNAVAILABLE when the tool server refuses the worker', async () => {

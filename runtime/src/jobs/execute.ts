@@ -54,8 +54,9 @@ export async function executeJob(doc: JobDocument, opts: ExecuteOptions): Promis
         hint: 'run the job as type text or chain, or give the worker the MCP server (services.mcpUrl and MCP_AUTH_TOKEN)',
       });
     }
-    const { runResearch } = await import('../mcp/research.js');
-    const r = await runResearch(doc.prompt, { router: opts.router, model: jobModel, jobId: opts.jobId, system: opts.system, signal: opts.signal, settings: opts.research, ...(opts.onRateLimited ? { onRateLimited: opts.onRateLimited } : {}) });
+    const { runResearch, jobResearchSettings } = await import('../mcp/research.js');
+    const settings = jobResearchSettings(opts.research, (fm as Record<string, unknown>).research);
+    const r = await runResearch(doc.prompt, { router: opts.router, model: jobModel, jobId: opts.jobId, system: opts.system, signal: opts.signal, settings, ...(opts.onRateLimited ? { onRateLimited: opts.onRateLimited } : {}) });
     return { type: 'research', model: jobModel, steps: r.steps, answer: r.answer, tokensIn: r.tokensIn, tokensOut: r.tokensOut };
   }
   const prompts: { prompt: string; model: string }[] =

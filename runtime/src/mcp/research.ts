@@ -1,6 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { RuntimeError, describeError, isRuntimeError } from '../errors.js';
 import type { ChatMessage, ToolCall, ToolSpec } from '../providers/types.js';
 import type { RateLimitNotice, Router } from '../router/index.js';
@@ -20,6 +21,31 @@ export interface ResearchSettings {
   maxSteps: number;
   timeoutMs: number;
   maxTokens: number;
+}
+
+/** A job's own budget (frontmatter `research:`), each value at most the model's. */
+export const JobResearchBudgetSchema = z.strictObject({
+  maxSteps: z.number().int().min(1).optional(),
+  timeoutSeconds: z.number().positive().optional(),
+  maxTokens: z.number().int().min(1).optional(),
+});
+
+/** The settings a job runs with: the model's, lowered by the job's frontmatter `research:` block. */
+export function jobResearchSettings(settings: ResearchSettings, frontmatterBudget: unknown): ResearchSettings {
+  if (frontmatterBudget === undefined) return settings;
+  const parsed = JobResearchBudgetSchema.safeParse(frontmatterBudget);
+  if (!parsed.success) {
+    throw new RuntimeError('JOB_INVALID', `the research budget is invalid: ${parsed.error.issues.map((i) => `research.${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+      hint: 'research: { maxSteps: 5, timeoutSeconds: 300, maxTokens: 50000 } (each at most the platform limit)',
+    });
+  }
+  const b = parsed.data;
+  return {
+    ...settings,
+    maxSteps: Math.min(settings.maxSteps, b.maxSteps ?? Infinity),
+    timeoutMs: Math.min(settings.timeoutMs, b.timeoutSeconds !== undefined ? Math.round(b.timeoutSeconds * 1000) : Infinity),
+    maxTokens: Math.min(settings.maxTokens, b.maxTokens ?? Infinity),
+  };
 }
 
 export interface ResearchStep {
