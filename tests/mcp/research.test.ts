@@ -30,7 +30,7 @@ async function rig(research: { maxSteps?: number; mcpUrl?: string; token?: strin
     h.vault.vault,
     (c) => {
       for (const host of Object.keys(c.ollamaHosts)) c.ollamaHosts[host] = ollama.url;
-      c.vault.worker = { concurrency: 1, mtimeGuardMs: 0, rescanMs: 100, graceMs: 1000 };
+      c.vault.worker = { ...c.vault.worker, concurrency: 1, mtimeGuardMs: 0, rescanMs: 100, graceMs: 1000 };
       c.services.mcpUrl = new URL(h.server.url).origin;
       c.mcp.research = { maxSteps: research.maxSteps ?? 6, timeoutMs: 20_000, maxTokens: 100_000 };
     },
