@@ -2,16 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rename, unlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { RuntimeError } from '../errors.js';
 import { TEMP_PREFIX } from '../queue/names.js';
+import { parseFrontmatter } from '../vault/index.js';
 
 /*
  * The MCP tools' view of the vault. Every path a caller gives is relative, checked segment by
  * segment (no NUL, no "..", no dot-folders, not absolute) and then confined with realpath, so a
  * sibling such as /vault-evil or a symlink pointing out of the vault is refused. Files are read
  * with O_NOFOLLOW and only when regular; writes go to a temporary file and one rename, and only
- * under the folders the model allows. Frontmatter is read as YAML only: nothing in a note runs.
+ * under the folders the model allows. Frontmatter goes through the vault's YAML-only parser
+ * (runtime/src/vault/frontmatter.ts): nothing in a note runs.
  */
 
 export interface VaultAccessOptions {
@@ -70,18 +71,17 @@ export function pathSegments(raw: string): string[] {
   return segments;
 }
 
+/**
+ * A note's frontmatter through the vault's shared YAML-only parser. A note whose frontmatter is
+ * refused (a `---js` block, broken YAML) is still a note: its whole text is the body.
+ */
 export function splitFrontmatter(text: string): { frontmatter: Record<string, unknown>; body: string } {
-  const m = /^---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(\r?\n|$)/.exec(text);
-  if (!m) return { frontmatter: {}, body: text };
-  let data: unknown;
   try {
-    // YAML only, core schema: no custom tags, no code, bounded aliases.
-    data = parseYaml(m[1]!, { schema: 'core', maxAliasCount: 100, logLevel: 'error' });
+    const fm = parseFrontmatter(text);
+    return { frontmatter: { ...fm.data }, body: fm.body };
   } catch {
     return { frontmatter: {}, body: text };
   }
-  const fm = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
-  return { frontmatter: fm, body: text.slice(m[0].length) };
 }
 
 function isErrno(e: unknown, code: string): boolean {
