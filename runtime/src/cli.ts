@@ -15,16 +15,19 @@ import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
 export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
 export type Service = (typeof SERVICES)[number];
 
-const NOT_BUILT: readonly Service[] = ['web', 'rag', 'index'];
+const NOT_BUILT: readonly Service[] = ['rag', 'index'];
 
 export const USAGE = `usage: runtime <service>
 
 services:
-  web      browser chat, queue and job views, health (not built yet)
+  web      browser chat, queue and job views, health (runtime web --help)
   worker   runs markdown jobs dropped into the vault queue
   mcp      MCP tool server: Streamable HTTP on ports.mcp; "runtime mcp --stdio" for one desktop client
   rag      retrieval over the vault (not built yet)
   index    one-off re-index of the vault (not built yet)
+
+commands:
+  token    API tokens for the web service: create, revoke, list
 
 environment:
   RUNTIME_CONFIG   path to runtime.json (default generated/runtime/runtime.json)
@@ -52,12 +55,17 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     io.stdout(USAGE);
     return 0;
   }
+  if (service === 'token') return (await import('./web/cli.js')).runTokenCommand(argv, env, io);
+  if (service === 'web' && (argv[1] === '--help' || argv[1] === '-h')) {
+    io.stdout((await import('./web/cli.js')).WEB_USAGE);
+    return 0;
+  }
   if (!service || !(SERVICES as readonly string[]).includes(service)) {
     io.stderr(`${service ? `runtime: unknown service "${service}"\n\n` : ''}${USAGE}`);
     return 2;
   }
   if (NOT_BUILT.includes(service as Service)) {
-    io.stderr(`runtime ${service}: the ${service} service is not built yet; \`runtime worker\` and \`runtime mcp\` run in this version\n`);
+    io.stderr(`runtime ${service}: the ${service} service is not built yet; \`runtime web\`, \`runtime worker\` and \`runtime mcp\` run in this version\n`);
     return 2;
   }
   const { loadConfig } = await import('./config/index.js');
@@ -74,6 +82,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
   const log = createLogger({ level: config.logLevel, fields: { service }, ...(stdio ? { sink: (line: string) => void process.stderr.write(`${line}\n`) } : {}) });
   for (const w of config.warnings) log.warn(w);
   try {
+    if (service === 'web') return await (await import('./web/cli.js')).runWebService(argv, env, log, io);
     if (service === 'mcp') await runMcp(config, log, stdio);
     else await runWorkerService(config, log);
     return 0;
