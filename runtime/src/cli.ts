@@ -11,14 +11,14 @@ import { describeError, isRuntimeError } from './errors.js';
 export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
 export type Service = (typeof SERVICES)[number];
 
-const NOT_BUILT: readonly Service[] = ['mcp', 'rag', 'index'];
+const NOT_BUILT: readonly Service[] = ['rag', 'index'];
 
 export const USAGE = `usage: runtime <service>
 
 services:
   web      browser chat, queue and job views, health (runtime web --help)
   worker   runs markdown jobs dropped into the vault queue
-  mcp      MCP tool server (not built yet)
+  mcp      MCP tool server: Streamable HTTP on ports.mcp; "runtime mcp --stdio" for one desktop client
   rag      retrieval over the vault (not built yet)
   index    one-off re-index of the vault (not built yet)
 
@@ -31,6 +31,7 @@ environment:
   VAULT_DIR        overrides vault.path
   OLLAMA_URL_<HOST>  overrides ollamaHosts.<host> (upper case, dashes as underscores)
   LOG_LEVEL        debug | info | warn | error
+  MCP_AUTH_TOKEN   bearer token of the MCP server (the name mcp.authTokenSecret gives)
 `;
 
 export interface CliIo {
@@ -60,7 +61,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     return 2;
   }
   if (NOT_BUILT.includes(service as Service)) {
-    io.stderr(`runtime ${service}: the ${service} service is not built yet; only \`runtime worker\` runs in this version\n`);
+    io.stderr(`runtime ${service}: the ${service} service is not built yet; \`runtime web\`, \`runtime worker\` and \`runtime mcp\` run in this version\n`);
     return 2;
   }
   const { loadConfig } = await import('./config/index.js');
@@ -72,12 +73,14 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     io.stderr(formatFatal(e));
     return 1;
   }
-  const log = createLogger({ level: config.logLevel, fields: { service } });
+  const stdio = service === 'mcp' && argv.includes('--stdio');
+  // On stdio, stdout carries the protocol: logs go to stderr.
+  const log = createLogger({ level: config.logLevel, fields: { service }, ...(stdio ? { sink: (line: string) => void process.stderr.write(`${line}\n`) } : {}) });
   for (const w of config.warnings) log.warn(w);
   try {
     if (service === 'web') return await (await import('./web/cli.js')).runWebService(argv, env, log, io);
-    const { runWorkerService } = await import('./services/worker.js');
-    await runWorkerService(config, log);
+    if (service === 'mcp') await (await import('./services/mcp.js')).runMcp(config, log, stdio);
+    else await (await import('./services/worker.js')).runWorkerService(config, log);
     return 0;
   } catch (e) {
     log.error('service failed', { error: e instanceof Error ? e : describeError(e) });
@@ -90,3 +93,6 @@ function formatFatal(e: unknown): string {
   if (isRuntimeError(e)) return `runtime: ${e.code}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`;
   return `runtime: ${describeError(e)}\n`;
 }
+
+// Kept here for callers that import it with the CLI; it lives with the worker's composition root.
+export { researchSettings } from './services/worker.js';

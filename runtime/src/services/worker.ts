@@ -1,5 +1,6 @@
 import type { RuntimeConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
+import type { ResearchSettings } from '../mcp/research.js';
 
 /*
  * The worker service's composition root: config and logger come from the CLI; this builds
@@ -31,11 +32,16 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger): Prom
     // The worker owns its parts from here: it starts them, stops them and closes the ledger.
     const parts = await openWorkerParts(config, { log });
     // The router writes one usage row per provider call (it is given the job id), so the worker writes none.
-    await runWorker({ config, router, ...parts, notifier, log, metrics: telemetry.metrics });
+    await runWorker({ config, router, ...parts, notifier, log, metrics: telemetry.metrics, research: researchSettings(config) });
   } finally {
     await router.stop();
     await notifier.close();
     usage.close();
     await telemetry.shutdown();
   }
+}
+
+/** Where research jobs find the MCP tool server: services.mcpUrl, with the bearer token. */
+export function researchSettings(config: RuntimeConfig): ResearchSettings {
+  return { url: `${config.services.mcpUrl.replace(/\/+$/, '')}/mcp`, token: config.secrets.mcpAuthToken, ...config.mcp.research };
 }

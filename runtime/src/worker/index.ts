@@ -6,6 +6,7 @@ import { JobProcessor, type JobOutcome } from '../jobs/process.js';
 import type { ChatRouter } from '../jobs/execute.js';
 import type { JobHeldNotice, JobNotice, JobNotifier } from '../notify/notices.js';
 import type { Logger } from '../log.js';
+import type { ResearchSettings } from '../mcp/research.js';
 import type { JobQueue, QueueStats } from '../queue/types.js';
 import type { SkillRegistry } from '../skills/registry.js';
 import type { RateLimitNotice } from '../router/index.js';
@@ -51,6 +52,8 @@ export interface WorkerDeps extends WorkerParts {
   readonly gaugeIntervalMs?: number;
   /** Called after every job, for tests and benchmarks. */
   readonly onOutcome?: (outcome: JobOutcome) => void;
+  /** The MCP tool server research jobs use; without it they fail with MCP_UNAVAILABLE. */
+  readonly research?: ResearchSettings;
 }
 
 export interface Worker {
@@ -157,6 +160,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       defaultModel: config.routing.default,
       log,
       onRateLimited,
+      ...(deps.research ? { research: deps.research } : {}),
     });
     await processor.prepare();
     queueStarted = true;
