@@ -52,26 +52,16 @@ RUN node_modules/.bin/esbuild runtime/src/cli.ts --bundle --platform=node --form
 
 # ---- runtime: Node, bubblewrap, the production node_modules and the compiled runtime
 FROM ${BASE} AS runtime
-ARG BASE
-ARG VERSION=0.0.0-dev
-ARG REVISION=unknown
-ARG SOURCE=
-ARG CREATED=
-LABEL org.opencontainers.image.title="platform-runtime" \
-      org.opencontainers.image.description="The platform runtime: web chat, vault queue worker, MCP tool server, retrieval" \
-      org.opencontainers.image.source="${SOURCE}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="${BASE}"
 ENV DEBIAN_FRONTEND=noninteractive
 # bubblewrap: the MCP code tool runs untrusted code in its own user, mount, PID and network
-# namespaces. Nothing else: no shell tools beyond the base, no compilers.
+# namespaces. tini as PID 1: a stop signal ends the runtime even before its own handlers exist
+# (PID 1 ignores signals it has no handler for), and sandboxed children get reaped. Nothing else:
+# no shell tools beyond the base, no compilers.
 # Compose runs the services as the vault's owner, whose uid the image cannot know: a fresh named
 # volume copies /data's mode, so any uid may create its files there (sticky, like /tmp).
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log \
+ && apt-get install -y -qq --no-install-recommends bubblewrap tini >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log \
  && groupadd --gid 10001 runtime \
  && useradd --uid 10001 --gid runtime --home-dir /data --no-create-home --shell /usr/sbin/nologin runtime \
  && mkdir -p /data /vault \
@@ -99,5 +89,18 @@ USER 10001:10001
 # services without an HTTP health endpoint disable it in compose.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD node /app/runtime/bin/healthcheck.js "$HEALTHCHECK_URL" 5000
-ENTRYPOINT ["node", "/app/runtime/bin/runtime.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/runtime/bin/runtime.js"]
 CMD ["--help"]
+# Last, so a new revision relabels the image without rebuilding a layer.
+ARG BASE
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG SOURCE=
+ARG CREATED=
+LABEL org.opencontainers.image.title="platform-runtime" \
+      org.opencontainers.image.description="The platform runtime: web chat, vault queue worker, MCP tool server, retrieval" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="${BASE}"

@@ -51,7 +51,7 @@ describe.skipIf(missing !== undefined)('the runtime image', () => {
     expect(byDefault).toContain('usage: runtime <service>');
     const help = await podmanOk(['run', '--rm', ref, '--help']);
     expect(help).toBe(byDefault);
-    expect(facts.entrypoint).toEqual(['node', '/app/runtime/bin/runtime.js']);
+    expect(facts.entrypoint).toEqual(['/usr/bin/tini', '--', 'node', '/app/runtime/bin/runtime.js']);
     // Compiled JavaScript: no TypeScript loader in the entry point.
     const bin = await podmanOk(['run', '--rm', '--entrypoint', 'cat', ref, '/app/runtime/bin/runtime.js']);
     expect(bin).toContain('../dist/cli.js');
@@ -103,7 +103,7 @@ describe.skipIf(missing !== undefined)('the runtime image', () => {
     const serve = `require('node:http').createServer((q, s) => { s.writeHead(q.url === '/healthz' ? 200 : 404); s.end(); }).listen(${port}, '127.0.0.1')`;
     const up = `image-test-health-up-${suffix}`;
     const down = `image-test-health-down-${suffix}`;
-    cleanup.push(['rm', '--force', '--time', '0', up], ['rm', '--force', '--time', '0', down]);
+    cleanup.push(['rm', '--force', '--volumes', '--time', '0', up], ['rm', '--force', '--volumes', '--time', '0', down]);
     await podmanOk(['run', '-d', '--name', up, '--read-only', '--entrypoint', 'node', ref, '-e', serve]);
     await podmanOk(['run', '-d', '--name', down, '--read-only', '--entrypoint', 'node', ref, '-e', 'setInterval(() => {}, 1e9)']);
     // podman runs health checks from systemd timers; without systemd, run the image's check by hand.
@@ -117,6 +117,16 @@ describe.skipIf(missing !== undefined)('the runtime image', () => {
     const unhealthy = await podman(['healthcheck', 'run', down]);
     expect(unhealthy.code).not.toBe(0);
     expect(unhealthy.stdout + unhealthy.stderr).toContain('unhealthy');
+  });
+
+  it('stops on SIGTERM even before the runtime has its own handlers (tini is PID 1)', async () => {
+    const name = `image-test-stop-${suffix}`;
+    cleanup.push(['rm', '--force', '--volumes', '--time', '0', name]);
+    // Node with no handler at all: as PID 1 it would ignore SIGTERM until podman's SIGKILL (137).
+    await podmanOk(['run', '-d', '--name', name, '--entrypoint', '/usr/bin/tini', ref, '--', 'node', '-e', 'setInterval(() => {}, 1e9)']);
+    await podmanOk(['stop', '--time', '30', name]);
+    const code = (await podmanOk(['inspect', '--format', '{{.State.ExitCode}}', name])).trim();
+    expect(code).toBe('143');
   });
 
   it('carries bubblewrap for the MCP sandbox, and no compiler', async () => {
