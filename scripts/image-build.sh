@@ -15,6 +15,13 @@ source scripts/podman-env.sh
 command -v podman >/dev/null || { echo "image-build: podman is missing (apt-get install -y podman)" >&2; exit 1; }
 [[ -f generated/runtime/runtime.json ]] || { echo "image-build: generated/runtime/runtime.json is missing (make render)" >&2; exit 1; }
 
+# One build at a time on a machine (test files and benchmarks build in parallel): the others wait,
+# then find every layer cached.
+lock_dir=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
+mkdir -p "$lock_dir"
+exec 9>"$lock_dir/image-build.lock"
+flock 9
+
 ref=${IMAGE_REF:-$(node_modules/.bin/tsx scripts/image-ref.ts)}
 version=${ref##*:}
 base_args=()
@@ -34,6 +41,8 @@ if [[ -n ${NODE_EXTRA_CA_CERTS:-} && -r $NODE_EXTRA_CA_CERTS ]]; then
   secret_args=(--secret "id=npm-ca,src=$NODE_EXTRA_CA_CERTS")
 fi
 
+# The labels go on the command line too: buildah reuses a cached LABEL step whose build args
+# changed, which would leave an old revision on a new image.
 echo "image-build: $ref (base ${IMAGE_BASE:-local}, revision ${revision:0:12})" >&2
 # --format docker: the OCI format drops HEALTHCHECK.
 podman build --format docker --layers \
@@ -42,6 +51,10 @@ podman build --format docker --layers \
   --build-arg "REVISION=$revision" \
   --build-arg "CREATED=$created" \
   --build-arg "SOURCE=$source_url" \
+  --label "org.opencontainers.image.version=$version" \
+  --label "org.opencontainers.image.revision=$revision" \
+  --label "org.opencontainers.image.created=$created" \
+  --label "org.opencontainers.image.source=$source_url" \
   --tag "$ref" \
   ${IMAGE_BUILD_QUIET:+--quiet} \
   . >&2
