@@ -39,15 +39,20 @@ RUN cd node_modules/better-sqlite3 \
  && rm -rf build deps src \
  && mkdir -p build/Release && mv /tmp/better_sqlite3.node build/Release/ \
  && node -e "new (require('better-sqlite3'))(':memory:').close()"
+# esbuild, a dev dependency of the repository, at the version the lockfile pins: installed beside
+# the tree and linked in for the compile only.
+RUN --mount=type=secret,id=npm-ca \
+    if [ -s /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
+ && version=$(node -p "require('./package-lock.json').packages['node_modules/esbuild'].version") \
+ && npm install --prefix /opt/esbuild --no-save --no-package-lock "esbuild@$version" \
+ && ln -s /opt/esbuild/node_modules/esbuild node_modules/esbuild
+COPY scripts/build.mjs scripts/
 COPY runtime/ runtime/
 COPY model/ model/
-# The runtime compiled to one ES module (dependencies stay external, in node_modules), then the
-# bin shim that runs it with plain node.
-RUN node_modules/.bin/esbuild runtime/src/cli.ts --bundle --platform=node --format=esm --target=node24 \
-      --packages=external --sourcemap --log-level=warning --outfile=runtime/dist/cli.js \
- && printf '%s\n' '#!/usr/bin/env node' \
-      "const { main } = await import('../dist/cli.js');" \
-      'process.exit(await main(process.argv.slice(2), process.env));' > runtime/bin/runtime.js \
+# `make build`: the runtime compiled to runtime/dist/ (its npm dependencies bundled, native addons
+# external), started by runtime/bin/runtime.js with plain node.
+RUN node scripts/build.mjs runtime \
+ && rm node_modules/esbuild \
  && node runtime/bin/runtime.js --help >/dev/null
 
 # ---- runtime: Node, bubblewrap, the production node_modules and the compiled runtime
