@@ -19,6 +19,15 @@ export const COMPOSE_NETWORK = 'platform';
  */
 export const RUNTIME_IMAGE_VAR = 'PLATFORM_RUNTIME_IMAGE';
 
+/**
+ * What bubblewrap needs inside a container: Docker's default seccomp profile refuses the
+ * clone/unshare flags that create user, mount, pid and network namespaces unless the container
+ * holds CAP_SYS_ADMIN, and the docker-default AppArmor profile refuses mount. Lifting those two
+ * filters is less than adding SYS_ADMIN: the container keeps no extra capability, and each
+ * sandbox drops every capability inside its own user namespace.
+ */
+export const BUBBLEWRAP_SECURITY_OPT = ['seccomp=unconfined', 'apparmor=unconfined'] as const;
+
 const CONDITION = { started: 'service_started', healthy: 'service_healthy', completed: 'service_completed_successfully' } as const;
 
 export function secretsEnvFile(service: string): string {
@@ -74,6 +83,7 @@ function composeService(p: Platform, name: string, s: Service): Record<string, u
     out.healthcheck = { test: ['NONE'] };
   }
   if (s.memLimit) out.mem_limit = s.memLimit;
+  if (s.sandbox === 'bubblewrap') out.security_opt = [...BUBBLEWRAP_SECURITY_OPT];
   out.networks = [COMPOSE_NETWORK];
   out.labels = { 'platform.service': name, 'platform.host': s.host, 'platform.env': p.env };
   out.logging = { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } };
