@@ -31,6 +31,16 @@ const LEFT_OUT: Record<string, string> = {
   alloy: 'it ships to Grafana Cloud, which cannot be reached from here',
 };
 
+/**
+ * Runtime services that are built but not yet brought into the smoke: each needs its own wiring
+ * here first (secrets, doubles, what the image must carry). One line each; delete the line to
+ * run the service.
+ */
+const NOT_YET_IN_SMOKE: Record<string, string> = {
+  web: 'built, but not yet wired into this smoke (its API token, the control panel build in the image)',
+  mcp: 'built, but not yet wired into this smoke (MCP_AUTH_TOKEN, bubblewrap under podman with the generated security_opt)',
+};
+
 /** The runtime's own services, in the image's words: `runtime --help` marks those not built. */
 function notBuilt(help: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -92,7 +102,7 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     const reasons = new Map<string, string>();
     for (const name of Object.keys(generated.services)) {
       if (runtimeServices.includes(name)) {
-        const why = unbuilt.get(platform.services[name]!.command?.[0] ?? name);
+        const why = unbuilt.get(platform.services[name]!.command?.[0] ?? name) ?? NOT_YET_IN_SMOKE[name];
         if (why) reasons.set(name, why);
       } else if (LEFT_OUT[name]) {
         reasons.set(name, LEFT_OUT[name]);
