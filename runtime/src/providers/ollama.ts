@@ -41,12 +41,14 @@ export class OllamaProvider implements LlmProvider {
       const options: Record<string, number> = {};
       if (req.maxTokens !== undefined) options.num_predict = req.maxTokens;
       if (req.temperature !== undefined) options.temperature = req.temperature;
+      if (req.topP !== undefined) options.top_p = req.topP;
       const stream = await client.chat({
         model: req.model,
         messages: toOllamaMessages(req),
         stream: true,
         ...(req.tools?.length ? { tools: req.tools.map(toOllamaTool) } : {}),
-        ...(Object.keys(options).length ? { options } : {}),
+        ...(Object.keys(options).length || req.stop?.length ? { options: { ...options, ...(req.stop?.length ? { stop: req.stop } : {}) } } : {}),
+        ...(req.responseFormat === 'json_object' ? { format: 'json' } : {}),
       });
       const calls: ToolCall[] = [];
       let last: ChatResponse | undefined;
@@ -78,10 +80,15 @@ export class OllamaProvider implements LlmProvider {
   }
 
   async embed(model: string, input: string[], opts: StreamOptions): Promise<number[][]> {
+    return (await this.embedCounted(model, input, opts)).embeddings;
+  }
+
+  /** The vectors and the prompt tokens Ollama counted for them. */
+  async embedCounted(model: string, input: string[], opts: StreamOptions): Promise<{ embeddings: number[][]; inputTokens: number }> {
     const call = new CallScope(opts.signal, opts.timeoutMs);
     try {
       const res = await this.client(call.signal).embed({ model, input });
-      return res.embeddings;
+      return { embeddings: res.embeddings, inputTokens: res.prompt_eval_count ?? 0 };
     } catch (e) {
       if (call.aborted) throw new RuntimeError('PROVIDER_ERROR', `embedding with ${model} was aborted`, { cause: e });
       if (call.timedOut) throw call.timeoutError(`ollama on ${this.host}`, model);
@@ -129,6 +136,8 @@ function toOllamaMessages(req: ChatRequest): OllamaMessage[] {
   if (req.system) out.push({ role: 'system', content: req.system });
   for (const m of req.messages) {
     const msg: OllamaMessage = { role: m.role, content: m.content };
+    // Ollama matches a tool answer to its call by the function name.
+    if (m.role === 'tool' && m.toolName) msg.tool_name = m.toolName;
     if (m.toolCalls?.length) msg.tool_calls = m.toolCalls.map((c) => ({ function: { name: c.name, arguments: c.arguments } }));
     out.push(msg);
   }
