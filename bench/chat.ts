@@ -9,7 +9,7 @@
  *      inter-token delay, server RSS                            target: p99 <= 50 ms, RSS <= 300 MB
  *   c. full-text search over 100,000 stored messages, p50/p99   target: <= 20 ms p50
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -61,6 +61,9 @@ async function readSse(from: string | Response, onToken: (at: number) => void): 
 }
 
 async function main(): Promise<void> {
+  // runtime/bin/runtime.js runs the compiled CLI: build it if the sources changed.
+  const built = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--if-stale', 'runtime'], { cwd: ROOT, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('scripts/build.mjs runtime failed: run `make build` to see why');
   const ollama = await startOllama();
   const dir = tempDir('bench-chat-');
   const vault = join(dir, 'vault');

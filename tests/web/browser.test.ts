@@ -225,6 +225,23 @@ describe('control panel in Chromium', () => {
     await p.context().close();
   });
 
+  it('shows usage by model and day, and makes and revokes an API token', async () => {
+    const p = await page();
+    await p.goto(`${url}/ui/admin`);
+    await expect.poll(() => p.getByTestId('stats').textContent()).toContain('qwen2.5:14b');
+    await p.getByTestId('token-name').fill('tablet');
+    await p.getByTestId('token-create').click();
+    const token = ((await p.getByTestId('token-fresh').locator('code').textContent()) ?? '').trim();
+    expect(token).toMatch(/^rt_/);
+    await expect.poll(() => p.getByTestId('tokens').textContent()).toContain('tablet');
+    expect(h.server.tokens.verify(token)?.name).toBe('tablet');
+    await shot(p, 'stats');
+    await p.getByRole('button', { name: 'revoke tablet' }).click();
+    await expect.poll(() => p.getByTestId('tokens').textContent()).toContain('revoked');
+    expect(h.server.tokens.verify(token)).toBeUndefined();
+    await p.context().close();
+  });
+
   it('is one column at phone width', async () => {
     const p = await page({ width: 390, height: 844 });
     await p.goto(url);

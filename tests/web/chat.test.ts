@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeb, sseFrames, type WebHarness } from './harness.js';
 
@@ -62,6 +63,28 @@ describe('health and models', () => {
     expect(by['sqlite']!.state).toBe('up');
     expect(by['vault']!.state).toBe('up');
     expect(b.status).toBe('degraded');
+  });
+
+  it('health and models answer from cached state while a dependency hangs', async () => {
+    // davas accepts connections and never answers: the probe is still pending when we ask.
+    const sockets = new Set<Socket>();
+    const hang = createServer((sock) => void sockets.add(sock));
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const w = await startWeb({ davasUrl: `http://127.0.0.1:${(hang.address() as { port: number }).port}`, settings: { healthTimeoutMs: 60_000 }, awaitHealth: false });
+    try {
+      let settled = false;
+      void w.server.health.refresh().then(() => (settled = true));
+      const health = await w.app.inject({ method: 'GET', url: '/api/health' });
+      const models = await w.app.inject({ method: 'GET', url: '/api/models' });
+      expect(settled).toBe(false);
+      expect(health.statusCode).toBe(200);
+      expect((health.json() as { dependencies: { name: string; state: string }[] }).dependencies.find((d) => d.name === 'ollama:davas')!.state).toBe('unknown');
+      expect(models.statusCode).toBe(200);
+    } finally {
+      await w.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hang.close(r));
+    }
   });
 
   it('GET /api/models greys davas with the reason, and says why retrieval is unavailable', async () => {

@@ -53,6 +53,10 @@ export interface WebHarnessOptions {
   ollamaUrl?: string;
   chat?: OllamaChatScript;
   env?: Record<string, string>;
+  /** davas' Ollama URL (default: a port nobody listens on). */
+  davasUrl?: string;
+  /** Wait for the first health round before returning (default true). */
+  awaitHealth?: boolean;
 }
 
 export async function startWeb(o: WebHarnessOptions = {}): Promise<WebHarness> {
@@ -62,7 +66,7 @@ export async function startWeb(o: WebHarnessOptions = {}): Promise<WebHarness> {
   const vault = join(dir, 'vault');
   for (const f of VAULT_FOLDERS) mkdirSync(join(vault, f), { recursive: true });
   const file = writeRuntimeConfig(dir, {
-    ollamaHosts: { contabo: o.ollamaUrl ?? ollama!.url, davas: dead },
+    ollamaHosts: { contabo: o.ollamaUrl ?? ollama!.url, davas: o.davasUrl ?? dead },
     groq: dead,
     gemini: dead,
     anthropic: dead,
@@ -81,7 +85,7 @@ export async function startWeb(o: WebHarnessOptions = {}): Promise<WebHarness> {
   await router.start();
   const settings = parseWebSettings({ host: '127.0.0.1', port: 0, auth: { mode: 'off' }, healthTimeoutMs: 500, ...o.settings });
   const server = await createWebServer({ config, settings, log, router, usage });
-  await server.health.refresh();
+  if (o.awaitHealth !== false) await server.health.refresh();
   return {
     server,
     app: server.app,

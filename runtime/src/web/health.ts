@@ -102,10 +102,10 @@ export class HealthMonitor {
     tick();
   }
 
+  /** Stops the refresh. A probe still in flight is not waited for: it is bounded by its timeout. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
   }
 
   /** One round of every probe, each bounded; concurrent callers share the round. */

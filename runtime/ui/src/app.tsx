@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { AdminPage } from './admin';
 import { ApiError, api, type Health, type Message, type ModelsAnswer, type Session, type SessionView, type Started } from './api';
 import { ChatPane } from './chat-pane';
 import { HelpOverlay, SHORTCUTS } from './help';
@@ -12,12 +13,13 @@ import { SessionsPane } from './sessions-pane';
  * (see help.tsx); under 700 px the panes stack into one column.
  */
 
-type Route = { view: 'chat'; sessionId: string | null } | { view: 'queue' } | { view: 'job'; state: string; name: string };
+type Route = { view: 'chat'; sessionId: string | null } | { view: 'queue' } | { view: 'admin' } | { view: 'job'; state: string; name: string };
 
 function parseRoute(path: string): Route {
   const m = /^\/ui\/session\/([0-9a-f-]{36})$/.exec(path);
   if (m) return { view: 'chat', sessionId: m[1]! };
   if (path === '/ui/queue') return { view: 'queue' };
+  if (path === '/ui/admin') return { view: 'admin' };
   const j = /^\/ui\/jobs\/(queued|active|completed|failed)\/([^/]+)$/.exec(path);
   if (j) return { view: 'job', state: j[1]!, name: decodeURIComponent(j[2]!) };
   return { view: 'chat', sessionId: null };
@@ -270,8 +272,11 @@ export function App() {
           <button className={route.view === 'chat' ? 'tab on' : 'tab'} onClick={() => go(chatPath())}>
             chat
           </button>
-          <button className={route.view !== 'chat' ? 'tab on' : 'tab'} onClick={() => go('/ui/queue')} data-testid="queue-tab">
+          <button className={route.view === 'queue' || route.view === 'job' ? 'tab on' : 'tab'} onClick={() => go('/ui/queue')} data-testid="queue-tab">
             queue
+          </button>
+          <button className={route.view === 'admin' ? 'tab on' : 'tab'} onClick={() => go('/ui/admin')} data-testid="admin-tab">
+            stats
           </button>
         </nav>
         <span
@@ -299,6 +304,8 @@ export function App() {
           <ChatPane view={view} streaming={streaming} composerRef={composerRef} onSend={send} onStop={stop} onRegenerate={regenerate} onSibling={showSibling} />
           <Inspector view={view} models={models} streaming={streaming} onUpdate={updateSession} onNotice={setNotice} />
         </main>
+      ) : route.view === 'admin' ? (
+        <AdminPage onError={fail} />
       ) : route.view === 'queue' ? (
         <QueuePanel models={models} onOpen={(state, name) => go(`/ui/jobs/${state}/${encodeURIComponent(name)}`)} onError={fail} />
       ) : (
