@@ -56,7 +56,7 @@ export async function runWebService(argv: readonly string[], env: Env, log: Logg
   for (const w of config.warnings) log.warn(w);
   const uiDir = defaultUiDir();
   const settings = webSettingsFromEnv(env, config, { authOff: flags.includes('--no-auth'), ...(uiDir ? { uiDir } : {}) });
-  if (!settings.uiDir) log.warn('the control panel is not built: only the API is served', { hint: 'npm run build -w runtime/ui (make build)' });
+  if (!settings.uiDir) log.warn('the control panel is not built: only the API is served', { hint: 'run `make build` (it builds runtime/ui/dist)' });
   const telemetry = startTelemetry(config, 'web', log);
   const usage = new UsageStore(config.dataDir);
   const router = new Router({ config, log, metrics: telemetry.metrics, usage });
