@@ -226,3 +226,33 @@ describe('/v1 with the openai client', () => {
     await expect.poll(() => h.usage.recent(1)[0]?.outcome).toBe('aborted');
   });
 });
+
+describe('/v1 streams that start slowly or fail midway', () => {
+  it('opens the stream with keep-alives before a slow first token, and reports a later failure in the stream', async () => {
+    const slow = await startOpenAiWeb({ settings: { heartbeatMs: 40 } });
+    try {
+      const url = await slow.server.listen();
+      const token = slow.server.tokens.create('slow', 'write').token;
+      slow.groq.completions.enqueue({ chunks: ['a', 'b', 'c'], delayMs: 150, streamErrorAfter: { deltas: 1, message: 'upstream fell over' } });
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+      });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toContain(': keep-alive\n\n');
+      const data = text
+        .split('\n\n')
+        .filter((b) => b.startsWith('data: '))
+        .map((b) => JSON.parse(b.slice(6)) as { choices?: { delta: { content?: string } }[]; error?: { message: string; type: string } });
+      expect(data.map((d) => d.choices?.[0]?.delta.content ?? '').join('')).toBe('a');
+      expect(data.at(-1)!.error).toMatchObject({ type: 'server_error' });
+      expect(data.at(-1)!.error!.message).toMatch(/upstream fell over/);
+      expect(text).not.toContain('[DONE]');
+      await expect.poll(() => slow.usage.recent(1)[0]?.outcome).toBe('error');
+    } finally {
+      await slow.close();
+    }
+  });
+});
