@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := render
 export npm_config_nodedir := /usr
+# onnxruntime-node's install script fetches from a host no build here reaches; its npm package
+# already carries the linux-x64 binaries the embedded embedder uses.
+export ONNXRUNTIME_NODE_INSTALL := skip
 TSX := node_modules/.bin/tsx
 
 .PHONY: install tools render check test lint typecheck bench

@@ -30,3 +30,4 @@ fi
 # Go-built tools (a current amtool, tools/alloy-check), cached in .tools/.
 bash scripts/install-go-tools.sh
 bash scripts/install-neo4j.sh
+bash scripts/install-embedding-model.sh
