@@ -13,7 +13,7 @@ import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
 export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
 export type Service = (typeof SERVICES)[number];
 
-const NOT_BUILT: readonly Service[] = ['web', 'mcp', 'rag', 'index'];
+const NOT_BUILT: readonly Service[] = ['web', 'mcp'];
 
 export const USAGE = `usage: runtime <service>
 
@@ -21,8 +21,8 @@ services:
   web      browser chat, queue and job views, health (not built yet)
   worker   runs markdown jobs dropped into the vault queue
   mcp      MCP tool server (not built yet)
-  rag      retrieval over the vault (not built yet)
-  index    one-off re-index of the vault (not built yet)
+  rag      retrieval over the vault (POST /retrieve, /answer on ports.rag)
+  index    re-index the vault (incremental; --full rebuilds both stores)
 
 environment:
   RUNTIME_CONFIG   path to runtime.json (default generated/runtime/runtime.json)
@@ -30,6 +30,7 @@ environment:
   VAULT_DIR        overrides vault.path
   OLLAMA_URL_<HOST>  overrides ollamaHosts.<host> (upper case, dashes as underscores)
   LOG_LEVEL        debug | info | warn | error
+  RAG_LISTEN_HOST  address \`runtime rag\` listens on (default 0.0.0.0)
 `;
 
 export interface CliIo {
@@ -69,6 +70,15 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
   const log = createLogger({ level: config.logLevel, fields: { service } });
   for (const w of config.warnings) log.warn(w);
   try {
+    if (service === 'index') {
+      const { runIndexCommand } = await import('./rag/commands.js');
+      return await runIndexCommand(config, log, env, argv.slice(1), { ...io, isTty: io === processIo && process.stderr.isTTY });
+    }
+    if (service === 'rag') {
+      const { runRagService } = await import('./rag/commands.js');
+      await runRagService(config, log, env);
+      return 0;
+    }
     await runWorkerService(config, log);
     return 0;
   } catch (e) {

@@ -27,6 +27,8 @@ export interface RuntimeConfig extends RuntimeConfigFile {
   readonly secrets: {
     readonly providers: Readonly<Record<HostedProvider, string | undefined>>;
     readonly discordWebhookUrl: string | undefined;
+    /** Retrieval stores' credentials, by the names retrieval.stores gives. */
+    readonly rag: { readonly neo4jPassword: string | undefined; readonly qdrantApiKey: string | undefined };
   };
   /** Settings that are missing but only disable a feature, in words (e.g. "GROQ_API_KEY is not set"). */
   readonly warnings: readonly string[];
@@ -168,7 +170,14 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     configPath,
     dataDir,
     logLevel,
-    secrets: { providers: providerKeys, discordWebhookUrl },
+    secrets: {
+      providers: providerKeys,
+      discordWebhookUrl,
+      rag: {
+        neo4jPassword: env[file.retrieval.stores.neo4jPasswordSecret] || undefined,
+        qdrantApiKey: file.retrieval.stores.qdrantApiKeySecret ? env[file.retrieval.stores.qdrantApiKeySecret] || undefined : undefined,
+      },
+    },
     warnings,
     telemetryEnabled,
   });
