@@ -73,10 +73,11 @@ export const ANSWER_SYSTEM = `Answer the question using only the numbered contex
 Cite every fact with the passage's citation exactly as given, like [[folder/note#Heading]].
 If the context does not hold the answer, say so.`;
 
-export function citationOf(c: Pick<Chunk, 'notePath' | 'headings'>): string {
+export function citationOf(c: Pick<Chunk, 'notePath' | 'headings' | 'title'>): string {
   const note = c.notePath.replace(/\.md$/i, '');
   const h = c.headings[c.headings.length - 1];
-  return h ? `[[${note}#${h}]]` : `[[${note}]]`;
+  // Text under the note's own title heading is the note itself.
+  return h && !(c.headings.length === 1 && h === c.title) ? `[[${note}#${h}]]` : `[[${note}]]`;
 }
 
 /** Word n-grams (1..3) of a question, normalised as entity keys are. */
