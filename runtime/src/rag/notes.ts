@@ -37,7 +37,7 @@ export function isSyncthingFile(name: string): boolean {
 }
 
 /** Every markdown note below `root`, sorted by path; what was left out and why in `skipped`. */
-export async function walkVault(root: string, opts: WalkOptions): Promise<{ notes: NoteFile[]; skipped: SkippedFile[] }> {
+export async function walkVault(root: string, opts: WalkOptions): Promise<{ notes: NoteFile[]; skipped: SkippedFile[]; realRoot: string }> {
   const realRoot = await realpath(root).catch((e: unknown) => {
     throw new RuntimeError('RAG_BAD_REQUEST', `the vault ${root} cannot be read: ${(e as Error).message}`, { hint: 'set VAULT_DIR to the vault folder' });
   });
@@ -79,15 +79,15 @@ export async function walkVault(root: string, opts: WalkOptions): Promise<{ note
     }
   };
   await visit(realRoot, '');
-  return { notes, skipped };
+  return { notes, skipped, realRoot };
 }
 
 /** Reads one note: no symlink (O_NOFOLLOW), must still be a regular file below the root, bounded. */
-export async function readNote(root: string, relPath: string, maxBytes: number): Promise<string> {
+export async function readNote(root: string, relPath: string, maxBytes: number, realRootHint?: string): Promise<string> {
   if (relPath.split('/').some((p) => p === '..' || p === '') || relPath.startsWith('/')) {
     throw new RuntimeError('RAG_BAD_REQUEST', `refusing the note path "${relPath}"`, { hint: 'note paths are vault-relative' });
   }
-  const realRoot = await realpath(root);
+  const realRoot = realRootHint ?? (await realpath(root));
   const abs = join(realRoot, ...relPath.split('/'));
   const parent = await realpath(join(abs, '..'));
   if (parent !== realRoot && !parent.startsWith(realRoot + sep)) {
@@ -95,6 +95,7 @@ export async function readNote(root: string, relPath: string, maxBytes: number):
   }
   const fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
+    // The open file, not the path: a swap between lstat and open is caught here.
     const st = await fh.stat();
     if (!st.isFile()) throw new RuntimeError('RAG_BAD_REQUEST', `"${relPath}" is not a regular file`);
     if (st.size > maxBytes) throw new RuntimeError('RAG_BAD_REQUEST', `"${relPath}" is larger than ${maxBytes} bytes`);

@@ -176,10 +176,12 @@ export class Retriever {
               });
               // Closer first; then narrower paths; then chunks sharing more of the question's words.
               const qt = new Set(tokens(q));
-              const overlap = (id: string): number => {
-                const c = chunkCache.get(id)!;
-                return tokens(`${c.title} ${c.headings.join(' ')} ${c.text}`).filter((t) => qt.has(t)).length;
-              };
+              const overlaps = new Map<string, number>();
+              for (const h of kept) {
+                const c = chunkCache.get(h.chunkId)!;
+                overlaps.set(h.chunkId, tokens(`${c.title} ${c.headings.join(' ')} ${c.text}`).filter((t) => qt.has(t)).length);
+              }
+              const overlap = (id: string): number => overlaps.get(id) ?? 0;
               // A path that fans out to many chunks (a hub entity every note mentions) says little
               // about any one of them: within a hop, narrower paths rank first.
               const fan = new Map<string, number>();

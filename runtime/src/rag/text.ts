@@ -78,10 +78,18 @@ export function normaliseName(name: string): string {
     .trim();
 }
 
+// Entity resolution compares each new name with every known name sharing a word prefix: the
+// known names' trigram sets are reused rather than rebuilt per comparison.
+const trigramCache = new Map<string, Set<string>>();
+
 function trigrams(s: string): Set<string> {
+  const hit = trigramCache.get(s);
+  if (hit) return hit;
   const p = `  ${s} `;
   const out = new Set<string>();
   for (let i = 0; i + 3 <= p.length; i++) out.add(p.slice(i, i + 3));
+  if (trigramCache.size >= 100_000) trigramCache.clear();
+  trigramCache.set(s, out);
   return out;
 }
 

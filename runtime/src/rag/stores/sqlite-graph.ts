@@ -37,16 +37,24 @@ export class SqliteGraphStore implements GraphStore {
     `);
   }
 
-  private deleteNoteRows(path: string): void {
+  /** Deletes one note's rows; returns the entity keys it touched (orphan candidates). */
+  private deleteNoteRows(path: string): string[] {
+    const touched = [
+      ...(this.db.prepare(`SELECT entity_key FROM g_mentions WHERE note_path = ?`).pluck().all(path) as string[]),
+      ...(this.db.prepare(`SELECT from_key FROM g_relations WHERE note_path = ? UNION SELECT to_key FROM g_relations WHERE note_path = ?`).pluck().all(path, path) as string[]),
+    ];
     for (const t of ['g_mentions', 'g_relations']) this.db.prepare(`DELETE FROM ${t} WHERE note_path = ?`).run(path);
     this.db.prepare(`DELETE FROM g_chunks WHERE note_path = ?`).run(path);
     this.db.prepare(`DELETE FROM g_links WHERE from_path = ?`).run(path);
     this.db.prepare(`DELETE FROM g_notes WHERE path = ?`).run(path);
+    return touched;
   }
 
-  private dropOrphans(): void {
-    this.db.exec(`DELETE FROM g_entities WHERE key NOT IN (SELECT entity_key FROM g_mentions)
-      AND key NOT IN (SELECT from_key FROM g_relations) AND key NOT IN (SELECT to_key FROM g_relations)`);
+  /** Entities among `keys` that nothing mentions or relates any more; checked by key, not by scan. */
+  private dropOrphans(keys: Iterable<string>): void {
+    const del = this.db.prepare(`DELETE FROM g_entities WHERE key = @k AND NOT EXISTS (SELECT 1 FROM g_mentions WHERE entity_key = @k)
+      AND NOT EXISTS (SELECT 1 FROM g_relations WHERE from_key = @k) AND NOT EXISTS (SELECT 1 FROM g_relations WHERE to_key = @k)`);
+    for (const k of new Set(keys)) del.run({ k });
   }
 
   async replaceNote(g: NoteGraph): Promise<void> {
@@ -56,14 +64,14 @@ export class SqliteGraphStore implements GraphStore {
     const insRel = this.db.prepare(`INSERT OR IGNORE INTO g_relations (from_key, to_key, type, chunk_id, note_path) VALUES (?, ?, ?, ?, ?)`);
     const insLink = this.db.prepare(`INSERT OR IGNORE INTO g_links (from_path, to_path) VALUES (?, ?)`);
     this.db.transaction(() => {
-      this.deleteNoteRows(g.notePath);
+      const touched = this.deleteNoteRows(g.notePath);
       this.db.prepare(`INSERT INTO g_notes (path, title) VALUES (?, ?)`).run(g.notePath, g.title);
       for (const id of g.chunkIds) insChunk.run(id, g.notePath);
       for (const e of g.entities) insEntity.run(e.key, e.name, e.type);
       for (const m of g.mentions) insMention.run(m.chunkId, m.entityKey, g.notePath);
       for (const r of g.relations) insRel.run(r.from, r.to, r.type, r.chunkId, g.notePath);
       for (const l of g.links) if (l !== g.notePath) insLink.run(g.notePath, l);
-      this.dropOrphans();
+      this.dropOrphans(touched);
     })();
   }
 
@@ -77,8 +85,9 @@ export class SqliteGraphStore implements GraphStore {
 
   async deleteNotes(notePaths: readonly string[]): Promise<void> {
     this.db.transaction(() => {
-      for (const p of notePaths) this.deleteNoteRows(p);
-      this.dropOrphans();
+      const touched: string[] = [];
+      for (const p of notePaths) touched.push(...this.deleteNoteRows(p));
+      this.dropOrphans(touched);
     })();
   }
 
