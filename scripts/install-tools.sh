@@ -29,5 +29,10 @@ fi
 
 # Go-built tools (a current amtool, tools/alloy-check), cached in .tools/.
 bash scripts/install-go-tools.sh
+
+# A real Ollama and a real small model (SmolLM2-135M) for the runtime's tests, in ~/.cache/llm-platform.
+bash scripts/install-ollama.sh
+
+# A real Neo4j 5.26 (graph-store tests) and the in-process MiniLM embedding model (retrieval tests).
 bash scripts/install-neo4j.sh
 bash scripts/install-embedding-model.sh

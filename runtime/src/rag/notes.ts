@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { constants, type Dirent } from 'node:fs';
-import { lstat, open, readdir, realpath } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, isRuntimeError } from '../errors.js';
+import { parseFrontmatter, readRegularFile } from '../vault/index.js';
 
 /*
  * Reading the vault for indexing. The vault is untrusted (Syncthing writes it from every device):
@@ -93,18 +93,8 @@ export async function readNote(root: string, relPath: string, maxBytes: number, 
   if (parent !== realRoot && !parent.startsWith(realRoot + sep)) {
     throw new RuntimeError('RAG_BAD_REQUEST', `the note "${relPath}" resolves outside the vault`, { hint: 'a folder on its path is a symbolic link' });
   }
-  const fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    // The open file, not the path: a swap between lstat and open is caught here.
-    const st = await fh.stat();
-    if (!st.isFile()) throw new RuntimeError('RAG_BAD_REQUEST', `"${relPath}" is not a regular file`);
-    if (st.size > maxBytes) throw new RuntimeError('RAG_BAD_REQUEST', `"${relPath}" is larger than ${maxBytes} bytes`);
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await fh.close();
-  }
+  // The shared reader: no link followed (O_NOFOLLOW), regular single-link files only, bounded.
+  return (await readRegularFile(abs, { maxBytes })).toString('utf8');
 }
 
 export interface ParsedNote {
@@ -126,24 +116,18 @@ export interface ParsedNote {
 
 const FENCE = /^(```|~~~)/;
 
-/** YAML frontmatter only: `---` on the first line, `---` or `...` closing it. */
+/**
+ * The vault's one YAML-only frontmatter parser (runtime/src/vault): no engine that evaluates
+ * code, core schema, bounded aliases. A block it refuses leaves the note indexed as plain text,
+ * with the reason kept.
+ */
 export function splitFrontmatter(text: string): { data: Record<string, unknown>; body: string; error?: string } {
-  const t = text.startsWith('\ufeff') ? text.slice(1) : text;
-  const first = /^---[ \t]*\r?\n/.exec(t);
-  if (!first) return { data: {}, body: t };
-  const rest = t.slice(first[0].length);
-  const close = /^(---|\.\.\.)[ \t]*(\r?\n|$)/m.exec(rest);
-  if (!close) return { data: {}, body: t };
-  const yamlText = rest.slice(0, close.index);
-  const body = rest.slice(close.index + close[0].length);
   try {
-    // Core schema, no custom tags, bounded aliases: plain data and nothing else.
-    const data: unknown = parseYaml(yamlText, { schema: 'core', maxAliasCount: 50, customTags: [] });
-    if (data === null || data === undefined) return { data: {}, body };
-    if (typeof data !== 'object' || Array.isArray(data)) return { data: {}, body, error: 'frontmatter is not a mapping' };
-    return { data: data as Record<string, unknown>, body };
+    const f = parseFrontmatter(text);
+    return { data: f.data, body: f.body };
   } catch (e) {
-    return { data: {}, body, error: `frontmatter is not valid YAML: ${(e as Error).message.split('\n')[0]}` };
+    if (isRuntimeError(e)) return { data: {}, body: text, error: e.message };
+    throw e;
   }
 }
 
