@@ -27,6 +27,8 @@ export interface RuntimeConfig extends RuntimeConfigFile {
   readonly secrets: {
     readonly providers: Readonly<Record<HostedProvider, string | undefined>>;
     readonly discordWebhookUrl: string | undefined;
+    /** The MCP bearer token (`mcp.authTokenSecret`): the server checks it, research jobs present it. */
+    readonly mcpAuthToken: string | undefined;
     /** Retrieval stores' credentials, by the names retrieval.stores gives. */
     readonly rag: { readonly neo4jPassword: string | undefined; readonly qdrantApiKey: string | undefined };
   };
@@ -173,6 +175,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     secrets: {
       providers: providerKeys,
       discordWebhookUrl,
+      mcpAuthToken: env[file.mcp.authTokenSecret] || undefined,
       rag: {
         neo4jPassword: env[file.retrieval.stores.neo4jPasswordSecret] || undefined,
         qdrantApiKey: file.retrieval.stores.qdrantApiKeySecret ? env[file.retrieval.stores.qdrantApiKeySecret] || undefined : undefined,
