@@ -54,6 +54,8 @@ export class AnthropicProvider implements LlmProvider {
       let stopped = false;
       let sawTool = false;
       for await (const ev of stream as AsyncIterable<RawMessageStreamEvent>) {
+        // One network chunk can hold several events: once the caller stops, none of them is delivered.
+        call.signal.throwIfAborted();
         switch (ev.type) {
           case 'message_start':
             input = ev.message.usage.input_tokens + (ev.message.usage.cache_read_input_tokens ?? 0) + (ev.message.usage.cache_creation_input_tokens ?? 0);

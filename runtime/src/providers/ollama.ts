@@ -60,6 +60,8 @@ export class OllamaProvider implements LlmProvider {
       const calls: ToolCall[] = [];
       let last: ChatResponse | undefined;
       for await (const part of ndjson(res.body, `ollama on ${this.host}`, req.model)) {
+        // One network chunk can hold several lines: once the caller stops, none of them is delivered.
+        call.signal.throwIfAborted();
         last = part;
         const text = part.message?.content ?? '';
         if (text) {

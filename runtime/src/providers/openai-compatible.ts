@@ -75,6 +75,8 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       let finish: string | null | undefined;
       let sawDone = false;
       for await (const ev of parseSse(res.body)) {
+        // One network chunk can hold several events: once the caller stops, none of them is delivered.
+        call.signal.throwIfAborted();
         if (ev.data === '[DONE]') {
           sawDone = true;
           break;
