@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RetrievalSchema } from './runtime-config.js';
 
 /*
  * The platform model. Every default lives here, once, and says what it does.
@@ -537,6 +538,8 @@ export const PlatformSchema = z.strictObject({
   runtimeImage: RuntimeImageSchema.optional(),
 
   mcp: McpSchema.prefault({}),
+  /** Hybrid retrieval over the vault; every field has a default. */
+  retrieval: RetrievalSchema.prefault({}),
 });
 
 export type Platform = z.infer<typeof PlatformSchema>;
