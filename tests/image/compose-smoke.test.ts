@@ -39,6 +39,7 @@ const LEFT_OUT: Record<string, string> = {
 const NOT_YET_IN_SMOKE: Record<string, string> = {
   web: 'built, but not yet wired into this smoke (its API token, the control panel build in the image)',
   mcp: 'built, but not yet wired into this smoke (MCP_AUTH_TOKEN, bubblewrap under podman with the generated security_opt)',
+  rag: 'built, but not yet wired into this smoke (the Qdrant protocol double and Neo4j in place of the qdrant and neo4j services)',
 };
 
 /** The runtime's own services, in the image's words: `runtime --help` marks those not built. */
