@@ -15,6 +15,9 @@ export npm_config_nodedir := $(NODE_HOME)
 NODE_VERSION := $(shell $(NODE_HOME)/bin/node -p process.version)
 # Rewritten only when the Node version changes, so that a switch reinstalls node_modules.
 $(shell mkdir -p .build && [ "$$(cat .build/node-version 2>/dev/null)" = "$(NODE_VERSION)" ] || echo "$(NODE_VERSION)" > .build/node-version)
+# onnxruntime-node's install script fetches from a host no build here reaches; its npm package
+# already carries the linux-x64 binaries the in-process embedder uses.
+export ONNXRUNTIME_NODE_INSTALL := skip
 TSX := node_modules/.bin/tsx
 # The compiled render CLI; V8's code cache for its 2 MB bundle saves about 0.1 s per run.
 RENDER := NODE_COMPILE_CACHE=.build/compile-cache node .build/render.mjs
@@ -129,3 +132,11 @@ ansible-check: tools
 
 ansible-test: install tools
 	node_modules/.bin/vitest run tests/ansible
+
+# image
+# The runtime image, built with podman and tagged as platform.yaml's runtimeImage says. The base is
+# a local stand-in for node:24-bookworm-slim (scripts/image-base.sh) unless IMAGE_BASE=official or
+# IMAGE_BASE=<image>. See README, "Deploy", for how CI publishes it and the hosts pull it.
+.PHONY: image
+image: install
+	@bash scripts/image-build.sh

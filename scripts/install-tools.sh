@@ -14,6 +14,11 @@ declare -A APT=(
   [python3]=python3
   [ansible-playbook]=ansible
   [ansible-lint]=ansible-lint
+  # The runtime image: built and run in containers (tests/image, make image, bench/image.ts).
+  [podman]=podman
+  [buildah]=buildah
+  [podman-compose]=podman-compose
+  [debootstrap]=debootstrap
 )
 
 missing=()
@@ -38,3 +43,7 @@ bash scripts/install-ollama.sh
 
 # The MCP conformance suite (runs on Node >= 22), cached outside the repository.
 bash scripts/install-conformance.sh
+
+# A real Neo4j 5.26 (graph-store tests) and the in-process MiniLM embedding model (retrieval tests).
+bash scripts/install-neo4j.sh
+bash scripts/install-embedding-model.sh

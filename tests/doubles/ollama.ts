@@ -5,6 +5,9 @@
  *   const ollama = await startOllama();          // default: streams "Hello, world!"
  *   ollama.chat.enqueue({ chunks: ['a', 'b'], delayMs: 50 }); // next /api/chat only
  *   ollama.chat.fallback = { chunks: ['x'] };    // every later /api/chat
+ *   ollama.respond = (req) => ({ chunks: [JSON.stringify({...})] }); // answer from the request
+ *                                                // (a scripted model for JSON answers); queued
+ *                                                // scripts still go first, undefined = fallback
  *   ollama.url                                   // http://127.0.0.1:<port>, use as OLLAMA_URL_<HOST>
  *   await ollama.down(); await ollama.up();      // connection refused / back again
  *   ollama.requests, ollama.clientAborts, await ollama.nextClientAbort()
@@ -34,6 +37,12 @@ export interface OllamaChatScript {
   doneReason?: string;
 }
 
+/** What a responder sees of an /api/chat request. */
+export interface OllamaChatRequest {
+  model: string;
+  messages: { role: string; content: string }[];
+}
+
 export interface OllamaChatBody {
   model: string;
   messages: { role: string; content: string }[];
@@ -58,6 +67,8 @@ export const echoAnswer = (b: OllamaChatBody): OllamaAnswer => `echo: ${b.messag
 
 export interface OllamaDouble extends HttpDouble {
   chat: ScriptQueue<OllamaChatScript>;
+  /** Scripts an answer from the request itself; consulted when no script is queued. */
+  respond: ((req: OllamaChatRequest) => OllamaChatScript | undefined) | undefined;
   /** Every /api/chat body, in order (health checks and other endpoints are not in it). */
   chats: OllamaChatBody[];
   /** When set, decides each /api/chat answer instead of the `chat` scripts. */
@@ -88,7 +99,7 @@ export async function startOllama(opts: StartOllamaOptions = {}): Promise<Ollama
   const chat = new ScriptQueue<OllamaChatScript>(opts.chat ?? DEFAULT_OLLAMA_CHAT);
   const chats: OllamaChatBody[] = [];
   // The double itself holds models and dimensions, so a test can change them between calls.
-  let state: { models: string[]; dimensions: number; answer?: OllamaDouble['answer'] } = { models: opts.models ?? ['qwen2.5:14b', 'nomic-embed-text'], dimensions: opts.dimensions ?? 8, answer: opts.answer };
+  let state: { models: string[]; dimensions: number; answer?: OllamaDouble['answer']; respond?: OllamaDouble['respond'] } = { models: opts.models ?? ['qwen2.5:14b', 'nomic-embed-text'], dimensions: opts.dimensions ?? 8, answer: opts.answer };
   const http = await startHttp(async (req, res, body) => {
     const b = (body ?? {}) as { model?: string; stream?: boolean; input?: string | string[] };
     if (req.method === 'GET' && req.url === '/api/version') {
@@ -115,7 +126,8 @@ export async function startOllama(opts: StartOllamaOptions = {}): Promise<Ollama
         await writeAnswer(res, body as OllamaChatBody, await decide(body as OllamaChatBody));
         return;
       }
-      const s = chat.next();
+      const m = body as { model?: string; messages?: { role: string; content: string }[] } | undefined;
+      const s = (chat.pending() === 0 ? state.respond?.({ model: m?.model ?? '', messages: m?.messages ?? [] }) : undefined) ?? chat.next();
       if (s.status) {
         res.writeHead(s.status.code, { 'content-type': 'application/json' }).end(JSON.stringify({ error: s.status.message }));
         return;
@@ -162,6 +174,7 @@ export async function startOllama(opts: StartOllamaOptions = {}): Promise<Ollama
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route ${req.method} ${req.url}` }));
   });
   const double = http as OllamaDouble;
+  double.respond = undefined;
   double.chat = chat;
   double.chats = chats;
   double.answer = opts.answer;

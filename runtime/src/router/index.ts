@@ -9,7 +9,7 @@ import { HealthMonitor } from './health.js';
 import { buildProviders, providerFor, type ProviderTable } from './providers.js';
 import { CallRecorder } from './record.js';
 import { retryWait, sleep } from './retry.js';
-import type { HostStateChange, HostStatus, ModelInfo, RouterChatOptions } from './types.js';
+import type { EmbedOptions, HostStateChange, HostStatus, ModelInfo, RouterChatOptions } from './types.js';
 
 export type * from './types.js';
 export { HealthMonitor, type HealthMonitorDeps } from './health.js';
@@ -128,6 +128,7 @@ export class Router {
           'platform.chat.mode': opts.mode,
           'platform.attempt': attempt + 1,
           ...(opts.jobId ? { 'platform.job.id': opts.jobId } : {}),
+          ...(opts.client ? { 'platform.client': opts.client } : {}),
         },
       });
       let usage: Usage | undefined;
@@ -180,14 +181,47 @@ export class Router {
     }
   }
 
-  /** Embeddings from the configured embedding model on its Ollama host. */
-  async embed(input: string[], opts: { signal?: AbortSignal } = {}): Promise<number[][]> {
-    const { model, host } = this.config.routing.embedding;
+  /** The embedding model every text is embedded with, and where it runs. */
+  get embeddingModel(): { id: string; host: string; dimensions: number; available: boolean; reason?: string } {
+    const { model, host, dimensions } = this.config.routing.embedding;
     const status = this.health.status(host);
-    if (status?.state === 'down') throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.health.downReason(status)}`, { httpStatus: 503 });
+    return { id: model, host, dimensions, available: status?.state !== 'down', ...(status?.state === 'down' ? { reason: this.health.downReason(status) } : {}) };
+  }
+
+  /**
+   * Embeddings from the configured embedding model on its Ollama host; recorded like a chat
+   * call (usage row, metrics, span) so the usage page sees them too.
+   */
+  async embed(input: string[], opts: EmbedOptions = {}): Promise<number[][]> {
+    return (await this.embedCounted(input, opts)).embeddings;
+  }
+
+  /** Like embed(), with the prompt tokens the host counted. */
+  async embedCounted(input: string[], opts: EmbedOptions = {}): Promise<{ embeddings: number[][]; inputTokens: number }> {
+    const { model, host } = this.config.routing.embedding;
+    const route: RuntimeRoute = { id: model, provider: 'ollama', host, purpose: 'embedding', label: model, timeoutMs: this.config.routing.ollama.timeoutMs, healthGated: this.health.status(host) !== undefined };
+    const callOpts: RouterChatOptions = { mode: opts.mode ?? 'chat', ...(opts.client ? { client: opts.client } : {}), ...(opts.tokenId ? { tokenId: opts.tokenId } : {}) };
+    const startedAt = this.now();
+    const status = this.health.status(host);
+    if (status?.state === 'down') {
+      this.recorder.finish({ route, opts: callOpts, startedAt, outcome: 'unavailable', errorCode: 'PROVIDER_UNAVAILABLE' });
+      throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.health.downReason(status)}`, { httpStatus: 503 });
+    }
     const p = this.providers.ollama.get(host);
     if (!p) throw new RuntimeError('CONFIG_INVALID', `embedding host ${host} is not in ollamaHosts`);
-    return p.embed(model, input, { ...(opts.signal ? { signal: opts.signal } : {}), timeoutMs: this.config.routing.ollama.timeoutMs });
+    const span = trace.getTracer('platform-runtime').startSpan(`embeddings ${model}`, {
+      attributes: { [GEN_AI_SYSTEM]: 'ollama', 'gen_ai.operation.name': 'embeddings', [GEN_AI_MODEL]: model, 'platform.chat.mode': callOpts.mode, ...(opts.client ? { 'platform.client': opts.client } : {}) },
+    });
+    try {
+      const r = await p.embedCounted(model, input, { ...(opts.signal ? { signal: opts.signal } : {}), timeoutMs: this.config.routing.ollama.timeoutMs });
+      const usage = { inputTokens: r.inputTokens, outputTokens: 0, durationMs: Math.round(this.now() - startedAt) };
+      this.recorder.finish({ route, opts: callOpts, startedAt, usage, outcome: 'ok', span, finishReason: 'stop' });
+      return r;
+    } catch (e) {
+      const err = toRuntimeError(e, 'PROVIDER_ERROR');
+      this.recorder.finish({ route, opts: callOpts, startedAt, outcome: OUTCOME_BY_CODE[err.code] ?? 'error', errorCode: err.code, span, error: err });
+      throw err;
+    }
   }
 
   /** Starts background health checks; resolves after the first round. */

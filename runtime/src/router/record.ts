@@ -14,7 +14,7 @@ import type { RouterChatOptions } from './types.js';
 
 export interface CallRecord {
   route: RuntimeRoute;
-  opts: Pick<RouterChatOptions, 'jobId' | 'sessionId'>;
+  opts: Pick<RouterChatOptions, 'jobId' | 'sessionId' | 'client' | 'tokenId'>;
   /** ms since epoch, from the injected clock. */
   startedAt: number;
   usage?: Usage | undefined;
@@ -70,6 +70,8 @@ export class CallRecorder {
         durationMs,
         outcome,
         errorCode: r.errorCode ?? null,
+        client: r.opts.client ?? null,
+        tokenId: r.opts.tokenId ?? null,
       });
     } catch (e) {
       // Bookkeeping must never fail the call it describes.

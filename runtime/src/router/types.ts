@@ -29,6 +29,17 @@ export interface RouterChatOptions {
   /** Recorded on the usage row. */
   jobId?: string;
   sessionId?: string;
+  /** Who asked (recorded on the usage row and the span). */
+  client?: string;
+  /** The API token the request came in on. */
+  tokenId?: string;
+}
+
+export interface EmbedOptions {
+  signal?: AbortSignal;
+  mode?: ChatMode;
+  client?: string;
+  tokenId?: string;
 }
 
 export interface ModelInfo {
