@@ -31,6 +31,25 @@ export const RuntimeProviderSchema = z.strictObject({
   maxRetryWaitMs: z.number().int().positive(),
 });
 
+/** One schedule as the worker's scheduler runs it (see `schedules:` in the model). */
+export const RuntimeScheduleSchema = z.strictObject({
+  name: z.string().min(1),
+  cron: z.string().min(1),
+  timezone: z.string().min(1),
+  enabled: z.boolean(),
+  catchUp: z.enum(['skip', 'once']),
+  quietHours: z.strictObject({ start: z.string(), end: z.string() }).optional(),
+  job: z.strictObject({
+    type: z.enum(['text', 'research']),
+    model: z.string().min(1).optional(),
+    skills: z.array(z.string().min(1)),
+    title: z.string().min(1).optional(),
+    prompt: z.string().min(1).optional(),
+    /** Vault-relative; read at each slot. */
+    template: z.string().min(1).optional(),
+  }),
+});
+
 export const RuntimeConfigSchema = z.strictObject({
   version: z.literal(1),
   platform: z.string(),
@@ -66,6 +85,8 @@ export const RuntimeConfigSchema = z.strictObject({
       graceMs: z.number().int().positive(),
     }),
   }),
+  /** In name order. */
+  schedules: z.array(RuntimeScheduleSchema),
   services: z.strictObject({ mcpUrl: Url, ragUrl: Url, qdrantUrl: Url, neo4jUri: z.string() }),
   notify: z.strictObject({ discordWebhookSecret: SecretName }),
   telemetry: z.strictObject({ otlpEndpoint: Url, serviceNamespace: z.string() }),
@@ -73,3 +94,4 @@ export const RuntimeConfigSchema = z.strictObject({
 
 export type RuntimeConfigFile = z.infer<typeof RuntimeConfigSchema>;
 export type RuntimeRoute = z.infer<typeof RuntimeRouteSchema>;
+export type RuntimeSchedule = z.infer<typeof RuntimeScheduleSchema>;
