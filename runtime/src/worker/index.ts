@@ -7,6 +7,8 @@ import type { ChatRouter } from '../jobs/execute.js';
 import type { JobType } from '../jobs/schema.js';
 import type { Logger } from '../log.js';
 import { FolderQueue } from '../queue/folder-queue.js';
+import { ScheduleLedger } from '../schedule/ledger.js';
+import { Scheduler, type UpcomingRuns } from '../schedule/scheduler.js';
 import type { JobQueue, QueueStats } from '../queue/types.js';
 import { SkillRegistry } from '../skills/registry.js';
 import type { RateLimitNotice } from '../router/index.js';
@@ -18,7 +20,7 @@ import type { Metrics } from '../telemetry/metrics.js';
  * concurrency, records completions, tells Discord, and shuts down without losing a job.
  */
 
-export type WorkerConfig = Pick<RuntimeConfig, 'vault' | 'dataDir'> & { routing: Pick<RuntimeConfig['routing'], 'default'> };
+export type WorkerConfig = Pick<RuntimeConfig, 'vault' | 'dataDir'> & { routing: Pick<RuntimeConfig['routing'], 'default'> } & Partial<Pick<RuntimeConfig, 'schedules'>>;
 
 /** A finished job, as the notifier hears of it. */
 export interface JobNotice {
@@ -75,6 +77,8 @@ export interface WorkerDeps {
   readonly gaugeIntervalMs?: number;
   /** Called after every job, for tests and benchmarks. */
   readonly onOutcome?: (outcome: JobOutcome) => void;
+  /** The scheduler's clock, for tests. */
+  readonly now?: () => number;
 }
 
 export interface Worker {
@@ -82,6 +86,8 @@ export interface Worker {
   /** Stops claiming, lets running jobs finish within graceMs, then aborts and requeues them. */
   stop(): Promise<void>;
   stats(): QueueStats;
+  /** Upcoming runs of the schedules this worker runs (none before start). */
+  upcoming(n?: number): UpcomingRuns[];
 }
 
 export function createWorker(deps: WorkerDeps): Worker {
@@ -93,6 +99,8 @@ export function createWorker(deps: WorkerDeps): Worker {
   let ledger: JobLedger | undefined;
   let skills: SkillRegistry | undefined;
   let queue: JobQueue | undefined;
+  let scheduleLedger: ScheduleLedger | undefined;
+  let scheduler: Scheduler | undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   let stopping: Promise<void> | undefined;
@@ -199,6 +207,21 @@ export function createWorker(deps: WorkerDeps): Worker {
         running.delete(ac);
       }
     });
+    // Schedules drop ordinary job files into the queue this worker serves.
+    if (config.schedules?.length) {
+      scheduleLedger = new ScheduleLedger(deps.ledgerPath ?? join(config.dataDir, 'jobs.db'));
+      scheduler = new Scheduler({
+        schedules: config.schedules,
+        vaultPath,
+        folders: vault.folders,
+        ledger: scheduleLedger,
+        jobs: ledger,
+        log: log.child({ component: 'schedule' }),
+        ...(metrics ? { metrics } : {}),
+        ...(deps.now ? { now: deps.now } : {}),
+      });
+      await scheduler.start();
+    }
   };
 
   return {
@@ -210,6 +233,8 @@ export function createWorker(deps: WorkerDeps): Worker {
       } catch (e) {
         // Half started: release what did start, so the process can exit with the error.
         state = 'stopped';
+        await scheduler?.stop().catch(() => undefined);
+        scheduleLedger?.close();
         await queue?.stop().catch(() => undefined);
         await skills?.stop().catch(() => undefined);
         ledger?.close();
@@ -231,6 +256,8 @@ export function createWorker(deps: WorkerDeps): Worker {
       }
       state = 'stopping';
       stopping = (async () => {
+        await scheduler?.stop();
+        scheduleLedger?.close();
         const q = queue!;
         await q.stop();
         const graceMs = vault.worker.graceMs;
@@ -253,6 +280,10 @@ export function createWorker(deps: WorkerDeps): Worker {
         log.info('worker stopped');
       })();
       return stopping;
+    },
+
+    upcoming(n = 3) {
+      return scheduler ? scheduler.upcoming(n) : [];
     },
 
     stats() {
