@@ -17,6 +17,36 @@ export const RUNTIME_ERRORS = {
   JOB_INVALID: { summary: 'the job file is invalid', httpStatus: 400 },
   SKILL_UNKNOWN: { summary: 'the job names a skill that does not exist', httpStatus: 400 },
   QUEUE_IO: { summary: 'a vault queue file operation failed', httpStatus: 500 },
+  VAULT_IO: {
+    summary: 'the vault storage failed (disk full, quota, I/O error)',
+    httpStatus: 503,
+    hint: 'free space or fix the disk under the vault; the job is retried with backoff and fails with this reason after the last attempt',
+  },
+  VAULT_LAYOUT: {
+    summary: 'a vault layout folder is missing, not a folder, or a symbolic link',
+    httpStatus: 500,
+    hint: 'make each layout folder (vault.folders in platform.yaml) a real folder inside the vault, not a link',
+  },
+  VAULT_UNSAFE: {
+    summary: 'a vault path is a link, not a regular file, or outside the vault',
+    httpStatus: 400,
+    hint: 'put regular files in the vault; links and devices are refused so nothing outside the vault is read',
+  },
+  FRONTMATTER_INVALID: {
+    summary: 'the frontmatter is not a YAML block',
+    httpStatus: 400,
+    hint: 'open the file with a `---` line, write YAML keys, close with `---`; other languages (---js, ---coffee, ...) are refused',
+  },
+  QUEUE_LOCKED: {
+    summary: 'another worker holds the lease on this vault queue',
+    httpStatus: 409,
+    hint: 'run one worker per vault; this one takes over when the other stops or misses its heartbeats',
+  },
+  ANSWER_TOO_LARGE: {
+    summary: 'the answer went over the size cap',
+    httpStatus: 502,
+    hint: 'ask for a shorter answer or raise vault.worker.maxAnswerChars in platform.yaml',
+  },
   STORE_ERROR: { summary: 'the local database failed', httpStatus: 500 },
   SERVICE_NOT_BUILT: { summary: 'this runtime service is not built yet', httpStatus: 501 },
   USAGE: { summary: 'the command line was not understood', httpStatus: 400 },
@@ -24,6 +54,12 @@ export const RUNTIME_ERRORS = {
 } as const;
 
 export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;
+
+/** The catalogue's default hint for a code, when it has one. */
+function catalogueHint(code: RuntimeErrorCode): string {
+  const entry = RUNTIME_ERRORS[code];
+  return 'hint' in entry ? entry.hint : '';
+}
 
 export interface RuntimeErrorOptions {
   /** How to fix it, in words a person can act on. */
@@ -45,7 +81,7 @@ export class RuntimeError extends Error {
   constructor(code: RuntimeErrorCode, message: string, opts: RuntimeErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
-    this.hint = opts.hint ?? '';
+    this.hint = opts.hint ?? catalogueHint(code);
     this.httpStatus = opts.httpStatus ?? RUNTIME_ERRORS[code].httpStatus;
     if (opts.retryAfterMs !== undefined) this.retryAfterMs = opts.retryAfterMs;
   }

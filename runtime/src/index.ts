@@ -10,3 +10,4 @@ export * from './notify/index.js';
 export * from './store/index.js';
 export * from './telemetry/index.js';
 export * from './schedule/index.js';
+export * from './vault/index.js';

@@ -296,8 +296,17 @@ describe('templates and failures', () => {
     t = Date.parse('2026-12-01T07:00:05Z');
     await s.tick();
     const failed = await v.read('failed', 'brief-20261201T0700Z.md');
-    expect(failed).toContain('is not a regular file');
+    expect(failed).toContain('resolves outside the vault');
     expect(failed).not.toContain('root:');
+    // A link to a file inside the vault is refused too: links are never followed.
+    await mkdir(join(v.vault, 'notes'), { recursive: true });
+    await writeFile(join(v.vault, 'notes/real.md'), 'secret note');
+    await symlink(join(v.vault, 'notes/real.md'), join(v.vault, 'templates/inner.md'));
+    const s2 = scheduler([schedule({ name: 'inner', cron: '5 7 * * *', job: { prompt: undefined, template: 'templates/inner.md' } })]);
+    await s2.tick();
+    t = Date.parse('2026-12-01T07:05:05Z');
+    await s2.tick();
+    expect(await v.read('failed', 'inner-20261201T0705Z.md')).toContain('is reached through a symbolic link');
   });
 
   it('quiet hours turn the notice off for slots inside the window', async () => {

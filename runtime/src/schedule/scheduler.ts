@@ -1,11 +1,12 @@
 import type { Cron } from 'croner';
-import { link, lstat, mkdir, open, readdir, realpath, unlink, writeFile } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { link, lstat, mkdir, readdir, realpath, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { RuntimeSchedule } from '../../../model/runtime-config.js';
 import { RuntimeError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isErrno, tempPathFor } from '../queue/fs-util.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { isInside, readRegularFile, truncateBytes, VaultFileError } from '../vault/files.js';
 import { compileCron, inWindow, latestSlot, localParts, longestGap, nextSlots, slotsBetween } from './cron.js';
 import type { ScheduleLedger } from './ledger.js';
 
@@ -312,18 +313,21 @@ export class Scheduler {
     const path = join(vault, rel);
     const missing = (why: string): RuntimeError =>
       new RuntimeError('JOB_INVALID', `the schedule's template "${rel}" ${why}`, { hint: `create ${rel} in the vault (a markdown prompt; {{date}}, {{previous_output}} and {{notes_changed}} are filled in), or change job.template in platform.yaml` });
-    let st;
+    let real: string;
     try {
-      st = await lstat(path);
+      real = await realpath(path);
     } catch (e) {
       if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) throw missing('does not exist');
       throw e;
     }
-    if (!st.isFile()) throw missing('is not a regular file (symlinks are not followed)');
-    if (st.size > TEMPLATE_MAX_BYTES) throw missing(`is ${st.size} bytes, over the ${TEMPLATE_MAX_BYTES}-byte limit`);
-    const real = await realpath(path);
-    if (!real.startsWith(vault + sep)) throw missing('resolves outside the vault');
-    return readBounded(real, TEMPLATE_MAX_BYTES);
+    if (!isInside(vault, real)) throw missing('resolves outside the vault');
+    if (real !== path) throw missing('is reached through a symbolic link; links are never followed');
+    try {
+      return (await readRegularFile(path, { maxBytes: TEMPLATE_MAX_BYTES })).toString('utf8');
+    } catch (e) {
+      if (e instanceof VaultFileError) throw missing(`cannot be used: ${e.message}`);
+      throw e;
+    }
   }
 
   /** Fills {{name}} placeholders in one pass: values are never scanned for placeholders again. */
@@ -347,12 +351,10 @@ export class Scheduler {
     const entry = jobId ? this.props.jobs?.get(jobId) : undefined;
     if (!entry) return '(no previous output)';
     try {
-      const path = join(this.props.vaultPath, entry.output);
-      const st = await lstat(path);
-      if (!st.isFile()) return '(no previous output)';
-      return await readBounded(path, PREVIOUS_OUTPUT_MAX_BYTES);
+      const buf = await readRegularFile(join(this.props.vaultPath, entry.output), { maxBytes: 16 * PREVIOUS_OUTPUT_MAX_BYTES });
+      return truncateBytes(buf.toString('utf8'), PREVIOUS_OUTPUT_MAX_BYTES);
     } catch {
-      return '(the previous output has been moved or deleted)';
+      return '(the previous output could not be read: moved, deleted, or not a plain file)';
     }
   }
 
@@ -431,17 +433,6 @@ export function upcomingRuns(schedules: readonly RuntimeSchedule[], opts: { n?: 
       ...(last ? { last: new Date(last.slot).toISOString(), lastStatus: last.status } : {}),
     };
   });
-}
-
-async function readBounded(path: string, max: number): Promise<string> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(max);
-    const { bytesRead } = await fh.read(buf, 0, max, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await fh.close();
-  }
 }
 
 function failedJob(s: RuntimeSchedule, slot: number, err: RuntimeError): string {
