@@ -25,6 +25,9 @@ services:
   rag      retrieval over the vault (not built yet)
   index    one-off re-index of the vault (not built yet)
 
+commands:
+  schedule list | next [NAME] [COUNT] | run NAME   the schedules from platform.yaml
+
 environment:
   RUNTIME_CONFIG   path to runtime.json (default generated/runtime/runtime.json)
   DATA_DIR         SQLite files (default ./.data)
@@ -50,6 +53,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     io.stdout(USAGE);
     return 0;
   }
+  if (service === 'schedule') return scheduleMain(argv.slice(1), env, io);
   if (!service || !(SERVICES as readonly string[]).includes(service)) {
     io.stderr(`${service ? `runtime: unknown service "${service}"\n\n` : ''}${USAGE}`);
     return 2;
@@ -76,6 +80,20 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     log.error('service failed', { error: e instanceof Error ? e : describeError(e) });
     io.stderr(formatFatal(e));
     return 1;
+  }
+}
+
+async function scheduleMain(args: readonly string[], env: Env, io: CliIo): Promise<number> {
+  const { loadConfig } = await import('./config/index.js');
+  const { createLogger } = await import('./log.js');
+  const { scheduleCommand } = await import('./schedule/cli.js');
+  try {
+    const config = loadConfig(env);
+    await scheduleCommand(args, config, createLogger({ level: config.logLevel, sink: (line) => io.stderr(`${line}\n`), fields: { service: 'schedule' } }), io);
+    return 0;
+  } catch (e) {
+    io.stderr(formatFatal(e));
+    return isRuntimeError(e, 'USAGE') ? 2 : 1;
   }
 }
 
