@@ -14,19 +14,20 @@ import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
 export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
 export type Service = (typeof SERVICES)[number];
 
-const NOT_BUILT: readonly Service[] = ['web', 'mcp', 'rag', 'index'];
+const NOT_BUILT: readonly Service[] = ['mcp', 'rag', 'index'];
 
 export const USAGE = `usage: runtime <service>
 
 services:
-  web      browser chat, queue and job views, health (not built yet)
+  web      browser chat, queue and job views, health (runtime web --help)
   worker   runs markdown jobs dropped into the vault queue
   mcp      MCP tool server (not built yet)
   rag      retrieval over the vault (not built yet)
   index    one-off re-index of the vault (not built yet)
 
 commands:
-  schedule list | next [NAME] [COUNT] | run NAME   the schedules from platform.yaml
+  token    API tokens for the web service: create, revoke, list
+  schedule what the schedules in platform.yaml do: list, next [NAME] [COUNT], run NAME
 
 environment:
   RUNTIME_CONFIG   path to runtime.json (default generated/runtime/runtime.json)
@@ -54,6 +55,11 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     return 0;
   }
   if (service === 'schedule') return scheduleMain(argv.slice(1), env, io);
+  if (service === 'token') return (await import('./web/cli.js')).runTokenCommand(argv, env, io);
+  if (service === 'web' && (argv[1] === '--help' || argv[1] === '-h')) {
+    io.stdout((await import('./web/cli.js')).WEB_USAGE);
+    return 0;
+  }
   if (!service || !(SERVICES as readonly string[]).includes(service)) {
     io.stderr(`${service ? `runtime: unknown service "${service}"\n\n` : ''}${USAGE}`);
     return 2;
@@ -74,6 +80,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
   const log = createLogger({ level: config.logLevel, fields: { service } });
   for (const w of config.warnings) log.warn(w);
   try {
+    if (service === 'web') return await (await import('./web/cli.js')).runWebService(argv, env, log, io);
     await runWorkerService(config, log);
     return 0;
   } catch (e) {

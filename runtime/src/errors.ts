@@ -50,6 +50,13 @@ export const RUNTIME_ERRORS = {
   STORE_ERROR: { summary: 'the local database failed', httpStatus: 500 },
   SERVICE_NOT_BUILT: { summary: 'this runtime service is not built yet', httpStatus: 501 },
   USAGE: { summary: 'the command line was not understood', httpStatus: 400 },
+  BAD_REQUEST: { summary: 'the request is malformed or out of bounds', httpStatus: 400 },
+  UNAUTHORIZED: { summary: 'the request carries no valid credentials', httpStatus: 401 },
+  FORBIDDEN: { summary: 'the credentials do not allow this', httpStatus: 403 },
+  NOT_FOUND: { summary: 'no such resource', httpStatus: 404 },
+  CONFLICT: { summary: 'the resource is not in a state that allows this', httpStatus: 409 },
+  PAYLOAD_TOO_LARGE: { summary: 'the request body is too large', httpStatus: 413 },
+  RATE_LIMITED: { summary: 'too many requests from this identity', httpStatus: 429 },
   INTERNAL: { summary: 'an unexpected internal error', httpStatus: 500 },
 } as const;
 
