@@ -5,6 +5,7 @@ import type { RuntimeSchedule } from '../../../model/runtime-config.js';
 import { RuntimeError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isErrno, tempPathFor } from '../queue/fs-util.js';
+import type { UsageStore } from '../store/usage.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { isInside, readRegularFile, truncateBytes, VaultFileError } from '../vault/files.js';
 import { compileCron, inWindow, latestSlot, localParts, longestGap, nextSlots, slotsBetween } from './cron.js';
@@ -51,6 +52,8 @@ export interface SchedulerProps {
   readonly metrics?: SchedulerMetrics;
   /** The job ledger, to find the previous run's output for `{{previous_output}}`. */
   readonly jobs?: { get(id: string): { output: string } | undefined };
+  /** The usage store, for `{{token_spend}}`. */
+  readonly usage?: Pick<UsageStore, 'totalsByModel'>;
 }
 
 export type SlotOutcome = 'enqueued' | 'skipped' | 'failed' | 'taken';
@@ -333,13 +336,18 @@ export class Scheduler {
   /** Fills {{name}} placeholders in one pass: values are never scanned for placeholders again. */
   private async fill(text: string, s: RuntimeSchedule, slot: number): Promise<string> {
     const prev = this.props.ledger.previousRun(s.name, slot);
+    // "Since the last run", or the last day for a first run.
+    const since = prev ? prev.slot : slot - 24 * 3600_000;
     const vars: Record<string, () => Promise<string> | string> = {
       date: () => localParts(slot, s.timezone).date,
       slot: () => new Date(slot).toISOString(),
       schedule: () => s.name,
       last_run: () => (prev ? new Date(prev.slot).toISOString() : 'never'),
       previous_output: () => this.previousOutput(prev?.jobId),
-      notes_changed: () => this.notesChanged(prev ? prev.slot : slot - 24 * 3600_000, slot),
+      notes_changed: () => this.notesChanged(since, slot),
+      jobs_open: () => this.jobFiles([this.props.folders.queue, this.props.folders.active], -Infinity, Infinity),
+      jobs_failed: () => this.jobFiles([this.props.folders.failed], since, slot),
+      token_spend: () => this.tokenSpend(since, slot),
     };
     const wanted = new Set([...text.matchAll(/\{\{\s*([a-z_]+)\s*\}\}/g)].map((m) => m[1]!).filter((k) => k in vars));
     const values = new Map<string, string>();
@@ -356,6 +364,31 @@ export class Scheduler {
     } catch {
       return '(the previous output could not be read: moved, deleted, or not a plain file)';
     }
+  }
+
+  /** Job files in the given folders modified in (since, until], newest first, bounded. */
+  private async jobFiles(folders: readonly string[], since: number, until: number): Promise<string> {
+    const found: { rel: string; mtime: number }[] = [];
+    for (const folder of folders) {
+      const names = await readdir(join(this.props.vaultPath, folder)).catch(() => [] as string[]);
+      for (const n of names.slice(0, NOTES_WALK_MAX)) {
+        if (n.startsWith('.') || !n.toLowerCase().endsWith('.md')) continue;
+        const st = await lstat(join(this.props.vaultPath, folder, n)).catch(() => undefined);
+        if (st?.isFile() && st.mtimeMs > since && st.mtimeMs <= until) found.push({ rel: `${folder}/${n}`, mtime: st.mtimeMs });
+      }
+    }
+    if (found.length === 0) return '(none)';
+    found.sort((a, b) => b.mtime - a.mtime || (a.rel < b.rel ? -1 : 1));
+    const lines = found.slice(0, NOTES_LIST_MAX).map((n) => `- ${n.rel}`);
+    if (found.length > NOTES_LIST_MAX) lines.push(`- … and ${found.length - NOTES_LIST_MAX} more`);
+    return lines.join('\n');
+  }
+
+  private tokenSpend(since: number, until: number): string {
+    if (!this.props.usage) return '(token spend is not available to this process)';
+    const rows = this.props.usage.totalsByModel({ since: new Date(since).toISOString(), until: new Date(until).toISOString() });
+    if (rows.length === 0) return '(no model calls)';
+    return rows.map((r) => `- ${r.model} (${r.provider}): ${r.calls} call${r.calls === 1 ? '' : 's'}, ${r.inputTokens} tokens in, ${r.outputTokens} out, ${r.errors} error${r.errors === 1 ? '' : 's'}`).join('\n');
   }
 
   /** Markdown notes modified in (since, until], newest first; runtime folders and dot-folders excluded. */

@@ -12,7 +12,7 @@ import { Scheduler, type UpcomingRuns } from '../schedule/scheduler.js';
 import type { JobQueue, QueueStats } from '../queue/types.js';
 import { SkillRegistry } from '../skills/registry.js';
 import type { RateLimitNotice } from '../router/index.js';
-import type { UsageRecorder } from '../store/usage.js';
+import type { UsageRecorder, UsageStore } from '../store/usage.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { openVaultLayout } from '../vault/files.js';
 import { QueueLease } from '../vault/lease.js';
@@ -249,6 +249,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         folders: vault.folders,
         ledger: scheduleLedger,
         jobs: ledger,
+        ...(deps.usage && 'totalsByModel' in deps.usage ? { usage: deps.usage as Pick<UsageStore, 'totalsByModel'> } : {}),
         log: log.child({ component: 'schedule' }),
         ...(metrics ? { metrics } : {}),
         ...(deps.now ? { now: deps.now } : {}),
