@@ -100,6 +100,37 @@ export const RuntimeConfigSchema = z.strictObject({
   schedules: z.array(RuntimeScheduleSchema),
   services: z.strictObject({ mcpUrl: Url, ragUrl: Url, qdrantUrl: Url, neo4jUri: z.string() }),
   notify: z.strictObject({ discordWebhookSecret: SecretName }),
+  /** The MCP tool server (`runtime mcp`) and the research jobs that use it. */
+  mcp: z.strictObject({
+    authTokenSecret: SecretName,
+    /** Host header names accepted (DNS-rebinding protection), loopback and the service name included. */
+    hostnames: z.array(z.string().min(1)),
+    /** Origin header values accepted; a request without Origin passes. */
+    origins: z.array(z.string().min(1)),
+    search: z.strictObject({ searxngUrl: Url.optional(), timeoutMs: z.number().int().positive(), maxResults: z.number().int().positive() }),
+    fetch: z.strictObject({
+      /** `host:port` pairs fetch may reach although they resolve to non-public addresses. */
+      allowHosts: z.array(z.string().min(1)),
+      maxRedirects: z.number().int().min(0),
+      maxBytes: z.number().int().positive(),
+      timeoutMs: z.number().int().positive(),
+      defaultMaxLength: z.number().int().positive(),
+    }),
+    vault: z.strictObject({
+      writableFolders: z.array(z.string().min(1)),
+      maxReadBytes: z.number().int().positive(),
+      maxWriteBytes: z.number().int().positive(),
+    }),
+    sandbox: z.strictObject({
+      cpuSeconds: z.number().int().positive(),
+      wallMs: z.number().int().positive(),
+      memoryMb: z.number().int().positive(),
+      maxProcesses: z.number().int().positive(),
+      maxOutputBytes: z.number().int().positive(),
+      diskMb: z.number().int().positive(),
+    }),
+    research: z.strictObject({ maxSteps: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxTokens: z.number().int().positive() }),
+  }),
   telemetry: z.strictObject({ otlpEndpoint: Url, serviceNamespace: z.string() }),
 });
 

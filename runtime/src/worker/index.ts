@@ -6,6 +6,7 @@ import { JobProcessor, type JobOutcome } from '../jobs/process.js';
 import type { ChatRouter } from '../jobs/execute.js';
 import type { JobType } from '../jobs/schema.js';
 import type { Logger } from '../log.js';
+import type { ResearchSettings } from '../mcp/research.js';
 import { FolderQueue } from '../queue/folder-queue.js';
 import { ScheduleLedger } from '../schedule/ledger.js';
 import { Scheduler, type UpcomingRuns } from '../schedule/scheduler.js';
@@ -81,6 +82,8 @@ export interface WorkerDeps {
   readonly onOutcome?: (outcome: JobOutcome) => void;
   /** The scheduler's clock, for tests. */
   readonly now?: () => number;
+  /** The MCP tool server research jobs use; without it they fail with MCP_UNAVAILABLE. */
+  readonly research?: ResearchSettings;
 }
 
 export interface Worker {
@@ -210,6 +213,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       defaultModel: config.routing.default,
       log,
       onRateLimited,
+      ...(deps.research ? { research: deps.research } : {}),
     });
     await processor.prepare();
     queue = new FolderQueue({
