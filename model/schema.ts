@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RetrievalSchema } from './runtime-config.js';
 
 /*
  * The platform model. Every default lives here, once, and says what it does.
@@ -555,6 +556,8 @@ export const PlatformSchema = z.strictObject({
   /** Jobs the worker enqueues on a clock, exactly once per slot. Key is the schedule name. */
   schedules: z.record(NameSchema, ScheduleSchema).default({}),
   mcp: McpSchema.prefault({}),
+  /** Hybrid retrieval over the vault; every field has a default. */
+  retrieval: RetrievalSchema.prefault({}),
 });
 
 export type Platform = z.infer<typeof PlatformSchema>;

@@ -95,6 +95,7 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
       qdrantUrl: p.services.qdrant ? svc('qdrant') : 'http://qdrant:6333',
       neo4jUri: p.services.neo4j ? `bolt://neo4j:${servicePort(p.services.neo4j, 'bolt') ?? 7687}` : 'bolt://neo4j:7687',
     },
+    retrieval: structuredClone(p.retrieval),
     notify: { discordWebhookSecret: p.observability.discord.webhookSecret },
     mcp: {
       authTokenSecret: p.mcp.authTokenSecret,

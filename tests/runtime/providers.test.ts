@@ -96,6 +96,15 @@ describe('OllamaProvider', () => {
     await closed;
   });
 
+  it('abort delivers nothing more, even lines that arrived in the same network chunk', async () => {
+    ollama.chat.enqueue({ chunks: Array.from({ length: 200 }, (_, i) => `t${i} `) });
+    const ac = new AbortController();
+    const evs = await abortAfterFirstText(p.chat(req('qwen2.5:14b'), { signal: ac.signal, timeoutMs: 10_000 }), ac);
+    expect(text(evs)).toBe('t0 ');
+    expect(evs.map((e) => e.type).slice(1)).toEqual(['usage', 'done']);
+    expect(doneOf(evs)).toEqual({ type: 'done', reason: 'aborted' });
+  });
+
   it('maps a mid-stream {"error"} line to PROVIDER_ERROR', async () => {
     ollama.chat.enqueue({ chunks: ['x', 'y'], errorAfter: { chunks: 1, message: 'model runner has unexpectedly stopped' } });
     const seen: ChatEvent[] = [];
