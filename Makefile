@@ -132,3 +132,11 @@ ansible-check: tools
 
 ansible-test: install tools
 	node_modules/.bin/vitest run tests/ansible
+
+# image
+# The runtime image, built with podman and tagged as platform.yaml's runtimeImage says. The base is
+# a local stand-in for node:24-bookworm-slim (scripts/image-base.sh) unless IMAGE_BASE=official or
+# IMAGE_BASE=<image>. See README, "Deploy", for how CI publishes it and the hosts pull it.
+.PHONY: image
+image: install
+	@bash scripts/image-build.sh

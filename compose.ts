@@ -1,4 +1,5 @@
-import { composeHosts, namedVolumesOn, servicesOn, type Platform, type Service, type Volume } from './model/index.js';
+import { composeHosts, namedVolumesOn, runtimeImageRef, servicesOn, type Platform, type Service, type Volume } from './model/index.js';
+import { Scalar } from 'yaml';
 import type { Artifact, Generator } from './render/types.js';
 import { toYaml } from './render/yaml.js';
 
@@ -11,6 +12,12 @@ import { toYaml } from './render/yaml.js';
 /** The compose project directory on every host; Ansible ships the file here. */
 export const COMPOSE_PROJECT_DIR = '/opt/platform';
 export const COMPOSE_NETWORK = 'platform';
+
+/**
+ * The compose variable that pins the runtime image by digest: the deploy writes it to the project's
+ * `.env` (`name@sha256:...`); without it compose runs the model's tag.
+ */
+export const RUNTIME_IMAGE_VAR = 'PLATFORM_RUNTIME_IMAGE';
 
 /**
  * What bubblewrap needs inside a container: Docker's default seccomp profile refuses the
@@ -27,6 +34,13 @@ export function secretsEnvFile(service: string): string {
   return `secrets/${service}.env`;
 }
 
+/** YAML 1.1 readers (PyYAML: podman-compose, Ansible) take an unquoted 1000:33 for a base-60 number. */
+function quoted(value: string): Scalar<string> {
+  const s = new Scalar(value);
+  s.type = Scalar.QUOTE_DOUBLE;
+  return s;
+}
+
 function volume(p: Platform, s: Service, v: Volume): Record<string, unknown> {
   const source = v.type === 'vault' ? p.hosts[s.host]!.vaultPath! : v.source;
   const type = v.type === 'volume' ? 'volume' : 'bind';
@@ -36,6 +50,10 @@ function volume(p: Platform, s: Service, v: Volume): Record<string, unknown> {
 function composeService(p: Platform, name: string, s: Service): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (s.image) out.image = s.image;
+  if (s.runtime) {
+    const ref = runtimeImageRef(p);
+    if (ref) out.image = `\${${RUNTIME_IMAGE_VAR}:-${ref}}`;
+  }
   if (s.build) out.build = { context: s.build.context, ...(s.build.dockerfile ? { dockerfile: s.build.dockerfile } : {}) };
   if (s.command) out.command = [...s.command];
   out.restart = s.restart;
@@ -48,9 +66,21 @@ function composeService(p: Platform, name: string, s: Service): Record<string, u
   if (s.publish.length) out.ports = s.publish.map((x) => `${x.hostIp}:${x.hostPort}:${x.port}`);
   if (s.volumes.length) out.volumes = s.volumes.map((v) => volume(p, s, v));
   if (s.usesHostServices.length) out.extra_hosts = ['host.docker.internal:host-gateway'];
+  if (s.runtime) {
+    // The vault belongs to the Syncthing user: the runtime writes into it as that user. The image
+    // writes only to /data, the vault and /tmp, so its root stays read-only.
+    const o = p.vault.owner;
+    out.user = quoted(`${o.uid}:${o.gid}`);
+    out.read_only = true;
+    out.tmpfs = ['/tmp'];
+  }
   if (s.healthcheck) {
     const h = s.healthcheck;
     out.healthcheck = { test: [...h.test], interval: h.interval, timeout: h.timeout, retries: h.retries, start_period: h.startPeriod };
+  } else if (s.runtime) {
+    // The image's own check probes the web port; a runtime service without a check of its own
+    // (the worker serves no HTTP) turns it off rather than report unhealthy forever.
+    out.healthcheck = { test: ['NONE'] };
   }
   if (s.memLimit) out.mem_limit = s.memLimit;
   if (s.sandbox === 'bubblewrap') out.security_opt = [...BUBBLEWRAP_SECURITY_OPT];

@@ -225,6 +225,8 @@ export const ServiceSchema = z
     host: NameSchema,
     description: z.string().default(''),
     image: z.string().min(1).optional(),
+    /** Runs the platform's runtime image (`runtimeImage`) as the vault owner, with a read-only root. */
+    runtime: z.boolean().default(false),
     build: z.strictObject({ context: z.string().min(1), dockerfile: z.string().min(1).optional() }).optional(),
     command: z.array(z.string()).optional(),
     /** Ports the container listens on; reachable on the compose network only. */
@@ -251,8 +253,8 @@ export const ServiceSchema = z
      */
     sandbox: z.enum(['bubblewrap']).optional(),
   })
-  .refine((s) => (s.image === undefined) !== (s.build === undefined), {
-    message: 'exactly one of "image" or "build"',
+  .refine((s) => [s.image !== undefined, s.build !== undefined, s.runtime].filter(Boolean).length === 1, {
+    message: 'exactly one of "image", "build" or "runtime: true"',
   });
 
 // ---------------------------------------------------------------- routing
@@ -386,7 +388,17 @@ export type DashboardName = (typeof DASHBOARD_NAMES)[number];
 
 // ---------------------------------------------------------------- vault
 
+export const VaultOwnerSchema = z.strictObject({
+  /** The user Syncthing runs as on every vault host; it owns the vault's files. */
+  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a POSIX user name such as "syncthing"').default('syncthing'),
+  /** Its uid and gid: the runtime's containers run as them, so what they write stays the owner's. */
+  uid: z.number().int().min(1, 'a non-root uid (the containers must not run as root)').max(2 ** 31 - 1).default(1000),
+  gid: z.number().int().min(1, 'a non-root gid').max(2 ** 31 - 1).default(1000),
+});
+
 export const VaultSchema = z.strictObject({
+  /** Who owns the vault on the hosts (the Syncthing user). */
+  owner: VaultOwnerSchema.prefault({}),
   folders: z
     .strictObject({
       queue: z.string().default('_queue'),
@@ -475,6 +487,17 @@ export const ScheduleSchema = z.strictObject({
   job: ScheduledJobSchema,
 });
 
+// ---------------------------------------------------------------- runtime image
+
+export const RuntimeImageSchema = z.strictObject({
+  /** The registry CI pushes the runtime image to and the hosts pull it from. */
+  registry: HostnameSchema.default('ghcr.io'),
+  /** Repository path inside the registry, e.g. "owner/platform-runtime". */
+  repository: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, 'a lower-case repository path such as "owner/platform-runtime"'),
+  /** The release the hosts run; CI tags the image with it, the deploy pins its digest. */
+  tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image tag such as "0.1.0"'),
+});
+
 // ---------------------------------------------------------------- mcp
 
 /** `host:port` (a DNS name or an IP literal, IPv6 in brackets). */
@@ -555,6 +578,9 @@ export const PlatformSchema = z.strictObject({
   vault: VaultSchema,
   /** Jobs the worker enqueues on a clock, exactly once per slot. Key is the schedule name. */
   schedules: z.record(NameSchema, ScheduleSchema).default({}),
+  /** The runtime's image: services with `runtime: true` run it (required when any does). */
+  runtimeImage: RuntimeImageSchema.optional(),
+
   mcp: McpSchema.prefault({}),
   /** Hybrid retrieval over the vault; every field has a default. */
   retrieval: RetrievalSchema.prefault({}),
@@ -570,6 +596,8 @@ export type Route = z.infer<typeof RouteSchema>;
 export type PublicHostname = z.infer<typeof PublicHostnameSchema>;
 export type FirewallRule = z.infer<typeof FirewallRuleSchema>;
 export type Volume = z.infer<typeof VolumeSchema>;
+export type VaultOwner = z.infer<typeof VaultOwnerSchema>;
+export type RuntimeImage = z.infer<typeof RuntimeImageSchema>;
 export type Bucket = z.infer<typeof BucketSchema>;
 export type Identity = z.infer<typeof IdentitySchema>;
 export type ProviderKind = z.infer<typeof ProviderKindSchema>;

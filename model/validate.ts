@@ -96,6 +96,9 @@ export function crossCheck(p: Platform): RawProblem[] {
     for (const k of Object.keys(s.env)) {
       if (s.secrets.includes(k)) add(['services', name, 'env', k], `"${k}" is both a plain env value and a secret`, 'keep it under "secrets" only', true);
     }
+    if (s.runtime && !p.runtimeImage) {
+      add(['services', name, 'runtime'], `service "${name}" runs the runtime image, but the model names none`, 'add "runtimeImage: { registry: ghcr.io, repository: <owner>/platform-runtime, tag: <version> }"');
+    }
   }
   for (const cycle of dependencyCycles(p)) {
     const [first, second] = cycle;

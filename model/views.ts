@@ -51,6 +51,18 @@ export function runtimeHost(p: Platform): string {
   return p.services.worker?.host ?? p.services.web?.host ?? '';
 }
 
+/** The runtime image's full name and tag (`registry/repository:tag`), or undefined without one. */
+export function runtimeImageRef(p: Platform): string | undefined {
+  const i = p.runtimeImage;
+  return i ? `${i.registry}/${i.repository}:${i.tag}` : undefined;
+}
+
+/** The runtime image's name without its tag: what a digest is appended to (`name@sha256:...`). */
+export function runtimeImageName(p: Platform): string | undefined {
+  const i = p.runtimeImage;
+  return i ? `${i.registry}/${i.repository}` : undefined;
+}
+
 /** First port of a compose service, or the named one. */
 export function servicePort(s: Service, name?: string): number | undefined {
   return (name === undefined ? s.ports[0] : s.ports.find((x) => x.name === name))?.port;

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import { COMPOSE_PROJECT_DIR } from '../compose.js';
-import { alloyHosts, hostServiceOfKind, identityFor, servicesOn, type Platform, type Service } from '../model/index.js';
+import { COMPOSE_PROJECT_DIR, RUNTIME_IMAGE_VAR } from '../compose.js';
+import { alloyHosts, hostServiceOfKind, identityFor, runtimeImageName, servicesOn, type Platform, type Service } from '../model/index.js';
 import { COMPOSE_PROJECT_NAME, envFilesOn, groupsOf, hostFile, vaultSnapshotHost } from './groups.js';
 
 /*
@@ -49,6 +49,13 @@ export function hostVars(p: Platform, host: string): Record<string, unknown> {
     out.compose_services = services.map(([n]) => n);
     out.compose_healthchecked = services.filter(([, s]) => s.healthcheck).map(([n]) => n);
     out.compose_env_files = services.filter(([, s]) => s.secrets.length > 0).map(([n]) => `secrets/${n}.env`);
+    const image = runtimeImageName(p);
+    if (image && services.some(([, s]) => s.runtime)) {
+      // The deploy passes runtime_image_digest (what CI pushed); the role pins compose to name@digest.
+      out.runtime_image_name = image;
+      out.runtime_image_tag = p.runtimeImage!.tag;
+      out.runtime_image_var = RUNTIME_IMAGE_VAR;
+    }
   }
   if (groups.has('infisical_hosts')) {
     out.infisical_site_url = p.infisical.siteUrl;
@@ -68,10 +75,12 @@ export function hostVars(p: Platform, host: string): Record<string, unknown> {
   if (h.vaultPath) {
     out.vault_path = h.vaultPath;
     out.vault_folders = Object.values(p.vault.folders);
+    out.vault_owner_uid = p.vault.owner.uid;
+    out.vault_owner_gid = p.vault.owner.gid;
   }
   const syncthing = hostServiceOfKind(p, host, 'syncthing');
   if (syncthing) {
-    out.syncthing_user = h.user;
+    out.syncthing_user = p.vault.owner.user;
     out.syncthing_gui_address = syncthing[1].listen ?? '127.0.0.1:8384';
   }
   if (vaultSnapshotHost(p) === host) {

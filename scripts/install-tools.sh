@@ -14,6 +14,11 @@ declare -A APT=(
   [python3]=python3
   [ansible-playbook]=ansible
   [ansible-lint]=ansible-lint
+  # The runtime image: built and run in containers (tests/image, make image, bench/image.ts).
+  [podman]=podman
+  [buildah]=buildah
+  [podman-compose]=podman-compose
+  [debootstrap]=debootstrap
 )
 
 missing=()

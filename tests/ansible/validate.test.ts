@@ -60,7 +60,7 @@ describe('the model refuses what the Ansible roles could not apply', () => {
 
   it('a vault-snapshots bucket with no vault to snapshot', () => {
     let text = edit(TEXT, '  prod-services:', '    vaultPath: /srv/obsidian-vault-v2\n', '');
-    text = edit(text, '  contabo:', '    vaultPath: /root/obsidian-vault-v2\n', '');
+    text = edit(text, '  contabo:', '    vaultPath: /srv/obsidian-vault-v2\n', '');
     const found = problems(text);
     expect(found.some((p) => p.path === 'aws.buckets.vault-snapshots' && /nothing to snapshot/.test(p.message))).toBe(true);
   });

@@ -212,3 +212,34 @@ describe('edge wiring', () => {
     expect(p.fix).toBe('add "TUNNEL_TOKEN" to services.cloudflared.secrets (cloudflared reads TUNNEL_TOKEN)');
   });
 });
+
+describe('the vault owner and the runtime image', () => {
+  it('defaults the vault owner when the model leaves it out', () => {
+    const p = parsePlatform(edit(base, '  owner: { user: syncthing, uid: 1000, gid: 1000 }\n', ''));
+    expect(p.vault.owner).toEqual({ user: 'syncthing', uid: 1000, gid: 1000 });
+  });
+
+  it('refuses root as the vault owner: the runtime containers run as it', () => {
+    const text = edit(base, 'uid: 1000, gid: 1000', 'uid: 0, gid: 1000');
+    const p = only(text);
+    expect(p.path).toBe('vault.owner.uid');
+    expect(p.message).toMatch(/found number 0/);
+  });
+
+  it('a runtime service needs the model to name the runtime image', () => {
+    const text = base.slice(0, base.indexOf('\n# The runtime\'s image:')) + '\n';
+    const list = problems(text);
+    expect(list.map((p) => p.path).sort()).toEqual(['services.mcp.runtime', 'services.rag.runtime', 'services.web.runtime', 'services.worker.runtime']);
+    expect(list[0]!.fix).toContain('runtimeImage:');
+  });
+
+  it('a service runs exactly one of an image, a build or the runtime', () => {
+    const text = edit(base, '    runtime: true\n', '    runtime: true\n    image: busybox:1\n', '  worker:');
+    expect(only(text).message).toContain('exactly one of "image", "build" or "runtime: true"');
+  });
+
+  it('checks the image repository and tag', () => {
+    const list = problems(edit(edit(base, 'repository: davidcockson/platform-runtime', 'repository: Davidcockson/Runtime'), 'tag: 0.1.0', 'tag: "0.1.0 final"'));
+    expect(list.map((p) => p.path).sort()).toEqual(['runtimeImage.repository', 'runtimeImage.tag']);
+  });
+});

@@ -121,8 +121,31 @@ describe('compose files', () => {
     expect(JSON.stringify(c)).not.toContain('ANTHROPIC_API_KEY');
     for (const s of Object.values(c.services)) expect(s.ports).toBeUndefined();
     expect(c.services.web!.depends_on).toEqual({ rag: { condition: 'service_healthy' }, mcp: { condition: 'service_healthy' } });
-    expect(c.services.worker!.volumes).toContainEqual({ type: 'bind', source: '/root/obsidian-vault-v2', target: '/vault' });
+    expect(c.services.worker!.volumes).toContainEqual({ type: 'bind', source: '/srv/obsidian-vault-v2', target: '/vault' });
     expect(Object.keys(c.volumes)).toEqual(['alloy-data', 'neo4j-data', 'qdrant-data', 'runtime-data']);
+  });
+
+  it('run the runtime image as the vault owner, with a read-only root, pinnable by digest', () => {
+    const text = readFileSync(join(ROOT, 'generated/hosts/contabo/docker-compose.yml'), 'utf8');
+    const c = parse(text) as { services: Record<string, Record<string, unknown>> };
+    for (const name of ['web', 'worker', 'mcp', 'rag']) {
+      expect(c.services[name]!.image, name).toBe('${PLATFORM_RUNTIME_IMAGE:-ghcr.io/davidcockson/platform-runtime:0.1.0}');
+      expect(c.services[name]!.user, name).toBe('1000:1000');
+      expect(c.services[name]!.read_only, name).toBe(true);
+      expect(c.services[name]!.tmpfs, name).toEqual(['/tmp']);
+    }
+    // Quoted: a YAML 1.1 reader (podman-compose, Ansible) takes 1000:33 for a base-60 number.
+    expect(text).toContain('user: "1000:1000"');
+    expect(c.services.worker!.healthcheck).toEqual({ test: ['NONE'] });
+    expect(c.services.qdrant!.user).toBeUndefined();
+    expect(c.services.qdrant!.read_only).toBeUndefined();
+
+    const other = parsePlatform(
+      edit(edit(exampleText(), 'owner: { user: syncthing, uid: 1000, gid: 1000 }', 'owner: { user: st, uid: 1500, gid: 33 }'), 'tag: 0.1.0', 'tag: 0.2.0-rc.1'),
+    );
+    const o = composeFile(other, 'contabo') as { services: Record<string, Record<string, unknown>> };
+    expect(String(o.services.worker!.user)).toBe('1500:33');
+    expect(o.services.worker!.image).toBe('${PLATFORM_RUNTIME_IMAGE:-ghcr.io/davidcockson/platform-runtime:0.2.0-rc.1}');
   });
 
   it('publish only what the model asks, on the address it names', () => {
