@@ -160,6 +160,47 @@ export function alertRules(p: Platform): AlertRule[] {
     },
   });
 
+  // A schedule's own period (its longest gap between slots, DST included) sets its threshold, so
+  // one rule serves a five-minute schedule and a weekly one.
+  const lastRun = sel('platform_schedule_last_run_timestamp_seconds');
+  const period = sel('platform_schedule_period_seconds');
+  rules.push({
+    group: GROUPS.jobs,
+    alert: 'ScheduleNotRun',
+    expr: `(time() - max by (schedule) (${lastRun})) > 2 * max by (schedule) (${period})`,
+    for: '10m',
+    severity: 'warning',
+    summary: 'Schedule {{ $labels.schedule }} has not run for {{ $value | humanizeDuration }}',
+    description: 'The latest slot schedule {{ $labels.schedule }} settled was {{ $value | humanizeDuration }} ago, more than twice its period: its jobs are not being enqueued.',
+    runbook: {
+      title: 'A schedule has not run',
+      meaning: 'A schedule has settled no slot (enqueued or skipped) for more than twice the longest gap between its slots: the worker is down, its clock is wrong, or the schedule ledger cannot be written.',
+      steps: [
+        'Check the worker is up and holds the queue: `docker compose ps worker`, then its logs in Loki: `{service="worker"} |= "schedule"`.',
+        'Run `runtime schedule list` on the runtime host: it shows each schedule\'s last slot, its status and its next runs.',
+        'Check the host clock (`timedatectl`): a clock set back holds a schedule until it passes the last slot again.',
+        'Enqueue the job by hand if it is needed now: `runtime schedule run NAME`.',
+      ],
+    },
+    fires: {
+      series: [
+        s(sel('platform_schedule_last_run_timestamp_seconds', { schedule: 'briefing', ...runtime }), '0x200'),
+        s(sel('platform_schedule_period_seconds', { schedule: 'briefing', ...runtime }), '3600x200'),
+      ],
+      evalTime: '140m',
+      firing: [{ labels: { schedule: 'briefing' }, value: 8400 }],
+    },
+    quiet: {
+      series: [
+        // Runs every hour: the latest slot is never more than an hour old.
+        s(sel('platform_schedule_last_run_timestamp_seconds', { schedule: 'briefing', ...runtime }), '0x59 3600x60 7200x60 10800x60'),
+        s(sel('platform_schedule_period_seconds', { schedule: 'briefing', ...runtime }), '3600x240'),
+      ],
+      evalTime: '230m',
+      firing: [],
+    },
+  });
+
   // ---- providers
   const gated = healthGatedHosts(p);
   if (gated.length) {

@@ -60,6 +60,15 @@ function jobs(p: Platform): DashboardSpec {
           stat('Oldest queued job now', 's', [{ expr: gauge('platform_queue_oldest_age_seconds', HOST, [], 'max') }], 6, { redFrom: t.queueStuckMinutes * 60, h: 8 }),
         ],
       },
+      {
+        title: 'Schedules',
+        panels: [
+          ts('Scheduled slots by outcome', 'short', [{ expr: increase('platform_schedule_runs_total', HOST, ['schedule', 'outcome'], '$__rate_interval'), legend: '{{schedule}} {{outcome}}' }], 8, { stacked: true }),
+          ts('Slots missed (downtime, clock jumps)', 'short', [{ expr: increase('platform_schedule_missed_total', HOST, ['schedule'], '$__rate_interval'), legend: '{{schedule}}' }], 8),
+          ts('Lateness p95 (slot to queued)', 's', [{ expr: quantile(0.95, 'platform_schedule_lateness_seconds', HOST, ['schedule']), legend: '{{schedule}}' }], 8),
+          ts('Time since last run, in periods', 'short', [{ expr: `(time() - ${gauge('platform_schedule_last_run_timestamp_seconds', HOST, ['schedule'], 'max')}) / ${gauge('platform_schedule_period_seconds', HOST, ['schedule'], 'max')}`, legend: '{{schedule}}' }], 24),
+        ],
+      },
     ],
   };
 }

@@ -67,6 +67,12 @@ export const METRICS = [
   { name: 'platform_index_chunks', type: 'gauge', unit: '1', labels: ['store'], help: 'Chunks (vector points, graph nodes) in the retrieval index, by store.', source: 'runtime', values: { store: ['vector', 'graph'] } },
   { name: 'platform_index_last_run_timestamp_seconds', type: 'gauge', unit: 's', labels: [], help: 'Unix time the last index run finished.', source: 'runtime' },
   { name: 'platform_index_runs_total', type: 'counter', unit: '1', labels: ['outcome'], help: 'Index runs finished, by outcome (completed, failed).', source: 'runtime', values: { outcome: ['completed', 'failed'] } },
+  // ---- schedules
+  { name: 'platform_schedule_runs_total', type: 'counter', unit: 'jobs', labels: ['schedule', 'outcome'], help: 'Schedule slots settled, by outcome: enqueued (on time or as the catch-up run), skipped (missed during downtime), failed (the job could not be built).', source: 'runtime', values: { outcome: ['enqueued', 'skipped', 'failed'] } },
+  { name: 'platform_schedule_missed_total', type: 'counter', unit: '1', labels: ['schedule'], help: 'Slots that passed while no scheduler ran (downtime, a clock jump), whatever the catch-up policy did with them.', source: 'runtime' },
+  { name: 'platform_schedule_lateness_seconds', type: 'histogram', unit: 's', labels: ['schedule'], help: 'Time from a slot to its job file landing in the queue.', source: 'runtime', buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 3600, 21600, 86400] },
+  { name: 'platform_schedule_last_run_timestamp_seconds', type: 'gauge', unit: 's', labels: ['schedule'], help: 'Unix time of the latest slot a schedule settled (enqueued or skipped).', source: 'runtime' },
+  { name: 'platform_schedule_period_seconds', type: 'gauge', unit: 's', labels: ['schedule'], help: 'Longest gap between two consecutive slots among the next 500 slots of an enabled schedule (what "not run within twice its period" measures against).', source: 'runtime' },
   // ---- host exporters (Alloy: prometheus.exporter.unix)
   { name: 'node_cpu_seconds_total', type: 'counter', unit: 's', labels: ['cpu', 'mode'], help: 'CPU time by mode.', source: 'node_exporter' },
   { name: 'node_load1', type: 'gauge', unit: '1', labels: [], help: 'One-minute load average.', source: 'node_exporter' },

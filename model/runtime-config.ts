@@ -31,6 +31,25 @@ export const RuntimeProviderSchema = z.strictObject({
   maxRetryWaitMs: z.number().int().positive(),
 });
 
+/** One schedule as the worker's scheduler runs it (see `schedules:` in the model). */
+export const RuntimeScheduleSchema = z.strictObject({
+  name: z.string().min(1),
+  cron: z.string().min(1),
+  timezone: z.string().min(1),
+  enabled: z.boolean(),
+  catchUp: z.enum(['skip', 'once']),
+  quietHours: z.strictObject({ start: z.string(), end: z.string() }).optional(),
+  job: z.strictObject({
+    type: z.enum(['text', 'research']),
+    model: z.string().min(1).optional(),
+    skills: z.array(z.string().min(1)),
+    title: z.string().min(1).optional(),
+    prompt: z.string().min(1).optional(),
+    /** Vault-relative; read at each slot. */
+    template: z.string().min(1).optional(),
+  }),
+});
+
 /*
  * Retrieval over the vault (`runtime index`, `runtime rag`). The same schema validates the
  * model's `retrieval:` section and the runtime slice, so its defaults live here once.
@@ -142,6 +161,8 @@ export const RuntimeConfigSchema = z.strictObject({
       leaseStaleHeartbeats: z.number().int().min(2),
     }),
   }),
+  /** In name order. */
+  schedules: z.array(RuntimeScheduleSchema),
   services: z.strictObject({ mcpUrl: Url, ragUrl: Url, qdrantUrl: Url, neo4jUri: z.string() }),
   retrieval: RetrievalSchema.prefault({}),
   notify: z.strictObject({ discordWebhookSecret: SecretName }),
@@ -181,3 +202,4 @@ export const RuntimeConfigSchema = z.strictObject({
 
 export type RuntimeConfigFile = z.infer<typeof RuntimeConfigSchema>;
 export type RuntimeRoute = z.infer<typeof RuntimeRouteSchema>;
+export type RuntimeSchedule = z.infer<typeof RuntimeScheduleSchema>;

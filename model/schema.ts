@@ -445,6 +445,48 @@ export const VaultSchema = z.strictObject({
     .prefault({}),
 });
 
+// ---------------------------------------------------------------- schedules
+
+const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/** The job a schedule drops into the vault queue at each slot. */
+export const ScheduledJobSchema = z
+  .strictObject({
+    /** The job type, as in a hand-written job file. */
+    type: z.enum(['text', 'chain', 'research']).default('text'),
+    /** A routing model id; the routing default when absent. */
+    model: z.string().min(1).optional(),
+    skills: z.array(z.string().min(1)).default([]),
+    title: z.string().min(1).optional(),
+    /** The prompt itself; it may use the variables a template may use. */
+    prompt: z.string().min(1).optional(),
+    /**
+     * A prompt template in the vault, relative to its root (`templates/briefing.md`). Read at each
+     * slot with the variables {{date}}, {{slot}}, {{schedule}}, {{last_run}}, {{previous_output}}
+     * and {{notes_changed}} filled in.
+     */
+    template: z.string().min(1).optional(),
+  })
+  .refine((j) => (j.prompt === undefined) !== (j.template === undefined), { message: 'exactly one of "prompt" or "template"' });
+
+export const ScheduleSchema = z.strictObject({
+  /** Standard five-field cron: minute hour day-of-month month day-of-week. */
+  cron: z.string().min(1),
+  /** IANA time zone the cron fields are read in; DST is followed. */
+  timezone: z.string().min(1).default('UTC'),
+  enabled: z.boolean().default(true),
+  /**
+   * After downtime (or a clock jump forward): skip the missed slots, or run once for the latest
+   * of them. A slot reached on time always runs.
+   */
+  catchUp: z.enum(['skip', 'once']).default('skip'),
+  /** Discord notices for this schedule's jobs are held back in this local-time window. */
+  quietHours: z
+    .strictObject({ start: z.string().regex(CLOCK, 'a time "HH:MM"'), end: z.string().regex(CLOCK, 'a time "HH:MM"') })
+    .optional(),
+  job: ScheduledJobSchema,
+});
+
 // ---------------------------------------------------------------- runtime image
 
 export const RuntimeImageSchema = z.strictObject({
@@ -534,6 +576,8 @@ export const PlatformSchema = z.strictObject({
   routing: RoutingSchema,
   observability: ObservabilitySchema,
   vault: VaultSchema,
+  /** Jobs the worker enqueues on a clock, exactly once per slot. Key is the schedule name. */
+  schedules: z.record(NameSchema, ScheduleSchema).default({}),
   /** The runtime's image: services with `runtime: true` run it (required when any does). */
   runtimeImage: RuntimeImageSchema.optional(),
 
@@ -557,3 +601,5 @@ export type RuntimeImage = z.infer<typeof RuntimeImageSchema>;
 export type Bucket = z.infer<typeof BucketSchema>;
 export type Identity = z.infer<typeof IdentitySchema>;
 export type ProviderKind = z.infer<typeof ProviderKindSchema>;
+export type Schedule = z.infer<typeof ScheduleSchema>;
+export type ScheduledJob = z.infer<typeof ScheduledJobSchema>;

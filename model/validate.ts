@@ -2,6 +2,7 @@ import type { Platform } from './schema.js';
 import { oneOf } from './suggest.js';
 import { checkObservability } from './validate-observability.js';
 import { ansibleChecks } from './validate-ansible.js';
+import { checkSchedules } from './validate-schedules.js';
 import { connectionAddress, hostServiceOfKind, hostServicesOf, listenOf, resolveTarget, RUNTIME_SERVICES, servicesOn } from './views.js';
 
 /** A problem before it is located in the source. */
@@ -198,6 +199,8 @@ export function crossCheck(p: Platform): RawProblem[] {
   }
   out.push(...checkObservability(p));
   out.push(...ansibleChecks(p));
+  // The clock only feeds the next-run times an error shows; no generator reads it.
+  out.push(...checkSchedules(p, new Date()));
   return out;
 }
 

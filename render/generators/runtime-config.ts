@@ -70,6 +70,25 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
         leaseStaleHeartbeats: p.vault.worker.leaseStaleHeartbeats,
       },
     },
+    schedules: Object.entries(p.schedules)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, s]) => ({
+        name,
+        cron: s.cron,
+        timezone: s.timezone,
+        enabled: s.enabled,
+        catchUp: s.catchUp,
+        ...(s.quietHours ? { quietHours: { ...s.quietHours } } : {}),
+        job: {
+          // The model refuses chain schedules; the narrowing keeps the slice's type honest.
+          type: s.job.type === 'research' ? 'research' : 'text',
+          ...(s.job.model !== undefined ? { model: s.job.model } : {}),
+          skills: [...s.job.skills],
+          ...(s.job.title !== undefined ? { title: s.job.title } : {}),
+          ...(s.job.prompt !== undefined ? { prompt: s.job.prompt } : {}),
+          ...(s.job.template !== undefined ? { template: s.job.template } : {}),
+        },
+      })),
     services: {
       mcpUrl: svc('mcp'),
       ragUrl: svc('rag'),

@@ -118,6 +118,22 @@ export function systemMap(p: Platform): string {
     '',
   );
 
+  out.push('## Schedules', '');
+  const schedules = Object.entries(p.schedules).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (schedules.length === 0) out.push('None.', '');
+  else {
+    // No next-run times here: they depend on the clock, and this file is a pure function of the model.
+    out.push(
+      ...table(
+        ['schedule', 'cron', 'time zone', 'job', 'catch-up', 'enabled'],
+        schedules.map(([n, s]) => [n, `\`${s.cron}\``, s.timezone, `${s.job.type}${s.job.model ? ` on ${s.job.model}` : ''}${s.job.template ? `, template ${s.job.template}` : ''}`, s.catchUp, s.enabled ? 'yes' : 'no']),
+      ),
+      '',
+      'Upcoming runs: `runtime schedule next NAME`.',
+      '',
+    );
+  }
+
   out.push('## Data stores', '');
   const stores: string[][] = Object.entries(p.services)
     .filter(([, s]) => s.image && DATA_STORE.test(s.image))

@@ -22,6 +22,7 @@ services:
 
 commands:
   token    API tokens for the web service: create, revoke, list
+  schedule what the schedules in platform.yaml do: list, next [NAME] [COUNT], run NAME
 
 environment:
   RUNTIME_CONFIG   path to runtime.json (default generated/runtime/runtime.json)
@@ -50,6 +51,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     io.stdout(USAGE);
     return 0;
   }
+  if (service === 'schedule') return scheduleMain(argv.slice(1), env, io);
   if (service === 'token') return (await import('./web/cli.js')).runTokenCommand(argv, env, io);
   if (service === 'web' && (argv[1] === '--help' || argv[1] === '-h')) {
     io.stdout((await import('./web/cli.js')).WEB_USAGE);
@@ -90,6 +92,20 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     log.error('service failed', { error: e instanceof Error ? e : describeError(e) });
     io.stderr(formatFatal(e));
     return 1;
+  }
+}
+
+async function scheduleMain(args: readonly string[], env: Env, io: CliIo): Promise<number> {
+  const { loadConfig } = await import('./config/index.js');
+  const { createLogger } = await import('./log.js');
+  const { scheduleCommand } = await import('./schedule/cli.js');
+  try {
+    const config = loadConfig(env);
+    await scheduleCommand(args, config, createLogger({ level: config.logLevel, sink: (line) => io.stderr(`${line}\n`), fields: { service: 'schedule' } }), io);
+    return 0;
+  } catch (e) {
+    io.stderr(formatFatal(e));
+    return isRuntimeError(e, 'USAGE') ? 2 : 1;
   }
 }
 

@@ -9,4 +9,5 @@ export * from './router/index.js';
 export * from './notify/index.js';
 export * from './store/index.js';
 export * from './telemetry/index.js';
+export * from './schedule/index.js';
 export * from './vault/index.js';

@@ -31,6 +31,7 @@ describe('alert rules', () => {
       'JobFailed',
       'JobFailureRatioHigh',
       'QueueStuck',
+      'ScheduleNotRun',
       'ProviderHostDown',
       'ProviderRateLimited',
       'DiskAlmostFull',

@@ -26,7 +26,7 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /** A temporary name beside `path`; short and fixed-length, so a long name never pushes it over NAME_MAX. */
-function tempPathFor(path: string): string {
+export function tempPathFor(path: string): string {
   return join(dirname(path), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}.tmp`);
 }
 

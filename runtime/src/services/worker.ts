@@ -31,8 +31,9 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger): Prom
     await router.start();
     // The worker owns its parts from here: it starts them, stops them and closes the ledger.
     const parts = await openWorkerParts(config, { log });
-    // The router writes one usage row per provider call (it is given the job id), so the worker writes none.
-    await runWorker({ config, router, ...parts, notifier, log, metrics: telemetry.metrics, research: researchSettings(config) });
+    // The router writes one usage row per provider call (it is given the job id), so the worker
+    // writes none; it only reads token spend for the briefing agent's templates.
+    await runWorker({ config, router, ...parts, notifier, spend: usage, log, metrics: telemetry.metrics, research: researchSettings(config) });
   } finally {
     await router.stop();
     await notifier.close();

@@ -118,6 +118,7 @@ export class QueueLease {
   private timer: NodeJS.Timeout | undefined;
   private held = false;
   private lost = false;
+  private readonly lostListeners = new Set<(owner: LeaseOwner | undefined) => void>();
 
   constructor(private readonly props: QueueLeaseProps) {
     this.path = join(props.dir, leaseFileName(props.queue));
@@ -135,6 +136,12 @@ export class QueueLease {
 
   get isHeld(): boolean {
     return this.held && !this.lost;
+  }
+
+  /** Also calls `fn` when the lease is lost (besides the `onLost` prop); returns an unsubscribe function. */
+  whenLost(fn: (owner: LeaseOwner | undefined) => void): () => void {
+    this.lostListeners.add(fn);
+    return () => this.lostListeners.delete(fn);
   }
 
   /** Why the current owner is gone, or undefined while it looks alive. Same host and boot: its pid decides at once. */
@@ -274,6 +281,7 @@ export class QueueLease {
       const owner = raw === undefined ? undefined : parseOwner(raw);
       this.props.log.error('lost the queue lease to another worker; no new jobs are claimed', { lease: this.path, owner: owner ?? null });
       this.props.onLost?.(owner);
+      for (const fn of this.lostListeners) fn(owner);
       return;
     }
     const now = new Date();

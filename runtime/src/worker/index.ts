@@ -7,9 +7,12 @@ import type { ChatRouter } from '../jobs/execute.js';
 import type { JobHeldNotice, JobNotice, JobNotifier } from '../notify/notices.js';
 import type { Logger } from '../log.js';
 import type { ResearchSettings } from '../mcp/research.js';
+import { ScheduleLedger } from '../schedule/ledger.js';
+import { Scheduler, type UpcomingRuns } from '../schedule/scheduler.js';
 import type { JobQueue, QueueStats } from '../queue/types.js';
 import type { SkillRegistry } from '../skills/registry.js';
 import type { RateLimitNotice } from '../router/index.js';
+import type { UsageStore } from '../store/usage.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
 /*
@@ -19,7 +22,7 @@ import type { Metrics } from '../telemetry/metrics.js';
  * or openWorkerParts() for the vault folder queue) so another queue can take the folder's place.
  */
 
-export type WorkerConfig = Pick<RuntimeConfig, 'vault' | 'dataDir'> & { routing: Pick<RuntimeConfig['routing'], 'default'> };
+export type WorkerConfig = Pick<RuntimeConfig, 'vault' | 'dataDir'> & { routing: Pick<RuntimeConfig['routing'], 'default'> } & Partial<Pick<RuntimeConfig, 'schedules'>>;
 
 export type { JobHeldNotice, JobNotice, JobNotifier } from '../notify/notices.js';
 
@@ -29,6 +32,8 @@ export type WorkerMetrics = Pick<Metrics, 'add' | 'record' | 'set'>;
 export interface WorkerLease {
   acquire(signal?: AbortSignal): Promise<void>;
   release(): Promise<void>;
+  /** Calls `fn` if the lease is lost to another worker. */
+  whenLost(fn: () => void): unknown;
 }
 
 /** What the worker runs on. The worker owns them once given: it starts and stops them and closes the ledger. */
@@ -52,6 +57,10 @@ export interface WorkerDeps extends WorkerParts {
   readonly gaugeIntervalMs?: number;
   /** Called after every job, for tests and benchmarks. */
   readonly onOutcome?: (outcome: JobOutcome) => void;
+  /** The scheduler's clock, for tests. */
+  readonly now?: () => number;
+  /** Token spend by model, for the briefing agent's templates. */
+  readonly spend?: Pick<UsageStore, 'totalsByModel'>;
   /** The MCP tool server research jobs use; without it they fail with MCP_UNAVAILABLE. */
   readonly research?: ResearchSettings;
 }
@@ -61,6 +70,8 @@ export interface Worker {
   /** Stops claiming, lets running jobs finish within graceMs, then aborts and requeues them. */
   stop(): Promise<void>;
   stats(): QueueStats;
+  /** Upcoming runs of the schedules this worker runs (none before start). */
+  upcoming(n?: number): UpcomingRuns[];
 }
 
 export function createWorker(deps: WorkerDeps): Worker {
@@ -71,6 +82,8 @@ export function createWorker(deps: WorkerDeps): Worker {
   /** Aborts a start still waiting for the queue lease. */
   const starting = new AbortController();
   let queueStarted = false;
+  let scheduleLedger: ScheduleLedger | undefined;
+  let scheduler: Scheduler | undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   let stopping: Promise<void> | undefined;
@@ -142,6 +155,8 @@ export function createWorker(deps: WorkerDeps): Worker {
     await skills.start();
     // One worker per queue: wait for the lease before requeueing what a previous owner left active.
     await lease?.acquire(starting.signal);
+    // Only the lease holder schedules: a worker that lost the queue stops enqueueing as well.
+    lease?.whenLost(() => void scheduler?.stop());
     const processor = new JobProcessor({
       vaultPath: deps.vaultRoot,
       limits: {
@@ -177,6 +192,22 @@ export function createWorker(deps: WorkerDeps): Worker {
         running.delete(ac);
       }
     });
+    // Schedules drop ordinary job files into the queue this worker serves.
+    if (config.schedules?.length) {
+      scheduleLedger = new ScheduleLedger(resolve(config.dataDir, 'jobs.db'));
+      scheduler = new Scheduler({
+        schedules: config.schedules,
+        vaultPath,
+        folders: vault.folders,
+        ledger: scheduleLedger,
+        jobs: ledger,
+        ...(deps.spend ? { usage: deps.spend } : {}),
+        log: log.child({ component: 'schedule' }),
+        ...(metrics ? { metrics } : {}),
+        ...(deps.now ? { now: deps.now } : {}),
+      });
+      await scheduler.start();
+    }
   };
 
   let startDone: Promise<void> | undefined;
@@ -192,6 +223,8 @@ export function createWorker(deps: WorkerDeps): Worker {
         // Half started: release what did start, so the process can exit with the error.
         const stoppedWhileWaiting = starting.signal.aborted && isRuntimeError(e, 'QUEUE_LOCKED');
         state = 'stopped';
+        await scheduler?.stop().catch(() => undefined);
+        scheduleLedger?.close();
         await queue.stop().catch(() => undefined);
         await skills.stop().catch(() => undefined);
         await lease?.release().catch(() => undefined);
@@ -222,6 +255,8 @@ export function createWorker(deps: WorkerDeps): Worker {
       }
       state = 'stopping';
       stopping = (async () => {
+        await scheduler?.stop();
+        scheduleLedger?.close();
         if (!queueStarted) {
           // Still starting (waiting for the lease): give up the wait; start() cleans up.
           starting.abort();
@@ -254,6 +289,10 @@ export function createWorker(deps: WorkerDeps): Worker {
         log.info('worker stopped');
       })();
       return stopping;
+    },
+
+    upcoming(n = 3) {
+      return scheduler ? scheduler.upcoming(n) : [];
     },
 
     stats() {

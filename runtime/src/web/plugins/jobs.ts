@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { WebDeps } from '../app.js';
 import { JOB_STATES, JobBoard } from '../job-board.js';
 import { parse, requireWrite } from '../http.js';
+import { upcomingRuns } from '../../schedule/scheduler.js';
 
 /*
  * The vault queue: list by state (the UI polls it), one job's detail, and submitting a job.
@@ -14,6 +15,9 @@ export const jobsPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   const L = deps.settings.limits;
 
   app.get('/api/jobs', async () => board.list());
+
+  // Upcoming scheduled runs, for the queue view: what will land in the queue next.
+  app.get('/api/schedules', async () => ({ schedules: upcomingRuns(deps.config.schedules, { n: 3, from: Date.now() }) }));
 
   app.get('/api/jobs/:state/:name', async (req) => {
     const p = parse(z.strictObject({ state: z.enum(JOB_STATES), name: z.string().min(4).max(255) }), req.params, 'params');

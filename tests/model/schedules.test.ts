@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { ModelInvalidError, parsePlatform, type Problem } from '../../model/index.js';
+import { nextRuns, parseCron } from '../../model/validate-schedules.js';
+import { runtimeConfig } from '../../render/generators/runtime-config.js';
+import { systemMap } from '../../render/generators/system-map.js';
+import { edit, exampleText, lineOf } from '../helpers.js';
+
+function problems(text: string): Problem[] {
+  try {
+    parsePlatform(text);
+  } catch (e) {
+    if (e instanceof ModelInvalidError) return [...e.problems];
+    throw e;
+  }
+  throw new Error('expected the model to be invalid');
+}
+
+function only(text: string): Problem {
+  const list = problems(text);
+  expect(list, list.map((p) => `${p.path}: ${p.message}`).join('\n')).toHaveLength(1);
+  return list[0]!;
+}
+
+const base = exampleText();
+const ISO = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:00\\.000Z';
+
+describe('schedules in the model', () => {
+  it('the example has its schedules with defaults filled in', () => {
+    const p = parsePlatform(base);
+    expect(p.schedules.briefing).toMatchObject({ cron: '0 7 * * *', timezone: 'Europe/London', enabled: true, catchUp: 'once' });
+    expect(p.schedules.briefing?.job).toMatchObject({ type: 'text', skills: [], template: 'templates/briefing.md' });
+    expect(p.schedules.research).toMatchObject({ enabled: false, job: { type: 'research' } });
+  });
+
+  it('a bad cron field is located at the cron value and says what is wrong', () => {
+    const text = edit(base, 'cron: "0 7 * * *"', 'cron: "0 25 * * *"');
+    const p = only(text);
+    expect(p).toMatchObject({ line: lineOf(text, 'cron: "0 25 * * *"'), col: 11, path: 'schedules.briefing.cron' });
+    expect(p.message).toMatch(/bad cron: .*hour.*25/i);
+    expect(p.fix).toContain('five fields');
+  });
+
+  it('six fields are not standard cron', () => {
+    const p = only(edit(base, 'cron: "0 7 * * *"', 'cron: "0 0 7 * * *"'));
+    expect(p.message).toContain('has 6 fields; standard cron has five');
+  });
+
+  it('an unknown time zone is located at the zone, checked with Intl', () => {
+    const text = edit(base, 'timezone: Europe/London', 'timezone: Europe/Londn');
+    const p = only(text);
+    expect(p).toMatchObject({ line: lineOf(text, 'timezone: Europe/Londn'), path: 'schedules.briefing.timezone' });
+    expect(p.message).toBe('schedule "briefing": unknown time zone "Europe/Londn"');
+  });
+
+  it('an unknown model suggests a routed one and shows the next three runs', () => {
+    const text = edit(base, 'model: llama-3.3-70b-versatile\n      title: Daily', 'model: llama-3.3-70b\n      title: Daily');
+    const p = only(text);
+    expect(p).toMatchObject({ line: lineOf(text, 'model: llama-3.3-70b\n'.trimEnd(), 'schedules:'), path: 'schedules.briefing.job.model' });
+    expect(p.message).toMatch(new RegExp(`not in routing.models \\(next runs in Europe/London: ${ISO}, ${ISO}, ${ISO}\\)$`));
+    expect(p.fix).toContain('llama-3.3-70b-versatile');
+  });
+
+  it('a template path outside the vault, or in a runtime folder, is refused', () => {
+    expect(only(edit(base, 'template: templates/briefing.md', 'template: ../etc/briefing.md')).message).toContain('not a vault-relative markdown path');
+    expect(only(edit(base, 'template: templates/briefing.md', 'template: /templates/briefing.md')).message).toContain('not a vault-relative markdown path');
+    expect(only(edit(base, 'template: templates/briefing.md', 'template: templates/briefing.txt')).message).toContain('not a vault-relative markdown path');
+    expect(only(edit(base, 'template: templates/briefing.md', 'template: _queue/briefing.md')).message).toContain('runtime\'s "_queue" folder');
+  });
+
+  it('prompt and template are exclusive', () => {
+    const p = only(edit(base, 'template: templates/briefing.md', 'template: templates/briefing.md\n      prompt: hello'));
+    expect(p.path).toBe('schedules.briefing.job');
+    expect(p.message).toContain('exactly one of "prompt" or "template"');
+  });
+
+  it('unknown catch-up policy suggests the allowed ones', () => {
+    const p = only(edit(base, 'catchUp: once', 'catchUp: all'));
+    expect(p.path).toBe('schedules.briefing.catchUp');
+    expect(p.fix).toMatch(/skip|once/);
+  });
+});
+
+describe('cron semantics (croner, five fields, DST)', () => {
+  const runs = (expr: string, tz: string, from: string, n: number): string[] => {
+    const r = parseCron(expr, tz);
+    if (!('cron' in r)) throw new Error(r.error);
+    return nextRuns(r.cron, new Date(from), n);
+  };
+  it('a fixed time in the spring-forward gap runs once at the first instant after it', () => {
+    // Europe/Berlin 2026-03-29: 02:00 CET jumps to 03:00 CEST.
+    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-03-28T00:00:00Z', 3)).toEqual(['2026-03-28T01:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z']);
+  });
+  it('a fixed time in the repeated fall-back hour runs once', () => {
+    // 2026-10-25: 03:00 CEST falls back to 02:00 CET; 02:30 happens twice, the job runs at the first.
+    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-10-24T00:00:00Z', 3)).toEqual(['2026-10-24T00:30:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+  });
+  it('day-of-month and day-of-week are ORed, as in Vixie cron', () => {
+    expect(runs('0 0 1 * 1', 'UTC', '2026-11-28T00:00:00Z', 3)).toEqual(['2026-11-30T00:00:00.000Z', '2026-12-01T00:00:00.000Z', '2026-12-07T00:00:00.000Z']);
+  });
+});
+
+describe('schedules in generated output', () => {
+  const p = parsePlatform(base);
+  it('the runtime slice lists them in name order, with what the scheduler needs', () => {
+    expect(runtimeConfig(p).schedules.map((s) => s.name)).toEqual(['briefing', 'research']);
+    expect(runtimeConfig(p).schedules[0]).toEqual({
+      name: 'briefing',
+      cron: '0 7 * * *',
+      timezone: 'Europe/London',
+      enabled: true,
+      catchUp: 'once',
+      quietHours: { start: '22:00', end: '07:00' },
+      job: { type: 'text', model: 'llama-3.3-70b-versatile', skills: [], title: 'Daily briefing', template: 'templates/briefing.md' },
+    });
+  });
+  it('the system map shows cron and zone, and no clock-dependent times', () => {
+    const map = systemMap(p);
+    expect(map).toContain('| briefing | `0 7 * * *` | Europe/London | text on llama-3.3-70b-versatile, template templates/briefing.md | once | yes |');
+    expect(map).not.toMatch(/## Schedules[\s\S]*\d{4}-\d\d-\d\dT\d\d:\d\d[\s\S]*## Data stores/);
+    expect(systemMap(p)).toBe(map);
+  });
+});
