@@ -61,11 +61,12 @@ ENV DEBIAN_FRONTEND=noninteractive
 # bubblewrap: the MCP code tool runs untrusted code in its own user, mount, PID and network
 # namespaces. tini as PID 1: a stop signal ends the runtime even before its own handlers exist
 # (PID 1 ignores signals it has no handler for), and sandboxed children get reaped. Nothing else:
-# no shell tools beyond the base, no compilers.
+# no shell tools beyond the base, no compilers. python3: the interpreter run_code offers (with its
+# standard library, which sandboxed programs expect); node is the image's own.
 # Compose runs the services as the vault's owner, whose uid the image cannot know: a fresh named
 # volume copies /data's mode, so any uid may create its files there (sticky, like /tmp).
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends bubblewrap tini >/dev/null \
+ && apt-get install -y -qq --no-install-recommends bubblewrap tini python3 >/dev/null \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log \
  && groupadd --gid 10001 runtime \
  && useradd --uid 10001 --gid runtime --home-dir /data --no-create-home --shell /usr/sbin/nologin runtime \
@@ -78,6 +79,9 @@ COPY --from=build /app/node_modules/ node_modules/
 COPY --from=build /app/runtime/package.json runtime/
 COPY --from=build /app/runtime/bin/ runtime/bin/
 COPY --from=build /app/runtime/dist/ runtime/dist/
+# The control panel `runtime web` serves: static files built on the host by `make build` (vite is a
+# dev dependency, so it stays out of the image; scripts/image-build.sh builds them first).
+COPY runtime/ui/dist/ runtime/ui/dist/
 # The runtime's slice of the model at this revision; compose may mount a newer one over it.
 COPY generated/runtime/runtime.json generated/runtime/runtime.json
 ENV NODE_ENV=production \

@@ -22,6 +22,9 @@ mkdir -p "$lock_dir"
 exec 9>"$lock_dir/image-build.lock"
 flock 9
 
+# The control panel is copied into the image as built: make rebuilds it when a source changed.
+make -s runtime/ui/dist/index.html >&2
+
 ref=${IMAGE_REF:-$(node_modules/.bin/tsx scripts/image-ref.ts)}
 version=${ref##*:}
 base_args=()

@@ -1,6 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { RUNTIME_IMAGE_VAR } from '../../compose.js';
@@ -37,9 +39,9 @@ const LEFT_OUT: Record<string, string> = {
  * run the service.
  */
 const NOT_YET_IN_SMOKE: Record<string, string> = {
-  web: 'built, but not yet wired into this smoke (its API token, the control panel build in the image)',
-  mcp: 'built, but not yet wired into this smoke (MCP_AUTH_TOKEN, bubblewrap under podman with the generated security_opt)',
-  rag: 'built, but not yet wired into this smoke (the Qdrant protocol double and Neo4j in place of the qdrant and neo4j services)',
+  rag:
+    'the model selects Qdrant and Neo4j as its stores (retrieval.stores in runtime.json; no environment variable selects the embedded ones) at qdrant:6333 and neo4j:7687, ' +
+    'whose images cannot be pulled here; running it needs the Qdrant protocol double and Neo4j (from Maven Central) on the host, reached under those names, and an Ollama embedding model',
 };
 
 /** The runtime's own services, in the image's words: `runtime --help` marks those not built. */
@@ -57,6 +59,7 @@ interface ComposeService {
   env_file?: string[];
   volumes?: Array<{ type: string; source: string; target: string; read_only?: boolean }>;
   extra_hosts?: string[];
+  ports?: string[];
   healthcheck?: { test: string[] };
   [k: string]: unknown;
 }
@@ -84,6 +87,12 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
   let running: string[] = [];
   let owner: { uid: number; gid: number };
   let imageUid: number;
+  let gatewayIp = '';
+  let ollamaBridgePort = 0;
+  /** Loopback ports published for the services the tests call from this machine. */
+  const published = new Map<string, number>();
+  /** Throwaway secrets, as the Infisical agent would write them into secrets/<service>.env. */
+  const mcpToken = randomBytes(24).toString('hex');
   const compose = (args: string[], timeoutMs = 300_000) =>
     podman(['-p', project, '-f', join(dir, 'docker-compose.yml'), ...args], { bin: 'podman-compose', cwd: dir, timeoutMs });
   const containerOf = async (service: string): Promise<string> => {
@@ -139,6 +148,11 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     const ollamaPort = await freePort();
     const discordPort = await freePort();
     const ollamaUrl = `http://host.docker.internal:${ollamaPort}`;
+    gatewayIp = gateway;
+    ollamaBridgePort = ollamaPort;
+    // The ports the tests call: web and mcp only expose theirs to the network; here they are also
+    // published, to 127.0.0.1 only, on free ports.
+    const containerPorts: Record<string, number> = Object.fromEntries(['web', 'mcp'].map((n) => [n, Number((generated.services[n]?.expose as string[] | undefined)?.[0])]));
 
     // ---- the generated file, with this machine's changes
     const out: ComposeFile = structuredClone(generated);
@@ -164,7 +178,21 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
         // The Infisical agent's env file: no provider keys (the cloud providers stay unused), the
         // Discord webhook pointed at the protocol double.
         mkdirSync(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
-        writeFileSync(join(dir, `secrets/${name}.env`), `DISCORD_WEBHOOK_URL=http://host.docker.internal:${discordPort}/api/webhooks/123456/token-double\n`, { mode: 0o600 });
+        // The MCP token is a fresh random one; the web's Access settings name an audience of the
+        // test's and a key URL on the container's own loopback, so no request can reach Cloudflare
+        // (the tests authenticate with an API token instead).
+        const extra: Record<string, string[]> = {
+          mcp: [`MCP_AUTH_TOKEN=${mcpToken}`],
+          worker: [`MCP_AUTH_TOKEN=${mcpToken}`],
+          web: ['CF_ACCESS_TEAM_DOMAIN=smoke.cloudflareaccess.invalid', `CF_ACCESS_AUD=${randomBytes(16).toString('hex')}`, 'CF_ACCESS_JWKS_URL=http://127.0.0.1:9/cdn-cgi/access/certs'],
+        };
+        const lines = [`DISCORD_WEBHOOK_URL=http://host.docker.internal:${discordPort}/api/webhooks/123456/token-double`, ...(extra[name] ?? [])];
+        writeFileSync(join(dir, `secrets/${name}.env`), `${lines.join('\n')}\n`, { mode: 0o600 });
+      }
+      if (containerPorts[name]) {
+        const port = await freePort();
+        published.set(name, port);
+        s.ports = [...(s.ports ?? []), `127.0.0.1:${port}:${containerPorts[name]}`];
       }
     }
     for (const net of Object.values(out.networks)) net.name = network;
@@ -266,6 +294,77 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     while (!titles().includes('Job completed: smoke.md') && Date.now() < noticeDeadline) await new Promise((r) => setTimeout(r, 100));
     expect(titles()).toContain('Job completed: smoke.md');
   }, 300_000);
+
+  it('serves the web API to an API token created in its data volume, and refuses a request without one', async (ctx) => {
+    if (!running.includes('web')) {
+      console.warn('compose smoke: web API not called: web is not in the smoke');
+      ctx.skip();
+    }
+    const id = await containerOf('web');
+    // `runtime token create` in the web's own container: the token lands in the data volume's chat.db.
+    const token = (await podmanOk(['exec', id, 'node', '/app/runtime/bin/runtime.js', 'token', 'create', 'compose-smoke', '--scope', 'read'])).trim();
+    expect(token.length).toBeGreaterThan(16);
+    const base = `http://127.0.0.1:${published.get('web')!}`;
+    const ok = await fetch(`${base}/api/health`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    const health = (await ok.json()) as { status: string; dependencies: unknown[]; generations: { running: number } };
+    expect(['starting', 'ok', 'degraded']).toContain(health.status);
+    expect(Array.isArray(health.dependencies)).toBe(true);
+    expect(health.generations.running).toBe(0);
+    const anonymous = await fetch(`${base}/api/health`);
+    expect(anonymous.status).toBe(401);
+    const wrong = await fetch(`${base}/api/health`, { headers: { authorization: `Bearer ${randomBytes(24).toString('hex')}` } });
+    expect(wrong.status).toBe(401);
+    // The control panel is in the image and served.
+    const page = await fetch(`${base}/`, { headers: { authorization: `Bearer ${token}` } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toMatch(/<div id="root">|<script type="module"/);
+  }, 60_000);
+
+  it('runs code in bubblewrap inside the mcp container, with exactly the generated security_opt, and without network', async (ctx) => {
+    if (!running.includes('mcp')) {
+      console.warn('compose smoke: run_code not called: mcp is not in the smoke');
+      ctx.skip();
+    }
+    const [info] = JSON.parse(await podmanOk(['inspect', await containerOf('mcp')])) as Array<{ HostConfig: { SecurityOpt: string[] | null } }>;
+    const opts = generated.services.mcp!.security_opt as string[];
+    for (const o of opts) expect(info!.HostConfig.SecurityOpt ?? [], o).toContain(o);
+    // Host localhost (one of mcp.hostnames) on the published loopback port, the bearer token.
+    const client = new Client({ name: 'compose-smoke', version: '0.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(`http://localhost:${published.get('mcp')!}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${mcpToken}` } },
+    });
+    await client.connect(transport);
+    try {
+      const call = async (code: string) => {
+        const r = await client.callTool({ name: 'run_code', arguments: { language: 'python', code } });
+        expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+        return r.structuredContent as { stdout: string; stderr: string; exit_code: number; limit?: string };
+      };
+      const one = await call('print(1)');
+      expect(one).toMatchObject({ stdout: '1\n', exit_code: 0 });
+      expect(one.limit).toBeUndefined();
+      // The real Ollama's bridge on the network's gateway answers the mcp container itself...
+      const direct = await podman(['exec', await containerOf('mcp'), 'node', '-e', `fetch('http://${gatewayIp}:${ollamaBridgePort}/api/version').then((r) => process.stdout.write(String(r.status)))`]);
+      expect(direct.stdout, direct.stderr).toBe('200');
+      // ...but not a program in the sandbox: it has no network at all.
+      const net = await call(
+        [
+          'import socket',
+          'try:',
+          `    socket.create_connection(("${gatewayIp}", ${ollamaBridgePort}), timeout=5)`,
+          '    print("connected")',
+          'except OSError as e:',
+          '    print("refused", e.errno)',
+        ].join('\n'),
+      );
+      expect(net.exit_code).toBe(0);
+      expect(net.stdout).toMatch(/^refused \d+\n$/);
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
 
   it('stops cleanly: every service exits 0 on SIGTERM, then nothing of the project is left', async () => {
     const ids = await Promise.all(running.map(async (n) => [n, await containerOf(n)] as const));
