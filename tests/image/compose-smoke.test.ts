@@ -329,7 +329,14 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     }
     const [info] = JSON.parse(await podmanOk(['inspect', await containerOf('mcp')])) as Array<{ HostConfig: { SecurityOpt: string[] | null } }>;
     const opts = generated.services.mcp!.security_opt as string[];
-    for (const o of opts) expect(info!.HostConfig.SecurityOpt ?? [], o).toContain(o);
+    expect([...(info!.HostConfig.SecurityOpt ?? [])].sort()).toEqual([...opts].sort());
+    // Without the bearer token the server answers nothing but 401.
+    const anonymous = await fetch(`http://localhost:${published.get('mcp')!}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'anonymous', version: '0' } } }),
+    });
+    expect(anonymous.status).toBe(401);
     // Host localhost (one of mcp.hostnames) on the published loopback port, the bearer token.
     const client = new Client({ name: 'compose-smoke', version: '0.0.0' });
     const transport = new StreamableHTTPClientTransport(new URL(`http://localhost:${published.get('mcp')!}/mcp`), {

@@ -129,11 +129,19 @@ describe.skipIf(missing !== undefined)('the runtime image', () => {
     expect(code).toBe('143');
   });
 
-  it('carries bubblewrap for the MCP sandbox, and no compiler', async () => {
+  it('carries bubblewrap and the interpreters run_code offers for the MCP sandbox, and no compiler', async () => {
     const bwrap = await podmanOk(['run', '--rm', '--entrypoint', 'bwrap', ref, '--version']);
     expect(bwrap).toMatch(/^bubblewrap \d+\.\d+/);
-    const cc = await podman(['run', '--rm', '--entrypoint', 'sh', ref, '-c', 'command -v gcc g++ make python3 || echo none']);
+    const python = await podmanOk(['run', '--rm', '--entrypoint', '/usr/bin/python3', ref, '-c', 'import socket, json; print(1)']);
+    expect(python).toBe('1\n');
+    const cc = await podman(['run', '--rm', '--entrypoint', 'sh', ref, '-c', 'command -v gcc g++ cc make || echo none']);
     expect(cc.stdout.trim()).toBe('none');
+  });
+
+  it('carries the control panel `runtime web` serves', async () => {
+    const ls = await podmanOk(['run', '--rm', '--entrypoint', 'sh', ref, '-c', 'ls /app/runtime/ui/dist /app/runtime/ui/dist/assets']);
+    expect(ls).toContain('index.html');
+    expect(ls).toMatch(/\.js\n/);
   });
 
   it('publishes with the pushed digest printed, as CI does (here to a local directory, no registry)', async () => {
