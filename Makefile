@@ -9,7 +9,7 @@ TSX := node_modules/.bin/tsx
 # Node dependencies at the locked versions, reinstalled when the manifests change. `npm install`
 # rather than `npm ci`: npm 11 leaves other platforms' optional packages (rollup's) out of the
 # lockfile and `npm ci` then refuses it; `install` honours the lock all the same.
-node_modules/.install-stamp: package.json package-lock.json runtime/package.json
+node_modules/.install-stamp: package.json package-lock.json runtime/package.json packages/contract/package.json
 	npm install --no-fund --no-audit
 	@touch $@
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { knownSecretKind, secretKind } from '@platform/contract';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ModelInvalidError, PlatformError, type Problem } from './errors.js';
 import { PlatformSchema, type Platform } from './schema.js';
-import { knownSecretKind, secretKind } from './secrets.js';
 import { allowedKeys } from './shape.js';
 import { describe, oneOf } from './suggest.js';
 import { crossCheck, type RawProblem } from './validate.js';

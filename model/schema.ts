@@ -1,3 +1,4 @@
+import { ProviderKindSchema, SECRET_NAME, SecretNameSchema, type ProviderKind } from '@platform/contract';
 import { z } from 'zod';
 
 /*
@@ -6,16 +7,11 @@ import { z } from 'zod';
  */
 
 const NAME = /^[a-z][a-z0-9-]*$/;
-/** A secret is referenced by its name in Infisical, never by value. */
-export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export { ProviderKindSchema, SECRET_NAME, SecretNameSchema };
 
 export const NameSchema = z
   .string()
   .regex(NAME, 'a lower-case name of letters, digits and dashes starting with a letter, such as "prod-services"');
-
-export const SecretNameSchema = z
-  .string()
-  .regex(SECRET_NAME, 'the name of an Infisical secret (letters, digits, underscores) such as "ANTHROPIC_API_KEY"');
 
 export const PortSchema = z.number().int().min(1).max(65535);
 
@@ -250,8 +246,6 @@ export const ServiceSchema = z
 
 // ---------------------------------------------------------------- routing
 
-export const ProviderKindSchema = z.enum(['ollama', 'groq', 'gemini', 'anthropic']);
-
 export const RouteSchema = z.strictObject({
   id: z.string().min(1),
   provider: ProviderKindSchema,
@@ -291,7 +285,7 @@ export const RoutingSchema = z.strictObject({
       /** Anthropic requires max_tokens on every request: routes without their own use this. */
       defaultMaxTokens: z.number().int().positive().default(8192),
     }),
-  }),
+  } satisfies Record<ProviderKind, z.ZodType>),
   models: z.array(RouteSchema).min(1),
 });
 
@@ -334,7 +328,7 @@ export const AlertThresholdsSchema = z.strictObject({
 export const ExtraPanelSchema = z.strictObject({
   dashboard: z.enum(DASHBOARD_NAMES),
   title: z.string().min(1),
-  /** A metric name from the catalog (model/metrics.ts). */
+  /** A metric name from the catalog (packages/contract/src/metrics.ts). */
   metric: z.string().min(1),
   /** rate: per-second rate of a counter; value: a gauge as is; p50/p95/p99: quantile of a histogram. */
   show: z.enum(['rate', 'value', 'p50', 'p95', 'p99']).default('value'),
@@ -431,4 +425,4 @@ export type FirewallRule = z.infer<typeof FirewallRuleSchema>;
 export type Volume = z.infer<typeof VolumeSchema>;
 export type Bucket = z.infer<typeof BucketSchema>;
 export type Identity = z.infer<typeof IdentitySchema>;
-export type ProviderKind = z.infer<typeof ProviderKindSchema>;
+export type { ProviderKind } from '@platform/contract';

@@ -1,4 +1,4 @@
-import { COMMON_LABELS, METRICS, type Metric } from './metrics.js';
+import { COMMON_LABELS, METRICS, type Metric } from '@platform/contract';
 import type { Platform } from './schema.js';
 import { oneOf } from './suggest.js';
 import type { RawProblem } from './validate.js';
@@ -46,7 +46,7 @@ export function checkObservability(p: Platform): RawProblem[] {
     }
     const m = METRIC_BY_NAME.get(panel.metric);
     if (!m) {
-      add([...at, 'metric'], `metric "${panel.metric}" is not in the metric catalog`, `${oneOf(panel.metric, METRICS.map((x) => x.name))}, or add it to METRICS in model/metrics.ts`);
+      add([...at, 'metric'], `metric "${panel.metric}" is not in the metric catalog`, `${oneOf(panel.metric, METRICS.map((x) => x.name))}, or add it to METRICS in packages/contract/src/metrics.ts`);
       return;
     }
     const fits = panel.show === 'rate' ? m.type !== 'gauge' : panel.show === 'value' ? m.type === 'gauge' : m.type === 'histogram';

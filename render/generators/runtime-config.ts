@@ -1,5 +1,5 @@
+import { HOSTED_PROVIDERS, RuntimeConfigSchema, type HostedProvider, type RuntimeConfigFile } from '@platform/contract';
 import { ollamaHosts, ollamaUrl, routeTimeoutSeconds, runtimeHost, servicePort, type Platform } from '../../model/index.js';
-import { RuntimeConfigSchema, type RuntimeConfigFile } from '../../model/runtime-config.js';
 import type { Generator } from '../types.js';
 import { toJson } from '../yaml.js';
 
@@ -10,7 +10,7 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
   const host = runtimeHost(p);
   const svc = (name: string, port = 'http'): string => `http://${name}:${servicePort(p.services[name]!, port) ?? servicePort(p.services[name]!)}`;
   const vaultMount = p.services.worker!.volumes.find((v) => v.type === 'vault')?.target ?? '/vault';
-  const hosted = (k: 'groq' | 'gemini' | 'anthropic') => {
+  const hosted = (k: HostedProvider) => {
     const s = p.routing.providers[k];
     return { baseUrl: s.baseUrl, apiKeySecret: s.apiKeySecret, timeoutMs: ms(s.timeoutSeconds), rateLimitRetries: s.rateLimitRetries, maxRetryWaitMs: ms(s.maxRetryWaitSeconds) };
   };
@@ -48,7 +48,7 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
       ollama: { timeoutMs: ms(p.routing.providers.ollama.timeoutSeconds) },
     },
     ollamaHosts: Object.fromEntries(ollamaHosts(p).map((h) => [h, ollamaUrl(p, h, host)!])),
-    providers: { groq: hosted('groq'), gemini: hosted('gemini'), anthropic: hosted('anthropic') },
+    providers: Object.fromEntries(HOSTED_PROVIDERS.map((k) => [k, hosted(k)])) as RuntimeConfigFile['providers'],
     vault: {
       path: vaultMount,
       folders: { ...p.vault.folders },

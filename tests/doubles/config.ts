@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RuntimeConfigFile } from '../../model/runtime-config.js';
+import type { RuntimeConfigFile } from '@platform/contract';
 
 export const COMMITTED_RUNTIME_JSON = resolve(import.meta.dirname, '../../generated/runtime/runtime.json');
 

@@ -1,5 +1,5 @@
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import type { HostedProvider, RuntimeConfig, RuntimeRoute } from '../config/index.js';
+import { HOSTED_PROVIDERS, type HostedProvider, type RuntimeConfig, type RuntimeRoute } from '../config/index.js';
 import { RuntimeError, describeError, toRuntimeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { AnthropicProvider } from '../providers/anthropic.js';
@@ -133,7 +133,7 @@ export class Router {
         this.gated.set(r.host, { host: r.host, url: this.config.ollamaHosts[r.host] ?? '', state: 'unknown' });
       }
     }
-    for (const kind of ['groq', 'gemini', 'anthropic'] as const) {
+    for (const kind of HOSTED_PROVIDERS) {
       const p = this.config.providers[kind];
       const key = this.config.secrets.providers[kind];
       const entry: HostedEntry = { provider: undefined, retries: p.rateLimitRetries, maxRetryWaitMs: p.maxRetryWaitMs };

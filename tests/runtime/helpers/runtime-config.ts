@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig, type RuntimeConfig } from '../../../runtime/src/config/index.js';
-import type { RuntimeConfigFile } from '../../../model/runtime-config.js';
+import type { RuntimeConfigFile } from '@platform/contract';
 
 /*
  * A real RuntimeConfig for worker tests: the committed runtime.json with the vault, data dir,

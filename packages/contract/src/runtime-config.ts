@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ProviderKindSchema, type HostedProvider } from './providers.js';
+import { SecretNameSchema } from './secrets.js';
 
 /*
  * The runtime's slice of the model: what `generated/runtime/runtime.json` holds and what the
@@ -6,12 +8,11 @@ import { z } from 'zod';
  * without the rest of the model or CDKTF.
  */
 
-const SecretName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
 const Url = z.url({ protocol: /^https?$/ });
 
 export const RuntimeRouteSchema = z.strictObject({
   id: z.string().min(1),
-  provider: z.enum(['ollama', 'groq', 'gemini', 'anthropic']),
+  provider: ProviderKindSchema,
   /** Ollama routes only: the host whose Ollama serves the model (key into `ollamaHosts`). */
   host: z.string().optional(),
   purpose: z.string(),
@@ -25,7 +26,7 @@ export const RuntimeRouteSchema = z.strictObject({
 
 export const RuntimeProviderSchema = z.strictObject({
   baseUrl: Url,
-  apiKeySecret: SecretName,
+  apiKeySecret: SecretNameSchema,
   timeoutMs: z.number().int().positive(),
   rateLimitRetries: z.number().int().min(0),
   maxRetryWaitMs: z.number().int().positive(),
@@ -47,7 +48,7 @@ export const RuntimeConfigSchema = z.strictObject({
   }),
   /** Ollama base URL per host, as seen from the runtime's containers. */
   ollamaHosts: z.record(z.string(), Url),
-  providers: z.strictObject({ groq: RuntimeProviderSchema, gemini: RuntimeProviderSchema, anthropic: RuntimeProviderSchema }),
+  providers: z.strictObject({ groq: RuntimeProviderSchema, gemini: RuntimeProviderSchema, anthropic: RuntimeProviderSchema } satisfies Record<HostedProvider, typeof RuntimeProviderSchema>),
   vault: z.strictObject({
     /** The vault as mounted in the runtime's containers. */
     path: z.string(),
@@ -67,7 +68,7 @@ export const RuntimeConfigSchema = z.strictObject({
     }),
   }),
   services: z.strictObject({ mcpUrl: Url, ragUrl: Url, qdrantUrl: Url, neo4jUri: z.string() }),
-  notify: z.strictObject({ discordWebhookSecret: SecretName }),
+  notify: z.strictObject({ discordWebhookSecret: SecretNameSchema }),
   telemetry: z.strictObject({ otlpEndpoint: Url, serviceNamespace: z.string() }),
 });
 
