@@ -6,7 +6,7 @@ import { ModelInvalidError, PlatformError, type Problem } from './errors.js';
 import { PlatformSchema, type Platform } from './schema.js';
 import { allowedKeys } from './shape.js';
 import { describe, oneOf } from './suggest.js';
-import { crossCheck, type RawProblem } from './validate.js';
+import { crossCheck, type RawProblem } from './checks/index.js';
 
 export type Path = ReadonlyArray<string | number>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ModelInvalidError, parsePlatform, type Problem } from '../../model/index.js';
+import { formatProblem, ModelInvalidError, parsePlatform, type Problem } from '../../model/index.js';
 import { edit, exampleText, lineOf } from '../helpers.js';
 
 function problems(text: string): Problem[] {
@@ -210,5 +210,22 @@ describe('edge wiring', () => {
     const p = only(text);
     expect(p).toMatchObject({ path: 'cloudflare.tunnel.connector', line: lineOf(text, 'connector: cloudflared') });
     expect(p.fix).toBe('add "TUNNEL_TOKEN" to services.cloudflared.secrets (cloudflared reads TUNNEL_TOKEN)');
+  });
+
+  it('a public hostname cannot point at a compose service on a host the connector does not run on', () => {
+    // cloudflared runs on contabo; gitea runs on prod-services, so `http://gitea:3000` resolves to nothing.
+    const text = edit(base, '  hostnames:\n', '  hostnames:\n    - hostname: git.davidcockson.com\n      target: gitea\n');
+    const p = only(text);
+    const line = lineOf(text, 'target: gitea');
+    expect(p).toMatchObject({ file: 'platform.yaml', line, col: 15, path: 'cloudflare.hostnames.0.target' });
+    expect(formatProblem(p)).toBe(
+      `platform.yaml:${line}:15 cloudflare.hostnames.0.target: hostname "git.davidcockson.com" points at service "gitea" on "prod-services", but the tunnel connector "cloudflared" runs on "contabo" and reaches compose services on its own host only\n` +
+        '    fix: place "gitea" on "contabo", or point the hostname at a service on "contabo" or at a host service as "<host>/<service>"',
+    );
+  });
+
+  it('a host service on another host stays a valid target (reached over the tailnet)', () => {
+    expect(() => parsePlatform(base)).not.toThrow();
+    expect(base).toContain('target: davas/ollama');
   });
 });
