@@ -353,16 +353,8 @@ export const ObservabilitySchema = z.strictObject({
   }),
   dashboards: z.array(z.enum(DASHBOARD_NAMES)).default([...DASHBOARD_NAMES]),
   extraPanels: z.array(ExtraPanelSchema).default([]),
-  alerts: AlertThresholdsSchema.default({
-    jobFailureWindowMinutes: 15,
-    jobFailureRatio: 0.25,
-    queueStuckMinutes: 30,
-    diskFreeRatio: 0.1,
-    diskFillHours: 24,
-    providerDownMinutes: 10,
-    rateLimitedPer15m: 5,
-    hostAbsentMinutes: 10,
-  }),
+  // The object default is derived from the field defaults above, so the JSON Schema shows the values.
+  alerts: AlertThresholdsSchema.default(AlertThresholdsSchema.parse({})),
   /** Where runbook links point; absent means the path in this repository (generated/docs/runbooks.md). */
   runbookBaseUrl: UrlSchema.optional(),
 });

@@ -1,6 +1,6 @@
 import type { Platform } from '../schema.js';
 import { oneOf } from '../suggest.js';
-import { RUNTIME_SERVICES } from '../views.js';
+import { alloyHosts, RUNTIME_SERVICES, runtimeHost, servicePort } from '../views.js';
 import { dupes, problems, type RawProblem } from './problems.js';
 
 /* services: placement, dependencies, ports, volumes, secrets, and the runtime's own four. */
@@ -43,6 +43,25 @@ export function checkServices(p: Platform): RawProblem[] {
   }
   for (const svc of RUNTIME_SERVICES) {
     if (!p.services[svc]) add(['services'], `the runtime service "${svc}" is missing`, `add services.${svc} (the runtime runs web, worker, mcp and rag)`, true);
+  }
+  // The runtime's slice takes these ports from the model and invents none.
+  for (const svc of ['web', 'mcp', 'rag', 'qdrant'] as const) {
+    const s = p.services[svc];
+    if (s && s.ports.length === 0) add(['services', svc, 'ports'], `service "${svc}" lists no port, so the runtime cannot be told where to reach it`, `add ports: [{ name: http, port: <port> }] to services.${svc}`, true);
+  }
+  const worker = p.services.worker;
+  // Where Alloy scrapes the worker, the observability check reports a missing metrics port.
+  if (worker && servicePort(worker, 'metrics') === undefined && !alloyHosts(p).includes(worker.host)) {
+    add(['services', 'worker', 'ports'], 'the worker has no port named "metrics", which the runtime serves /metrics on', 'add { name: metrics, port: 9464 } to services.worker.ports', true);
+  }
+  if (worker && !worker.volumes.some((v) => v.type === 'vault')) {
+    add(['services', 'worker', 'volumes'], 'the worker does not mount the vault, which holds its queue', 'add { type: vault, target: /vault } to services.worker.volumes', true);
+  }
+  const neo4j = p.services.neo4j;
+  if (neo4j && servicePort(neo4j, 'bolt') === undefined) add(['services', 'neo4j', 'ports'], 'neo4j has no port named "bolt", which the runtime connects to', 'add { name: bolt, port: 7687 } to services.neo4j.ports', true);
+  const alloy = p.services.alloy;
+  if (alloy && alloy.host === runtimeHost(p) && servicePort(alloy, 'otlp-http') === undefined) {
+    add(['services', 'alloy', 'ports'], `Alloy runs beside the runtime on "${alloy.host}" but has no port named "otlp-http" to receive its traces`, 'add { name: otlp-http, port: 4318 } to services.alloy.ports', true);
   }
   const runtimeHosts = new Set(RUNTIME_SERVICES.flatMap((s) => (p.services[s] && p.hosts[p.services[s].host] ? [p.services[s].host] : [])));
   if (runtimeHosts.size > 1) add(['services', 'worker', 'host'], `the runtime services are spread over ${[...runtimeHosts].join(', ')}; they share one vault and data volume`, 'place web, worker, mcp and rag on one host');

@@ -174,6 +174,19 @@ describe('cross-reference problems are located', () => {
     expect(list[1]!.message).toContain('would lock out');
   });
 
+  it('the runtime slice takes its ports and vault mount from the model, so they must be there', () => {
+    let text = edit(base, '    ports: [{ name: http, port: 8001 }]\n', '', '  mcp:');
+    text = edit(text, '      - { type: vault, target: /vault }\n', '', '  worker:');
+    text = edit(text, 'ports: [{ name: bolt, port: 7687 }, { name: http, port: 7474 }]', 'ports: [{ name: http, port: 7474 }]');
+    const list = problems(text);
+    expect(list.map((p) => [p.path, p.line, p.message])).toEqual([
+      ['services.worker.volumes', lineOf(text, 'volumes:', '  worker:'), 'the worker does not mount the vault, which holds its queue'],
+      ['services.mcp.ports', lineOf(text, '  mcp:'), 'service "mcp" lists no port, so the runtime cannot be told where to reach it'],
+      ['services.neo4j.ports', lineOf(text, 'ports: [{ name: http, port: 7474 }]'), 'neo4j has no port named "bolt", which the runtime connects to'],
+    ]);
+    expect(list[1]!.fix).toBe('add ports: [{ name: http, port: <port> }] to services.mcp');
+  });
+
   it('Gemini ids keep the models/ prefix', () => {
     const text = edit(base, '- id: models/gemini-2.5-flash', '- id: gemini-2.5-flash');
     expect(only(text).fix).toBe('write "models/gemini-2.5-flash"');

@@ -48,7 +48,14 @@ export const RuntimeConfigSchema = z.strictObject({
   }),
   /** Ollama base URL per host, as seen from the runtime's containers. */
   ollamaHosts: z.record(z.string(), Url),
-  providers: z.strictObject({ groq: RuntimeProviderSchema, gemini: RuntimeProviderSchema, anthropic: RuntimeProviderSchema } satisfies Record<HostedProvider, typeof RuntimeProviderSchema>),
+  providers: z.strictObject({
+    groq: RuntimeProviderSchema,
+    gemini: RuntimeProviderSchema,
+    anthropic: RuntimeProviderSchema.extend({
+      /** max_tokens for a request that names none: the Messages API requires one on every call. */
+      defaultMaxTokens: z.number().int().positive(),
+    }),
+  } satisfies Record<HostedProvider, z.ZodType>),
   vault: z.strictObject({
     /** The vault as mounted in the runtime's containers. */
     path: z.string(),
@@ -67,9 +74,21 @@ export const RuntimeConfigSchema = z.strictObject({
       graceMs: z.number().int().positive(),
     }),
   }),
-  services: z.strictObject({ mcpUrl: Url, ragUrl: Url, qdrantUrl: Url, neo4jUri: z.string() }),
+  services: z.strictObject({
+    mcpUrl: Url,
+    ragUrl: Url,
+    /** Absent when the model runs no Qdrant: retrieval then keeps its vectors in the embedded store. */
+    qdrantUrl: Url.optional(),
+    /** Absent when the model runs no Neo4j: retrieval then keeps its graph in the embedded store. */
+    neo4jUri: z.string().optional(),
+  }),
   notify: z.strictObject({ discordWebhookSecret: SecretNameSchema }),
-  telemetry: z.strictObject({ otlpEndpoint: Url, serviceNamespace: z.string() }),
+  telemetry: z.strictObject({
+    /** Alloy's OTLP/HTTP receiver beside the runtime; without one, the OpenTelemetry default (an
+     *  exporter on the loopback), which OTEL_EXPORTER_OTLP_ENDPOINT overrides at start-up. */
+    otlpEndpoint: Url.default('http://127.0.0.1:4318'),
+    serviceNamespace: z.string(),
+  }),
 });
 
 export type RuntimeConfigFile = z.infer<typeof RuntimeConfigSchema>;

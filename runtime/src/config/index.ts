@@ -54,6 +54,9 @@ function formatIssuePath(path: readonly PropertyKey[]): string {
 export interface LoadConfigOptions {
   /** Base for relative paths; defaults to the process's working directory. */
   cwd?: string;
+  /** Turns OpenTelemetry export on or off whatever the environment says; by default it is on
+   *  unless OTEL_SDK_DISABLED=true. */
+  telemetry?: boolean;
 }
 
 export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfig {
@@ -155,7 +158,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
 
   const vaultPath = env.VAULT_DIR ? resolve(cwd, env.VAULT_DIR) : file.vault.path;
   const otlp = env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const telemetryEnabled = !(env.OTEL_SDK_DISABLED === 'true' || env.VITEST !== undefined || env.NODE_ENV === 'test');
+  const telemetryEnabled = opts.telemetry ?? env.OTEL_SDK_DISABLED !== 'true';
 
   return deepFreeze({
     ...file,

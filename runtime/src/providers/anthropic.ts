@@ -13,8 +13,9 @@ import type { ChatEvent, ChatRequest, FinishReason, HealthStatus, LlmProvider, S
 export interface AnthropicProviderProps {
   readonly baseUrl: string;
   readonly apiKey: string;
-  /** Used when neither the request nor the route gives max_tokens (the API requires one). */
-  readonly defaultMaxTokens?: number;
+  /** Used when neither the request nor the route gives max_tokens (the API requires one); from
+   *  `routing.providers.anthropic.defaultMaxTokens` in the model. */
+  readonly defaultMaxTokens: number;
   /** The env var holding the key, for hints. */
   readonly apiKeySecret?: string;
 }
@@ -37,7 +38,7 @@ export class AnthropicProvider implements LlmProvider {
       const stream = await this.client.messages.create(
         {
           model: req.model,
-          max_tokens: req.maxTokens ?? this.props.defaultMaxTokens ?? 4096,
+          max_tokens: req.maxTokens ?? this.props.defaultMaxTokens,
           messages: toAnthropicMessages(req),
           stream: true,
           ...(systemOf(req) ? { system: systemOf(req) } : {}),

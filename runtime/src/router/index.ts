@@ -139,8 +139,7 @@ export class Router {
       const entry: HostedEntry = { provider: undefined, retries: p.rateLimitRetries, maxRetryWaitMs: p.maxRetryWaitMs };
       if (!key) entry.missing = `${p.apiKeySecret} is not set`;
       else if (kind === 'anthropic') {
-        const maxTokens = this.config.routing.models.find((m) => m.provider === 'anthropic')?.maxTokens;
-        entry.provider = new AnthropicProvider({ baseUrl: p.baseUrl, apiKey: key, apiKeySecret: p.apiKeySecret, ...(maxTokens ? { defaultMaxTokens: maxTokens } : {}) });
+        entry.provider = new AnthropicProvider({ baseUrl: p.baseUrl, apiKey: key, apiKeySecret: p.apiKeySecret, defaultMaxTokens: this.config.providers.anthropic.defaultMaxTokens });
       } else entry.provider = new OpenAiCompatibleProvider({ kind, baseUrl: p.baseUrl, apiKey: key, apiKeySecret: p.apiKeySecret });
       this.hosted.set(kind, entry);
     }
