@@ -193,7 +193,7 @@ export function loadPlatform(file: string, display = file): Platform {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new PlatformError('MODEL_NOT_FOUND', `cannot read ${file}: ${(e as Error).message}`, 'pass the path of a platform.yaml, or run from the repository root');
+    throw PlatformError.create('MODEL_NOT_FOUND', { file, reason: (e as Error).message }, { cause: e });
   }
   return parsePlatform(text, display);
 }

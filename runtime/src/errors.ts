@@ -1,64 +1,51 @@
+import { defineErrors, type CatalogErrorOptions } from '@platform/contract';
+
 /*
  * The runtime's error catalogue: a stable code, a message and a hint on how to fix it.
  * Callers switch on `code`; people read `message` and `hint`. `httpStatus` is what the web
- * service answers with; `retryAfterMs` is the provider's retry hint when it gave one.
+ * service answers with; `retryAfterMs` is the provider's retry hint when it gave one. A thrower
+ * that knows more (the key to set, the model to pull) gives its own hint.
  */
 
 export const RUNTIME_ERRORS = {
-  CONFIG_INVALID: { summary: 'the runtime configuration is invalid', httpStatus: 500 },
-  PROVIDER_UNAVAILABLE: { summary: 'the model is unavailable right now', httpStatus: 503 },
-  PROVIDER_RATE_LIMITED: { summary: 'the provider rate-limited the request', httpStatus: 429 },
-  PROVIDER_TIMEOUT: { summary: 'the provider did not answer in time', httpStatus: 504 },
-  PROVIDER_ERROR: { summary: 'the provider returned an error', httpStatus: 502 },
-  PROVIDER_AUTH: { summary: 'the provider rejected the credentials', httpStatus: 502 },
-  MODEL_UNKNOWN: { summary: 'no route for this model id', httpStatus: 404 },
-  MCP_UNAVAILABLE: { summary: 'the MCP tool server is unavailable', httpStatus: 503 },
-  RAG_UNAVAILABLE: { summary: 'the retrieval service is unavailable', httpStatus: 503 },
-  JOB_INVALID: { summary: 'the job file is invalid', httpStatus: 400 },
-  SKILL_UNKNOWN: { summary: 'the job names a skill that does not exist', httpStatus: 400 },
-  QUEUE_IO: { summary: 'a vault queue file operation failed', httpStatus: 500 },
-  STORE_ERROR: { summary: 'the local database failed', httpStatus: 500 },
-  SERVICE_NOT_BUILT: { summary: 'this runtime service is not built yet', httpStatus: 501 },
-  USAGE: { summary: 'the command line was not understood', httpStatus: 400 },
-  INTERNAL: { summary: 'an unexpected internal error', httpStatus: 500 },
+  CONFIG_INVALID: { message: 'the runtime configuration is invalid', httpStatus: 500, hint: 'run `make render` to regenerate runtime.json and check the environment variables it names' },
+  PROVIDER_UNAVAILABLE: { message: 'the model is unavailable right now', httpStatus: 503, hint: 'wait for the provider or its host to come back, or pick another model yourself' },
+  PROVIDER_RATE_LIMITED: { message: 'the provider rate-limited the request', httpStatus: 429, hint: 'retry later, or pick a model on another provider' },
+  PROVIDER_TIMEOUT: { message: 'the provider did not answer in time', httpStatus: 504, hint: 'retry, or raise timeoutSeconds for the route in platform.yaml' },
+  PROVIDER_ERROR: { message: 'the provider returned an error', httpStatus: 502, hint: 'retry; if it persists, read the provider\'s message above and its status page' },
+  PROVIDER_AUTH: { message: 'the provider rejected the credentials', httpStatus: 502, hint: 'check the API key secret named in routing.providers' },
+  MODEL_UNKNOWN: { message: 'no route for this model id', httpStatus: 404, hint: 'use a model id from routing.models in platform.yaml' },
+  MCP_UNAVAILABLE: { message: 'the MCP tool server is unavailable', httpStatus: 503, hint: 'start the mcp service, or check services.mcpUrl in runtime.json' },
+  RAG_UNAVAILABLE: { message: 'the retrieval service is unavailable', httpStatus: 503, hint: 'start the rag service, or check services.ragUrl in runtime.json' },
+  JOB_INVALID: { message: 'the job file is invalid', httpStatus: 400, hint: 'fix the job file\'s frontmatter and drop it into the queue again' },
+  SKILL_UNKNOWN: { message: 'the job names a skill that does not exist', httpStatus: 400, hint: 'name a skill from the vault\'s skills folder' },
+  QUEUE_IO: { message: 'a vault queue file operation failed', httpStatus: 500, hint: 'check that the vault is mounted, writable and not full' },
+  STORE_ERROR: { message: 'the local database failed', httpStatus: 500, hint: 'check that DATA_DIR is writable and has free space' },
+  SERVICE_NOT_BUILT: { message: 'this runtime service is not built yet', httpStatus: 501, hint: 'run a service this version ships (`runtime --help` lists them)' },
+  USAGE: { message: 'the command line was not understood', httpStatus: 400, hint: 'run `runtime --help` for the commands' },
+  INTERNAL: { message: 'an unexpected internal error', httpStatus: 500, hint: 'this is a bug in the runtime: report it with the log lines around it' },
 } as const;
 
 export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;
 
-export interface RuntimeErrorOptions {
-  /** How to fix it, in words a person can act on. */
-  hint?: string;
-  /** Overrides the catalogue's default status. */
-  httpStatus?: number;
+export interface RuntimeErrorOptions extends CatalogErrorOptions {
   /** The provider's retry hint, when it gave one. */
   retryAfterMs?: number;
-  cause?: unknown;
 }
 
-export class RuntimeError extends Error {
-  override readonly name = 'RuntimeError';
-  readonly code: RuntimeErrorCode;
-  readonly hint: string;
-  readonly httpStatus: number;
+export class RuntimeError extends defineErrors('RuntimeError', RUNTIME_ERRORS) {
+  // Every runtime code has a status, so the runtime's errors always carry one.
+  declare readonly httpStatus: number;
   readonly retryAfterMs?: number;
 
   constructor(code: RuntimeErrorCode, message: string, opts: RuntimeErrorOptions = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.code = code;
-    this.hint = opts.hint ?? '';
-    this.httpStatus = opts.httpStatus ?? RUNTIME_ERRORS[code].httpStatus;
+    super(code, message, opts);
     if (opts.retryAfterMs !== undefined) this.retryAfterMs = opts.retryAfterMs;
   }
 
   /** A plain object for logs and JSON answers. */
-  toJSON(): { code: RuntimeErrorCode; message: string; hint: string; httpStatus: number; retryAfterMs?: number } {
-    return {
-      code: this.code,
-      message: this.message,
-      hint: this.hint,
-      httpStatus: this.httpStatus,
-      ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),
-    };
+  override toJSON(): { code: RuntimeErrorCode; message: string; hint: string; httpStatus: number; retryAfterMs?: number } {
+    return { ...super.toJSON(), httpStatus: this.httpStatus, ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}) };
   }
 }
 

@@ -1,5 +1,10 @@
-import { ContractError, defineErrors, formatTemplate, metric, sel } from '@platform/contract';
+import { ContractError, defineErrors, formatTemplate, metric, sel, type ErrorSpec } from '@platform/contract';
+import { Testing, TerraformStack } from 'cdktf';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { PlatformError } from '../../model/errors.js';
+import { RuntimeError } from '../../runtime/src/errors.js';
+import { HostFirewall } from '../../stacks/constructs/host-firewall.js';
+import { StackError } from '../../stacks/errors.js';
 
 const Demo = defineErrors('DemoError', {
   FILE_MISSING: { message: 'cannot read {file}: {reason}', hint: 'pass the path of an existing file', httpStatus: 404 },
@@ -66,5 +71,46 @@ describe('defineErrors', () => {
     // @ts-expect-error: not a catalog metric
     expect(() => metric('nope_total')).toThrowError(expect.objectContaining({ name: 'ContractError', code: 'METRIC_UNKNOWN', message: 'metric nope_total is not in the catalog' }));
     expect(() => sel('platform_jobs_total', { outcome: 'exploded' })).toThrow(ContractError);
+  });
+});
+
+describe('the catalogues built with defineErrors', () => {
+  const catalogues: Array<[string, Readonly<Record<string, ErrorSpec>>]> = [
+    ['ContractError', ContractError.catalog],
+    ['PlatformError', PlatformError.catalog],
+    ['StackError', StackError.catalog],
+    ['RuntimeError', RuntimeError.catalog],
+  ];
+
+  it('give every code a message and a hint, and every runtime code an HTTP status', () => {
+    for (const [name, catalog] of catalogues) {
+      for (const [code, spec] of Object.entries(catalog)) {
+        expect(spec.message.length, `${name}.${code}`).toBeGreaterThan(0);
+        expect(spec.hint.length, `${name}.${code}`).toBeGreaterThan(10);
+      }
+    }
+    for (const [code, spec] of Object.entries(RuntimeError.catalog)) expect(spec.httpStatus, code).toBeGreaterThanOrEqual(400);
+  });
+
+  it('a runtime error thrown without a hint still carries one, and keeps its status and retry hint', () => {
+    const e = new RuntimeError('QUEUE_IO', 'rename failed');
+    expect(e.hint).toBe('check that the vault is mounted, writable and not full');
+    expect(e.httpStatus).toBe(500);
+    const limited = new RuntimeError('PROVIDER_RATE_LIMITED', 'slow down', { retryAfterMs: 2000, httpStatus: 503 });
+    expect(limited.toJSON()).toEqual({ code: 'PROVIDER_RATE_LIMITED', message: 'slow down', hint: 'retry later, or pick a model on another provider', httpStatus: 503, retryAfterMs: 2000 });
+  });
+
+  it('construct errors name the construct by its path in the app', () => {
+    const stack = new TerraformStack(Testing.app(), 'hosts');
+    let caught: unknown;
+    try {
+      new HostFirewall(stack, 'contabo-fw', { hostName: 'contabo', instanceId: 'x', inbound: [] });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(StackError);
+    expect((caught as StackError).code).toBe('STACK_PROPS_INVALID');
+    expect((caught as StackError).message).toMatch(/^HostFirewall hosts\/contabo-fw: 2 problems\n {2}- instance id "x"/);
+    expect((caught as StackError).hint).toBe('fix the value in platform.yaml that these props come from, then synthesize again');
   });
 });

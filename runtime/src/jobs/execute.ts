@@ -100,7 +100,7 @@ async function callOnce(
       tokensOut += ev.usage.outputTokens;
     } else if (ev.type === 'done') {
       if (ev.reason === 'aborted' || opts.signal.aborted) throw abortError();
-      if (ev.reason === 'error') throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${model} with an error`);
+      if (ev.reason === 'error') throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${model} with an error`, { hint: 'move the job file back to the queue to run it again; the worker log has the provider\'s error' });
     }
   }
   if (opts.signal.aborted) throw abortError();

@@ -129,7 +129,7 @@ export class AnthropicProvider implements LlmProvider {
 
   private mapError(e: unknown, model: string): RuntimeError {
     if (e instanceof RuntimeError) return e;
-    if (e instanceof APIUserAbortError) return new RuntimeError('PROVIDER_ERROR', `anthropic call for ${model} was cut`, { cause: e });
+    if (e instanceof APIUserAbortError) return new RuntimeError('PROVIDER_ERROR', `anthropic call for ${model} was cut`, { hint: 'retry; the request was cut before Anthropic finished', cause: e });
     if (e instanceof APIConnectionError) return unavailableError('anthropic', this.props.baseUrl, e);
     if (e instanceof APIError) {
       const status = e.status;
@@ -148,9 +148,9 @@ export class AnthropicProvider implements LlmProvider {
           cause: e,
         });
       }
-      return new RuntimeError('PROVIDER_ERROR', what, { cause: e });
+      return new RuntimeError('PROVIDER_ERROR', what, { hint: status !== undefined && status >= 500 ? 'Anthropic failed: retry later (status.anthropic.com)' : 'Anthropic refused the request as sent: read its message above', cause: e });
     }
-    return new RuntimeError('PROVIDER_ERROR', `anthropic failed for ${model}: ${describeError(e)}`, { cause: e });
+    return new RuntimeError('PROVIDER_ERROR', `anthropic failed for ${model}: ${describeError(e)}`, { hint: 'retry; if it persists, check routing.providers.anthropic.baseUrl and the network', cause: e });
   }
 }
 

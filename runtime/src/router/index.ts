@@ -272,9 +272,9 @@ export class Router {
   async embed(input: string[], opts: { signal?: AbortSignal } = {}): Promise<number[][]> {
     const { model, host } = this.config.routing.embedding;
     const status = this.gated.get(host);
-    if (status?.state === 'down') throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.downReason(status)}`, { httpStatus: 503 });
+    if (status?.state === 'down') throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.downReason(status)}`, { hint: `wait for ${host} to come back; retrieval needs its embedding model`, httpStatus: 503 });
     const p = this.ollama.get(host);
-    if (!p) throw new RuntimeError('CONFIG_INVALID', `embedding host ${host} is not in ollamaHosts`);
+    if (!p) throw new RuntimeError('CONFIG_INVALID', `embedding host ${host} is not in ollamaHosts`, { hint: 'run `make render`: routing.embedding.host must be a host that runs Ollama' });
     return p.embed(model, input, { ...(opts.signal ? { signal: opts.signal } : {}), timeoutMs: this.config.routing.ollama.timeoutMs });
   }
 
