@@ -1,6 +1,7 @@
 export { buildPlatformApp, readDashboards, type PlatformAppProps, type PlatformStacks } from './app.js';
 export { platformBackend } from './backend.js';
 export { STACK_ERRORS, StackError, type StackErrorCode } from './errors.js';
+export { literal, externalLiteral, policyDocument } from './literal.js';
 export { STACK_ORDER, stateKey, lockKey, type StackName } from './naming.js';
 export { HardenedBucket, type HardenedBucketProps } from './constructs/hardened-bucket.js';
 export { ServiceUser, type ServiceUserProps } from './constructs/service-user.js';

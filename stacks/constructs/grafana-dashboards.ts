@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { checkProps, StackError } from '../errors.js';
+import { externalLiteral } from '../literal.js';
 import { GrafanaDashboard, GrafanaFolder } from '../providers/grafana.js';
 
 export interface DashboardFile {
@@ -15,7 +16,10 @@ export interface GrafanaDashboardsProps {
   readonly dashboards: readonly DashboardFile[];
 }
 
-/** A folder and one dashboard per generated JSON file, the JSON passed through untouched. */
+/**
+ * A folder and one dashboard per generated JSON file. The JSON reaches Grafana unchanged: its own
+ * template variables (`${datasource}`) are escaped for Terraform, which decodes them back.
+ */
 export class GrafanaDashboards extends Construct {
   readonly folder: GrafanaFolder;
   readonly dashboards: readonly GrafanaDashboard[];
@@ -43,7 +47,7 @@ export class GrafanaDashboards extends Construct {
 
     this.folder = new GrafanaFolder(this, 'folder', { title: props.folderTitle, uid: props.folderUid });
     this.dashboards = props.dashboards.map(
-      (d) => new GrafanaDashboard(this, `dashboard-${d.name}`, { configJson: d.json, folder: this.folder, overwrite: true, message: 'generated from platform.yaml' }),
+      (d) => new GrafanaDashboard(this, `dashboard-${d.name}`, { configJson: externalLiteral(`dashboard "${d.name}"`, d.json), folder: this.folder, overwrite: true, message: 'generated from platform.yaml' }),
     );
   }
 }

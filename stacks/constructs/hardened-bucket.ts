@@ -8,6 +8,7 @@ import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versionin
 import { Construct } from 'constructs';
 import { BucketNameSchema } from '../../model/schema.js';
 import { checkProps } from '../errors.js';
+import { policyDocument } from '../literal.js';
 
 export interface HardenedBucketProps {
   readonly bucketName: string;
@@ -75,7 +76,7 @@ export class HardenedBucket extends Construct {
     });
     this.policy = new S3BucketPolicy(this, 'tls-only', {
       bucket: this.bucket.id,
-      policy: JSON.stringify({
+      policy: policyDocument({
         Version: '2012-10-17',
         Statement: [
           {

@@ -4,6 +4,7 @@ import { IamUserPolicyAttachment } from '@cdktf/provider-aws/lib/iam-user-policy
 import { Construct } from 'constructs';
 import { NameSchema } from '../../model/schema.js';
 import { checkProps } from '../errors.js';
+import { policyDocument } from '../literal.js';
 import type { HardenedBucket } from './hardened-bucket.js';
 
 /** Bucket-level actions the hosts need: list and locate, nothing that changes the bucket. */
@@ -44,7 +45,7 @@ export class ServiceUser extends Construct {
     this.policy = new IamPolicy(this, 'policy', {
       name: `${props.userName}-buckets`,
       description: `Object and list access to ${props.buckets.length} platform buckets, by name`,
-      policy: JSON.stringify({
+      policy: policyDocument({
         Version: '2012-10-17',
         Statement: [
           { Sid: 'ListBuckets', Effect: 'Allow', Action: [...SERVICE_BUCKET_ACTIONS], Resource: props.buckets.map((b) => b.arn) },

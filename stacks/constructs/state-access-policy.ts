@@ -2,6 +2,7 @@ import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy/index.js';
 import { Construct } from 'constructs';
 import { BucketNameSchema } from '../../model/schema.js';
 import { checkProps } from '../errors.js';
+import { policyDocument } from '../literal.js';
 
 export interface StateAccessPolicyProps {
   readonly policyName: string;
@@ -31,7 +32,7 @@ export class StateAccessPolicy extends Construct {
     this.policy = new IamPolicy(this, 'policy', {
       name: props.policyName,
       description: 'Terraform state and lock objects of the platform stacks',
-      policy: JSON.stringify({
+      policy: policyDocument({
         Version: '2012-10-17',
         Statement: [
           {

@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import type { Platform } from '../../model/schema.js';
 import { publicEndpoints } from '../../model/views.js';
 import { platformBackend } from '../backend.js';
+import { literal } from '../literal.js';
 import { AccessGate } from '../constructs/access-gate.js';
 import { PlatformTunnel } from '../constructs/tunnel.js';
 import { goDuration, slug } from '../naming.js';
@@ -48,7 +49,7 @@ export class EdgeStack extends TerraformStack {
     // Both providers take their credentials from the environment (CLOUDFLARE_API_TOKEN,
     // INFISICAL_UNIVERSAL_AUTH_CLIENT_ID / _SECRET).
     new CloudflareProvider(this, 'cloudflare', {});
-    new InfisicalProvider(this, 'infisical', { host: p.infisical.siteUrl });
+    new InfisicalProvider(this, 'infisical', { host: literal(p.infisical.siteUrl) });
 
     const accountId = new TerraformVariable(this, accountIdVariable(p), {
       type: 'string',

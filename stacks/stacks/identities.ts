@@ -2,6 +2,7 @@ import { TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
 import type { Platform } from '../../model/schema.js';
 import { platformBackend } from '../backend.js';
+import { literal } from '../literal.js';
 import { MachineIdentity } from '../constructs/machine-identity.js';
 import { DataInfisicalProjects, InfisicalProvider } from '../providers/infisical.js';
 
@@ -17,7 +18,7 @@ export class IdentitiesStack extends TerraformStack {
     super(scope, id);
     const p = props.platform;
     platformBackend(this, p, 'identities');
-    new InfisicalProvider(this, 'infisical', { host: p.infisical.siteUrl });
+    new InfisicalProvider(this, 'infisical', { host: literal(p.infisical.siteUrl) });
     const project = new DataInfisicalProjects(this, 'project', { slug: p.infisical.project });
 
     const identities = new Map<string, MachineIdentity>();

@@ -2,6 +2,7 @@ import { TerraformStack, TerraformVariable } from 'cdktf';
 import type { Construct } from 'constructs';
 import type { Platform } from '../../model/schema.js';
 import { platformBackend } from '../backend.js';
+import { literal } from '../literal.js';
 import { DiscordAlerting } from '../constructs/discord-alerting.js';
 import { GrafanaDashboards, type DashboardFile } from '../constructs/grafana-dashboards.js';
 import { GrafanaProvider } from '../providers/grafana.js';
@@ -27,7 +28,7 @@ export class ObservabilityStack extends TerraformStack {
     const p = props.platform;
     platformBackend(this, p, 'observability');
     // Token from GRAFANA_AUTH (the value of the model's apiTokenSecret).
-    new GrafanaProvider(this, 'grafana', { url: p.observability.grafanaCloud.stackUrl });
+    new GrafanaProvider(this, 'grafana', { url: literal(p.observability.grafanaCloud.stackUrl) });
 
     const webhook = new TerraformVariable(this, webhookVariable(p), {
       type: 'string',

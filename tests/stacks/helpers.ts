@@ -4,7 +4,9 @@ import { Testing, type TerraformStack } from 'cdktf';
 import { loadPlatform, parsePlatform } from '../../model/load.js';
 import { secretKind } from '@platform/contract';
 import type { Platform } from '../../model/schema.js';
+import { dashboardsGenerator } from '../../dashboards/generate.js';
 import { buildPlatformApp, readDashboards, type PlatformStacks } from '../../stacks/app.js';
+import type { DashboardFile } from '../../stacks/constructs/grafana-dashboards.js';
 import { STACK_ORDER, type StackName } from '../../stacks/naming.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -36,13 +38,27 @@ export function load(file: string): Platform {
   return loadPlatform(file, file.slice(ROOT.length + 1));
 }
 
-export function synthPlatform(platform: Platform, opts: { bootstrapBackend?: 'local' | 's3' } = {}): Synthesized {
+export interface SynthOptions {
+  readonly bootstrapBackend?: 'local' | 's3';
+  /** `fixtures` (default): the small files in tests/stacks/fixtures; `generated`: what `make render` makes of this model. */
+  readonly dashboards?: 'fixtures' | 'generated';
+}
+
+/** The dashboards the render step generates for a model, as the app reads them from generated/. */
+export function generatedDashboards(platform: Platform): DashboardFile[] {
+  return dashboardsGenerator
+    .generate(platform)
+    .map((a) => ({ name: a.path.slice(a.path.lastIndexOf('/') + 1, -'.json'.length), json: a.content }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function synthPlatform(platform: Platform, opts: SynthOptions = {}): Synthesized {
   // Nothing is written: Testing.synth renders in memory. The outdir only shapes relative paths.
   const outdir = resolve(ROOT, 'cdktf.out');
   const { stacks } = buildPlatformApp({
     platform,
     outdir,
-    dashboards: readDashboards(FIXTURE_DASHBOARDS),
+    dashboards: opts.dashboards === 'generated' ? generatedDashboards(platform) : readDashboards(FIXTURE_DASHBOARDS),
     bootstrapBackend: opts.bootstrapBackend ?? 'local',
     stateDir: ROOT,
   });
@@ -55,7 +71,7 @@ export function synthPlatform(platform: Platform, opts: { bootstrapBackend?: 'lo
   return { platform, stacks, text, json };
 }
 
-export function synthFile(file: string, opts: { bootstrapBackend?: 'local' | 's3' } = {}): Synthesized {
+export function synthFile(file: string, opts: SynthOptions = {}): Synthesized {
   return synthPlatform(load(file), opts);
 }
 

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MODELS, ROOT, secretFindings } from './helpers.js';
+import { MODELS, ROOT, secretFindings, type TfJson } from './helpers.js';
+import { checkStack } from './provider-schema.js';
+import { cdktfFunctions, formatFinding, stackTemplateFindings } from './terraform-template.js';
 
 const run = promisify(execFile);
 const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
@@ -99,6 +101,17 @@ describe('stacks/main.ts on a valid model', () => {
     const expected = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).length : 0;
     const tf = JSON.parse(readFileSync(join(out, 'stacks/observability/cdk.tf.json'), 'utf8')) as { resource?: { grafana_dashboard?: Record<string, unknown> } };
     expect(Object.keys(tf.resource?.grafana_dashboard ?? {})).toHaveLength(expected);
+  });
+
+  it('writes stacks Terraform can read: no unresolvable template sequence, nothing the provider schemas refuse', () => {
+    const functions = cdktfFunctions();
+    const problems: string[] = [];
+    for (const stack of ['bootstrap', 'edge', 'hosts', 'identities', 'observability', 'storage']) {
+      const tf = JSON.parse(readFileSync(join(out, 'stacks', stack, 'cdk.tf.json'), 'utf8')) as TfJson;
+      problems.push(...stackTemplateFindings(tf, functions).map((f) => formatFinding(stack, f)));
+      problems.push(...checkStack(tf).problems.map((p) => `${stack}: ${p}`));
+    }
+    expect(problems).toEqual([]);
   });
 
   it('writes no credential from the environment and nothing secret-looking', () => {

@@ -7,6 +7,7 @@ import { DiscordAlerting } from '../../stacks/constructs/discord-alerting.js';
 import { StackError } from '../../stacks/errors.js';
 import { GrafanaContactPoint, GrafanaDashboard, GrafanaFolder, GrafanaNotificationPolicy } from '../../stacks/providers/grafana.js';
 import { FIXTURE_DASHBOARDS, MODELS, resourceList, synthFile } from './helpers.js';
+import { decodeLiteral } from './terraform-template.js';
 
 describe('observability stack', () => {
   const s = synthFile(MODELS.example);
@@ -18,10 +19,14 @@ describe('observability stack', () => {
     expect(tf.terraform.required_providers).toEqual({ grafana: { source: 'grafana/grafana', version: '~> 4.10' } });
   });
 
-  it('makes the platform folder and one dashboard per generated file, JSON untouched', () => {
+  it('makes the platform folder and one dashboard per generated file, which Terraform decodes to the file', () => {
     expect(Testing.toHaveResourceWithProperties(text, GrafanaFolder.tfResourceType, { title: 'davidcockson-platform', uid: 'davidcockson-platform' })).toBe(true);
     const dashboards = resourceList(tf, GrafanaDashboard.tfResourceType);
-    expect(dashboards.map((d) => d.config_json)).toEqual(['hosts.json', 'jobs.json'].map((f) => readFileSync(join(FIXTURE_DASHBOARDS, f), 'utf8')));
+    const files = ['hosts.json', 'jobs.json'].map((f) => readFileSync(join(FIXTURE_DASHBOARDS, f), 'utf8'));
+    // The fixture carries Grafana's ${datasource} and a %{: literal text Terraform must not evaluate.
+    expect(files[1]).toContain('${datasource}');
+    expect(files[1]).toContain('%{');
+    expect(dashboards.map((d) => decodeLiteral(String(d.config_json)))).toEqual(files);
     for (const d of dashboards) expect(d).toMatchObject({ folder: expect.stringMatching(/^\$\{grafana_folder\..*\.uid\}$/), overwrite: true });
   });
 
