@@ -29,3 +29,6 @@ fi
 
 # Go-built tools (a current amtool, tools/alloy-check), cached in .tools/.
 bash scripts/install-go-tools.sh
+
+# A real Ollama and a real small model (SmolLM2-135M) for the runtime's tests, in ~/.cache/llm-platform.
+bash scripts/install-ollama.sh
