@@ -8,9 +8,11 @@ const ms = (seconds: number): number => Math.round(seconds * 1000);
 
 /** A value the model's checks guarantee; its absence is a bug here, not a default to invent. */
 function must<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new PlatformError('RENDER_FAILED', `runtime-config: ${what} is missing from a model that validated`, {
+  if (value === undefined) {
+    throw new PlatformError('RENDER_FAILED', `runtime-config: ${what} is missing from a model that validated`, {
       hint: 'this is a bug in the model checks (model/checks/services.ts): they must refuse such a model',
     });
+  }
   return value;
 }
 
