@@ -51,6 +51,8 @@ export class OllamaProvider implements LlmProvider {
       const calls: ToolCall[] = [];
       let last: ChatResponse | undefined;
       for await (const part of stream) {
+        // Parts already read off the socket when the caller aborted are not the caller's any more.
+        if (call.aborted) break;
         last = part;
         const text = part.message?.content ?? '';
         if (text) {
@@ -64,6 +66,10 @@ export class OllamaProvider implements LlmProvider {
           yield { type: 'tool_call', call: c };
         }
         if (part.done) break;
+      }
+      if (call.aborted) {
+        yield* call.abortedEnd(input, output);
+        return;
       }
       input = last?.prompt_eval_count ?? 0;
       output = last?.eval_count ?? 0;
