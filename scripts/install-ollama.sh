@@ -88,9 +88,9 @@ with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.arg
 PY
 }
 
-FLAGS="$(cpu_flags)"
 # `go install` leaves Ollama's version at 0.0.0 unless the linker sets it (release builds do).
 LDFLAGS="-X=github.com/ollama/ollama/version.Version=${OLLAMA_VERSION#v}"
+FLAGS="$(cpu_flags)"
 WANT_STAMP="$OLLAMA_VERSION $LDFLAGS $FLAGS"
 did=()
 
@@ -113,10 +113,15 @@ if [ ! -x "$BIN" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT_STAMP" ]; then
   command -v go >/dev/null 2>&1 || die "go is not installed; install Go 1.24+ (or the Debian package golang-go)"
   # The module zip drops llama.cpp's vendored json and stb headers: the Debian packages hold them.
   pkgs=()
-  for p in nlohmann-json3-dev libstb-dev g++; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || pkgs+=("$p")
+  for p in nlohmann-json3-dev libstb-dev gcc g++; do
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || pkgs+=("$p")
   done
-  [ ${#pkgs[@]} -eq 0 ] || need_root_apt "${pkgs[@]}"
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    need_root_apt "${pkgs[@]}"
+    # A compiler installed just now spells out -march=native itself: key the build by that.
+    FLAGS="$(cpu_flags)"
+    WANT_STAMP="$OLLAMA_VERSION $LDFLAGS $FLAGS"
+  fi
 
   # miniaudio.h, also dropped from the module zip, from the pyminiaudio source distribution.
   MINIAUDIO_DIR="$SRC/miniaudio-$MINIAUDIO_VERSION"

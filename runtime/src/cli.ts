@@ -6,8 +6,9 @@ import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
 
 /*
  * `runtime <service>`: the entry point of the runtime image. The bin shim (runtime/bin/runtime.js)
- * loads this file through tsx and exits with what `main` returns. Service code (OpenTelemetry
- * above all) is imported only when that service starts, so usage errors answer fast.
+ * loads this file compiled (runtime/dist/cli.js, from `make build`) and exits with what `main`
+ * returns. Service code (OpenTelemetry above all) is imported only when that service starts, so
+ * usage errors answer fast.
  */
 
 export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
