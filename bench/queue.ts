@@ -6,7 +6,7 @@
  *   2. pickup latency beyond the mtime guard, files dropped one at a time (production guard);
  *   3. memory: RSS and heap while 10,000 queued files drain, sampled over time.
  */
-import { readdirSync, statSync, utimesSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,9 @@ function instantRouter(onCall?: (prompt: string) => void): ChatRouter {
   };
 }
 
+/** The model's worker settings as rendered (caps, timeouts, lease), under the bench's timings. */
+const RENDERED_WORKER = (JSON.parse(readFileSync(join(import.meta.dirname, '../generated/runtime/runtime.json'), 'utf8')) as { vault: { worker: WorkerConfig['vault']['worker'] } }).vault.worker;
+
 async function vault(): Promise<{ root: string; queue: string; config: (w: Partial<WorkerConfig['vault']['worker']>) => WorkerConfig }> {
   const root = await mkdtemp(join(tmpdir(), 'bench-queue-'));
   for (const f of Object.values(FOLDERS)) await mkdir(join(root, 'vault', f), { recursive: true });
@@ -39,7 +42,7 @@ async function vault(): Promise<{ root: string; queue: string; config: (w: Parti
     config: (w) => ({
       dataDir: join(root, 'data'),
       routing: { default: 'bench-model' },
-      vault: { path: join(root, 'vault'), folders: FOLDERS, worker: { concurrency: 2, mtimeGuardMs: 2_000, rescanMs: 30_000, graceMs: 5_000, ...w } },
+      vault: { path: join(root, 'vault'), folders: FOLDERS, worker: { ...RENDERED_WORKER, concurrency: 2, mtimeGuardMs: 2_000, rescanMs: 30_000, graceMs: 5_000, ...w } },
     }),
   };
 }

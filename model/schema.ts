@@ -386,6 +386,28 @@ export const VaultSchema = z.strictObject({
       rescanSeconds: z.number().positive().default(30),
       /** On SIGTERM running jobs get this long before they go back to the queue. */
       graceSeconds: z.number().positive().default(30),
+      /** A queued file whose frontmatter block is still open is waited for this long (a writer mid-file), then failed with the reason. */
+      incompleteWaitSeconds: z.number().min(0).default(60),
+      /** Largest job file read, in bytes (1 MiB); a larger file goes to the failed folder with the reason. */
+      maxJobBytes: z.number().int().min(1024).default(1_048_576),
+      /** Longest answer one provider call may stream, in characters; past it the call is cut and the job fails with the reason. */
+      maxAnswerChars: z.number().int().min(1000).default(200_000),
+      /** Most steps a chain job may have; a longer chain is invalid. */
+      maxChainSteps: z.number().int().min(1).max(1000).default(20),
+      /** A provider call with no first token after this long is cut (a loading or hung model frees its slot). */
+      firstTokenTimeoutSeconds: z.number().positive().default(120),
+      /** A provider stream that sends nothing for this long between chunks is cut. */
+      idleTimeoutSeconds: z.number().positive().default(60),
+      /** A whole job, every step included, is cut after this long (each call is also bound by its route's timeout). */
+      jobTimeoutSeconds: z.number().positive().default(900),
+      /** Storage faults (disk full, quota, I/O error): times a job is returned to the queue before it fails. */
+      ioRetries: z.number().int().min(0).max(100).default(5),
+      /** First wait before such a retry; it doubles with each attempt. */
+      ioRetryBackoffSeconds: z.number().positive().default(10),
+      /** The worker touches its queue lease this often. */
+      leaseHeartbeatSeconds: z.number().positive().default(5),
+      /** Heartbeats a lease may miss before another worker takes the queue over (same-host dead owners are seen at once). */
+      leaseStaleHeartbeats: z.number().int().min(2).max(100).default(3),
     })
     .prefault({}),
 });

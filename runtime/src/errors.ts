@@ -20,6 +20,36 @@ export const RUNTIME_ERRORS = {
   JOB_INVALID: { message: 'the job file is invalid', httpStatus: 400, hint: 'fix the job file\'s frontmatter and drop it into the queue again' },
   SKILL_UNKNOWN: { message: 'the job names a skill that does not exist', httpStatus: 400, hint: 'name a skill from the vault\'s skills folder' },
   QUEUE_IO: { message: 'a vault queue file operation failed', httpStatus: 500, hint: 'check that the vault is mounted, writable and not full' },
+  VAULT_IO: {
+    message: 'the vault storage failed (disk full, quota, I/O error)',
+    httpStatus: 503,
+    hint: 'free space or fix the disk under the vault; the job is retried with backoff and fails with this reason after the last attempt',
+  },
+  VAULT_LAYOUT: {
+    message: 'a vault layout folder is missing, not a folder, or a symbolic link',
+    httpStatus: 500,
+    hint: 'make each layout folder (vault.folders in platform.yaml) a real folder inside the vault, not a link',
+  },
+  VAULT_UNSAFE: {
+    message: 'a vault path is a link, not a regular file, or outside the vault',
+    httpStatus: 400,
+    hint: 'put regular files in the vault; links and devices are refused so nothing outside the vault is read',
+  },
+  FRONTMATTER_INVALID: {
+    message: 'the frontmatter is not a YAML block',
+    httpStatus: 400,
+    hint: 'open the file with a `---` line, write YAML keys, close with `---`; other languages (---js, ---coffee, ...) are refused',
+  },
+  QUEUE_LOCKED: {
+    message: 'another worker holds the lease on this vault queue',
+    httpStatus: 409,
+    hint: 'run one worker per vault; this one takes over when the other stops or misses its heartbeats',
+  },
+  ANSWER_TOO_LARGE: {
+    message: 'the answer went over the size cap',
+    httpStatus: 502,
+    hint: 'ask for a shorter answer or raise vault.worker.maxAnswerChars in platform.yaml',
+  },
   STORE_ERROR: { message: 'the local database failed', httpStatus: 500, hint: 'check that DATA_DIR is writable and has free space' },
   SERVICE_NOT_BUILT: { message: 'this runtime service is not built yet', httpStatus: 501, hint: 'run a service this version ships (`runtime --help` lists them)' },
   USAGE: { message: 'the command line was not understood', httpStatus: 400, hint: 'run `runtime --help` for the commands' },

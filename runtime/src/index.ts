@@ -9,3 +9,4 @@ export * from './router/index.js';
 export * from './notify/index.js';
 export * from './store/index.js';
 export * from './telemetry/index.js';
+export * from './vault/index.js';

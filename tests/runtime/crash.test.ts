@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
-import matter from 'gray-matter';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOllamaLite, type OllamaLite } from './helpers/ollama-lite.js';
 import { writeTestConfig } from './helpers/runtime-config.js';
-import { makeVault, sleep, waitFor, type TempVault } from './helpers/vault.js';
+import { makeVault, sleep, waitFor, type TempVault, frontmatterOf } from './helpers/vault.js';
 
 /*
  * kill -9 a real worker process (`runtime worker`, the production entry point) three times at
@@ -46,7 +45,7 @@ function exited(c: ChildProcess): Promise<number | null> {
 async function jobsWithOutput(): Promise<Set<number>> {
   const out = new Set<number>();
   for (const name of await v.list('outputs')) {
-    const src = String(matter(await v.read('outputs', name), {}).data.source);
+    const src = String(frontmatterOf(await v.read('outputs', name)).data.source);
     out.add(Number(/job-(\d+)\.md/.exec(src)?.[1]));
   }
   return out;
@@ -122,7 +121,7 @@ describe('crash safety', () => {
     expect(outputs).toHaveLength(JOBS);
     const outputById = new Map<string, string>();
     for (const name of outputs) {
-      const doc = matter(await v.read('outputs', name), {});
+      const doc = frontmatterOf(await v.read('outputs', name));
       const id = String(doc.data.job_id);
       expect(outputById.has(id), `two outputs for job ${id}`).toBe(false);
       outputById.set(id, name);
@@ -132,7 +131,7 @@ describe('crash safety', () => {
     const seenJobs = new Set<number>();
     for (const name of completed) {
       const text = await v.read('completed', name);
-      const doc = matter(text, {});
+      const doc = frontmatterOf(text);
       const n = Number(/This is job number (\d+)/.exec(doc.content)?.[1]);
       expect(seenJobs.has(n), `job ${n} completed twice`).toBe(false);
       seenJobs.add(n);

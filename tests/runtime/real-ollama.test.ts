@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import matter from 'gray-matter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../runtime/src/config/index.js';
 import { RuntimeError } from '../../runtime/src/errors.js';
@@ -11,7 +10,7 @@ import { UsageStore } from '../../runtime/src/store/index.js';
 import { tempDir } from '../helpers.js';
 import { BASE_MODEL, RealOllamaError, startRealOllama, type RealOllama } from '../helpers/real-ollama.js';
 import { writeTestConfig } from './helpers/runtime-config.js';
-import { makeVault, waitFor, type TempVault } from './helpers/vault.js';
+import { frontmatterOf, makeVault, waitFor, type TempVault } from './helpers/vault.js';
 
 /*
  * The provider client and the worker against a real Ollama serving a real model (SmolLM2-135M,
@@ -209,9 +208,9 @@ describe('real Ollama: the worker process runs text and chain jobs', () => {
     for (const url of Object.values(config.ollamaHosts)) expect(url).toBe(ollama.url);
   });
 
-  async function outputFor(source: string): Promise<matter.GrayMatterFile<string>> {
+  async function outputFor(source: string): Promise<ReturnType<typeof frontmatterOf>> {
     for (const name of await v.list('outputs')) {
-      const doc = matter(await v.read('outputs', name), {});
+      const doc = frontmatterOf(await v.read('outputs', name));
       if (doc.data.source === source) return doc;
     }
     throw new Error(`no output for ${source}; failed: ${(await v.list('failed')).join(', ')}; worker stderr: ${stderr.slice(-2000)}`);

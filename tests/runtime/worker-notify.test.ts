@@ -1,4 +1,3 @@
-import matter from 'gray-matter';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jobNotifier } from '../../runtime/src/cli.js';
 import { loadConfig } from '../../runtime/src/config/index.js';
@@ -11,7 +10,7 @@ import { writeRuntimeConfig } from '../doubles/config.js';
 import { startDiscord, type DiscordDouble } from '../doubles/discord.js';
 import { startOllama, type OllamaDouble } from '../doubles/ollama.js';
 import { rateLimited, startOpenAi, type OpenAiDouble } from '../doubles/openai.js';
-import { makeVault, waitFor, type TempVault } from './helpers/vault.js';
+import { makeVault, waitFor, type TempVault, frontmatterOf } from './helpers/vault.js';
 
 /*
  * The worker wired as `runtime worker` wires it (router, Discord notifier, usage store), against
@@ -35,7 +34,7 @@ beforeEach(async () => {
     rateLimitRetries: 2,
     maxRetryWaitMs: 5_000,
     edit: (c) => {
-      c.vault.worker = { concurrency: 2, mtimeGuardMs: 100, rescanMs: 500, graceMs: 1_000 };
+      c.vault.worker = { ...c.vault.worker, concurrency: 2, mtimeGuardMs: 100, rescanMs: 500, graceMs: 1_000 };
     },
   });
   const config = loadConfig({
@@ -72,7 +71,7 @@ describe('worker with the Discord notifier', () => {
     const fields = Object.fromEntries((embed.fields ?? []).map((f) => [f.name, f.value]));
     expect(fields).toMatchObject({ Job: 'answer.md', Model: 'qwen2.5:14b', Tokens: '7 in / 2 out' });
     expect(fields.Output).toMatch(/^runner-outputs\/\d{4}-\d{2}-\d{2}-\d{6}-answer\.md$/);
-    const out = matter(await v.read('outputs', fields.Output!.replace('runner-outputs/', '')), {});
+    const out = frontmatterOf(await v.read('outputs', fields.Output!.replace('runner-outputs/', '')));
     expect(out.content.trim()).toBe('Forty-two.');
     expect(out.data).toMatchObject({ job_id: 'JOB-A', tokens_in: 7, tokens_out: 2 });
     expect(usage.recent(10, { jobId: 'JOB-A' })).toMatchObject([{ model: 'qwen2.5:14b', inputTokens: 7, outputTokens: 2, outcome: 'ok' }]);

@@ -1,4 +1,3 @@
-import matter from 'gray-matter';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,7 +5,7 @@ import { JobLedger } from '../../runtime/src/jobs/index.js';
 import { Router } from '../../runtime/src/router/index.js';
 import { createWorker, runWorker } from '../../runtime/src/worker/index.js';
 import { testConfig } from './helpers/runtime-config.js';
-import { sleep, waitFor } from './helpers/vault.js';
+import { sleep, waitFor, frontmatterOf } from './helpers/vault.js';
 import { startHarness, type Harness } from './helpers/worker-harness.js';
 
 let h: Harness;
@@ -14,7 +13,7 @@ afterEach(async () => {
   await h?.close();
 });
 
-const idOf = (text: string): unknown => (matter(text, {}).data as Record<string, unknown>).id;
+const idOf = (text: string): unknown => (frontmatterOf(text).data as Record<string, unknown>).id;
 
 describe('worker: text jobs', () => {
   it('runs a text job: provider call, output with frontmatter, job file completed with id and link', async () => {
@@ -31,7 +30,7 @@ describe('worker: text jobs', () => {
     const outputs = await h.v.list('outputs');
     expect(outputs).toHaveLength(1);
     expect(outputs[0]).toMatch(/^\d{4}-\d{2}-\d{2}-\d{6}-weekly-summary\.md$/);
-    const out = matter(await h.v.read('outputs', outputs[0]!), {});
+    const out = frontmatterOf(await h.v.read('outputs', outputs[0]!));
     expect(out.data).toMatchObject({ job_id: o!.jobId, type: 'text', model: 'qwen2.5:14b', skills: [], status: 'completed', source: 'Weekly Summary.md' });
     expect(out.data.tokens_in).toBeGreaterThan(0);
     expect(out.data.tokens_out).toBe(4); // the double counts words
@@ -80,7 +79,7 @@ describe('worker: text jobs', () => {
     const sys = h.ollama.requests[0]!.messages[0]!;
     expect(sys.role).toBe('system');
     expect(sys.content).toBe('You are careful.\n\n## Skill: terse\nShort answers\n\nAnswer in one line.');
-    const out = matter(await h.v.read('outputs', (await h.v.list('outputs'))[0]!), {});
+    const out = frontmatterOf(await h.v.read('outputs', (await h.v.list('outputs'))[0]!));
     expect(out.data.skills).toEqual(['terse']);
   });
 });

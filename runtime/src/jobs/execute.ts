@@ -40,6 +40,19 @@ export interface ExecuteOptions {
   system: string | undefined;
   signal: AbortSignal;
   onRateLimited?: (notice: RateLimitNotice) => void;
+  /** Bounds from the model (vault.worker); absent bounds are not enforced here. */
+  limits?: ExecuteLimits;
+}
+
+export interface ExecuteLimits {
+  /** Characters one call may stream; past it the call is cut and the job fails (ANSWER_TOO_LARGE). */
+  readonly maxAnswerChars?: number;
+  /** A call with no first token by then is cut (PROVIDER_TIMEOUT), freeing its slot. */
+  readonly firstTokenTimeoutMs?: number;
+  /** A stream silent this long between events is cut (PROVIDER_TIMEOUT). */
+  readonly idleTimeoutMs?: number;
+  /** The whole job, every step, is cut after this long (PROVIDER_TIMEOUT). */
+  readonly jobTimeoutMs?: number;
 }
 
 export async function executeJob(doc: JobDocument, opts: ExecuteOptions): Promise<ExecutionResult> {
@@ -61,11 +74,19 @@ export async function executeJob(doc: JobDocument, opts: ExecuteOptions): Promis
 
   const messages: ChatMessage[] = [];
   const steps: StepResult[] = [];
-  for (const p of prompts) {
-    messages.push({ role: 'user', content: p.prompt });
-    const out = await callOnce(opts, p.model, [...messages]);
-    steps.push({ model: p.model, prompt: p.prompt, ...out });
-    messages.push({ role: 'assistant', content: out.answer });
+  // The job's own signal: the caller's (shutdown) plus the job's total time.
+  const job = new Cutter(opts.signal);
+  const total = opts.limits?.jobTimeoutMs;
+  if (total !== undefined) job.arm(total, () => new RuntimeError('PROVIDER_TIMEOUT', `the job did not finish within ${total} ms (all steps)`, { hint: 'raise vault.worker.jobTimeoutSeconds in platform.yaml or split the job' }));
+  try {
+    for (const p of prompts) {
+      messages.push({ role: 'user', content: p.prompt });
+      const out = await callOnce({ ...opts, signal: job.signal }, p.model, [...messages], job, opts.signal);
+      steps.push({ model: p.model, prompt: p.prompt, ...out });
+      messages.push({ role: 'assistant', content: out.answer });
+    }
+  } finally {
+    job.dispose();
   }
   const last = steps[steps.length - 1]!;
   return {
@@ -78,32 +99,107 @@ export async function executeJob(doc: JobDocument, opts: ExecuteOptions): Promis
   };
 }
 
+/**
+ * An AbortController that records why it cut: a bound (timeout, size) aborts the provider call
+ * through the same signal a shutdown uses, and the reason tells the two apart afterwards.
+ */
+class Cutter {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  reason: RuntimeError | undefined;
+  private readonly onParent: () => void;
+
+  constructor(private readonly parent: AbortSignal) {
+    this.onParent = () => this.controller.abort(parent.reason);
+    if (parent.aborted) this.onParent();
+    else parent.addEventListener('abort', this.onParent, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  cut(reason: RuntimeError): void {
+    this.reason ??= reason;
+    this.controller.abort(reason);
+  }
+
+  /** (Re)starts the one timer this cutter has. */
+  arm(ms: number, reason: () => RuntimeError): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.cut(reason()), ms);
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.parent.removeEventListener('abort', this.onParent);
+  }
+}
+
 async function callOnce(
   opts: ExecuteOptions,
   model: string,
   messages: ChatMessage[],
+  job: Cutter,
+  shutdown: AbortSignal,
 ): Promise<{ answer: string; tokensIn: number; tokensOut: number }> {
+  const limits = opts.limits ?? {};
   const req = { model, messages, ...(opts.system ? { system: opts.system } : {}) };
   let answer = '';
   let tokensIn = 0;
   let tokensOut = 0;
+  const call = new Cutter(opts.signal);
+  const why = (): RuntimeError | undefined => call.reason ?? job.reason;
+  const timeoutHint = 'the bounds are vault.worker.firstTokenTimeoutSeconds and idleTimeoutSeconds in platform.yaml; check the provider host';
+  const firstToken = limits.firstTokenTimeoutMs;
+  const idle = limits.idleTimeoutMs;
+  if (firstToken !== undefined) {
+    call.arm(firstToken, () => new RuntimeError('PROVIDER_TIMEOUT', `${model} sent no first token within ${firstToken} ms`, { hint: timeoutHint }));
+  }
+  let started = false;
   const stream = opts.router.chat(model, req, {
-    signal: opts.signal,
+    signal: call.signal,
     mode: 'job',
     jobId: opts.jobId,
     onRateLimited: (notice) => opts.onRateLimited?.(notice),
   });
-  for await (const ev of stream) {
-    if (ev.type === 'text') answer += ev.delta;
-    else if (ev.type === 'usage') {
-      tokensIn += ev.usage.inputTokens;
-      tokensOut += ev.usage.outputTokens;
-    } else if (ev.type === 'done') {
-      if (ev.reason === 'aborted' || opts.signal.aborted) throw abortError();
-      if (ev.reason === 'error') throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${model} with an error`, { hint: 'move the job file back to the queue to run it again; the worker log has the provider\'s error' });
+  try {
+    for await (const ev of stream) {
+      const cut = why();
+      if (cut) throw cut;
+      if (ev.type === 'text' || ev.type === 'tool_call') started = true;
+      if (started && idle !== undefined) {
+        call.arm(idle, () => new RuntimeError('PROVIDER_TIMEOUT', `${model} stalled: no data for ${idle} ms mid-answer (idle timeout)`, { hint: timeoutHint }));
+      }
+      if (ev.type === 'text') {
+        answer += ev.delta;
+        const max = limits.maxAnswerChars;
+        if (max !== undefined && answer.length > max) {
+          const err = new RuntimeError('ANSWER_TOO_LARGE', `the answer from ${model} went over ${max} characters; the call was cut`);
+          call.cut(err);
+          throw err;
+        }
+      } else if (ev.type === 'usage') {
+        tokensIn += ev.usage.inputTokens;
+        tokensOut += ev.usage.outputTokens;
+      } else if (ev.type === 'done') {
+        const bound = why();
+        if (bound) throw bound;
+        if (ev.reason === 'aborted' || shutdown.aborted) throw abortError();
+        if (ev.reason === 'error') throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${model} with an error`, { hint: 'move the job file back to the queue to run it again; the worker log has the provider\'s error' });
+      }
     }
+  } catch (e) {
+    // A bound that cut the call wins over whatever the aborted stream threw.
+    const bound = why();
+    if (bound && !shutdown.aborted) throw bound;
+    throw e;
+  } finally {
+    call.dispose();
   }
-  if (opts.signal.aborted) throw abortError();
+  const bound = why();
+  if (bound && !shutdown.aborted) throw bound;
+  if (shutdown.aborted) throw abortError();
   return { answer, tokensIn, tokensOut };
 }
 

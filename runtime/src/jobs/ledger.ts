@@ -6,11 +6,13 @@ import { RuntimeError, describeError } from '../errors.js';
 /*
  * The completion ledger: job id → its output file. It is what makes a job run once.
  *
- * A row is written when the output path is chosen, before the output is written; a job counts
- * as completed when its row exists and the output file is on disk (outputs are written with one
- * rename, so the file is whole or absent). `moved_at` is set once the job file reached the
- * completed folder: a file coming back after that is a resurrected copy, a file coming back
- * before it is a move a crash interrupted, which is finished quietly.
+ * A row is written when the output path is chosen, before the output is written; `completed_at`
+ * is set right after the output file is written, and `moved_at` once the job file reached the
+ * completed folder. Completion is decided by id, never by where the output is now: the operator
+ * moves outputs around (Obsidian), so a missing output file says nothing. A job counts as
+ * completed when `completed_at` or `moved_at` is set, or (killed between the output write and
+ * `completed_at`) its output is on disk. A file coming back after `moved_at` is a resurrected
+ * copy; one coming back before it is a move a crash interrupted, which is finished quietly.
  *
  * WAL with synchronous=NORMAL: a killed process loses nothing committed; only a power cut can
  * lose the last commits, and the job file moves are not fsynced either.
@@ -39,6 +41,8 @@ export class JobLedger {
   private readonly byOutputStmt: Database.Statement<[string], { id: string }>;
   private readonly reserveStmt: Database.Statement<[string, string, string, number]>;
   private readonly movedStmt: Database.Statement<[number, string]>;
+  private readonly completedStmt: Database.Statement<[number, string]>;
+  private readonly completedAtStmt: Database.Statement<[string], { completed_at: number | null }>;
 
   constructor(path: string) {
     try {
@@ -54,6 +58,8 @@ export class JobLedger {
         reserved_at INTEGER NOT NULL,
         moved_at INTEGER
       )`);
+      const columns = this.db.prepare('PRAGMA table_info(job_ledger)').all() as { name: string }[];
+      if (!columns.some((c) => c.name === 'completed_at')) this.db.exec('ALTER TABLE job_ledger ADD COLUMN completed_at INTEGER');
     } catch (e) {
       throw new RuntimeError('STORE_ERROR', `cannot open the job ledger at ${path}: ${describeError(e)}`, {
         hint: 'check that DATA_DIR exists and is writable',
@@ -64,9 +70,21 @@ export class JobLedger {
     this.byOutputStmt = this.db.prepare('SELECT id FROM job_ledger WHERE output = ?');
     this.reserveStmt = this.db.prepare(
       `INSERT INTO job_ledger (id, output, source, reserved_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET output = excluded.output, source = excluded.source, reserved_at = excluded.reserved_at, moved_at = NULL`,
+       ON CONFLICT(id) DO UPDATE SET output = excluded.output, source = excluded.source, reserved_at = excluded.reserved_at, moved_at = NULL, completed_at = NULL`,
     );
     this.movedStmt = this.db.prepare('UPDATE job_ledger SET moved_at = ? WHERE id = ?');
+    this.completedStmt = this.db.prepare('UPDATE job_ledger SET completed_at = ? WHERE id = ?');
+    this.completedAtStmt = this.db.prepare('SELECT completed_at FROM job_ledger WHERE id = ?');
+  }
+
+  /** Records that the job's output is written: from now on the job is never run again. */
+  markCompleted(id: string, now: number): void {
+    this.completedStmt.run(now, id);
+  }
+
+  /** When the job's output was written, or null if it was not (or the row predates the column). */
+  completedAt(id: string): number | null {
+    return this.completedAtStmt.get(id)?.completed_at ?? null;
   }
 
   get(id: string): LedgerEntry | undefined {

@@ -1,4 +1,4 @@
-import matter from 'gray-matter';
+import { stringify } from 'yaml';
 import type { JobType } from './schema.js';
 
 /*
@@ -53,7 +53,8 @@ export function renderOutput(meta: OutputMeta, answer: string): string {
     source: meta.source,
     created: meta.createdAt.toISOString(),
   };
-  return matter.stringify(`\n${answer.trim()}\n`, data);
+  // YAML 1.1 quoting, so readers on either YAML version read strings like `yes` or a timestamp back as strings.
+  return `---\n${stringify(data, { version: '1.1', singleQuote: true, lineWidth: 0 })}---\n\n${answer.trim()}\n`;
 }
 
 /** The Obsidian wiki link to a vault-relative markdown path. */

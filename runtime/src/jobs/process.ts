@@ -7,8 +7,9 @@ import { exists, writeFileAtomic } from '../queue/fs-util.js';
 import { isTempFileName } from '../queue/names.js';
 import type { Claim } from '../queue/types.js';
 import type { SkillResolver } from '../skills/registry.js';
-import { appendSection, insertId, parseJobDocument, peekId, type JobDocument } from './document.js';
-import { JobAbortedError, executeJob, type ChatRouter, type ExecutionResult } from './execute.js';
+import { VaultFileError, idNameHint, isOperationalIoError, toVaultIoError } from '../vault/files.js';
+import { appendSection, containsText, insertId, parseJobDocument, peekId, sectionBytes, type JobDocument } from './document.js';
+import { JobAbortedError, executeJob, type ChatRouter, type ExecuteLimits, type ExecutionResult } from './execute.js';
 import { newJobId } from './ids.js';
 import type { JobLedger, LedgerEntry } from './ledger.js';
 import { outputName, renderOutput, slugify, wikiLink } from './output.js';
@@ -24,7 +25,13 @@ import type { JobType } from './schema.js';
  *   4. run the provider calls
  *   5. ledger row: id → output path                       killed here: no output yet → run again
  *   6. output written (temp file + one rename)            killed after: row + output → just moved
- *   7. link appended to the job file, file moved to completed, ledger moved_at
+ *   7. ledger completed_at (by id: the job never runs again, wherever its output is moved)
+ *   8. link appended to the job file, file moved to completed, ledger moved_at
+ *
+ * The job file is handled as bytes: the id line is inserted and sections appended without
+ * decoding and re-encoding what the author wrote. Storage faults (disk full, quota, I/O error)
+ * are VAULT_IO: the file goes back to the queue with a doubling backoff, and to the failed
+ * folder with the reason after the last attempt.
  */
 
 export type JobStatus = 'completed' | 'failed' | 'duplicate' | 'requeued';
@@ -61,6 +68,16 @@ export interface JobProcessorProps {
   readonly log: Logger;
   readonly now?: () => number;
   readonly onRateLimited?: (job: { name: string; jobId: string }, notice: RateLimitNotice) => void;
+  /** Bounds from the model (vault.worker); absent ones are not enforced. */
+  readonly limits?: JobProcessorLimits;
+}
+
+export interface JobProcessorLimits extends ExecuteLimits {
+  readonly maxChainSteps?: number;
+  /** Storage-fault retries before the job fails with VAULT_IO. */
+  readonly ioRetries?: number;
+  /** First retry delay; doubles per attempt. */
+  readonly ioRetryBackoffMs?: number;
 }
 
 export class JobProcessor {
@@ -68,6 +85,8 @@ export class JobProcessor {
   private readonly outputsDir: string;
   /** Job ids being run now: a second file with the same id waits for the first, then is a duplicate. */
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** Storage-fault attempts per queue file name (in memory: a restart gives a file fresh attempts). */
+  private readonly ioAttempts = new Map<string, number>();
 
   constructor(private readonly props: JobProcessorProps) {
     this.now = props.now ?? Date.now;
@@ -84,30 +103,70 @@ export class JobProcessor {
 
   async process(claim: Claim, signal: AbortSignal): Promise<JobOutcome> {
     const started = this.now();
-    let raw: string | undefined;
+    let raw: Buffer | undefined;
     try {
-      return await this.run(claim, signal, started, (r) => (raw = r));
+      const out = await this.run(claim, signal, started, (r) => (raw = r));
+      if (out.status !== 'requeued') this.ioAttempts.delete(claim.name);
+      return out;
     } catch (e) {
-      // An unexpected error outside the provider call (a bug, a full disk): the file goes to
-      // the failed folder with the stack, so it neither sits in the active folder nor loops.
-      if (claim.settled || raw === undefined) throw e;
+      if (claim.settled) throw e;
       const err = toJobError(e);
-      this.props.log.error('job failed unexpectedly', { file: claim.name, error: err });
-      const jobId = peekId(raw);
+      const base = { name: claim.name, tokensIn: 0, tokensOut: 0, notify: true };
+      const jobId = raw === undefined ? undefined : peekId(raw);
+      if (err.code === 'VAULT_IO') {
+        const retried = await this.retryLater(claim, err, jobId);
+        if (retried) return { ...base, status: 'requeued', ...(jobId ? { jobId } : {}), error: err, durationMs: this.now() - started };
+      } else {
+        // An unexpected error outside the provider call (a bug): the file goes to the failed
+        // folder with the stack, so it neither sits in the active folder nor loops.
+        this.props.log.error('job failed unexpectedly', { file: claim.name, error: err });
+      }
+      this.ioAttempts.delete(claim.name);
       const finalPath = await this.failFile(claim, raw, err, jobId);
-      return { name: claim.name, status: 'failed', ...(jobId ? { jobId } : {}), error: err, finalPath, tokensIn: 0, tokensOut: 0, notify: true, durationMs: this.now() - started };
+      return { ...base, status: 'failed', ...(jobId ? { jobId } : {}), error: err, finalPath, durationMs: this.now() - started };
     }
   }
 
-  private async run(claim: Claim, signal: AbortSignal, started: number, track: (raw: string) => void): Promise<JobOutcome> {
+  /** Returns the claim to the queue with backoff; false once the attempts are used up. */
+  private async retryLater(claim: Claim, err: RuntimeError, jobId: string | undefined): Promise<boolean> {
+    const limits = this.props.limits ?? {};
+    const max = limits.ioRetries ?? 0;
+    const attempt = (this.ioAttempts.get(claim.name) ?? 0) + 1;
+    if (attempt > max) {
+      this.props.log.error('storage fault: retries used up, the job fails', { file: claim.name, jobId, attempts: attempt - 1, error: err });
+      return false;
+    }
+    this.ioAttempts.set(claim.name, attempt);
+    const delayMs = (limits.ioRetryBackoffMs ?? 1_000) * 2 ** (attempt - 1);
+    this.props.log.warn('storage fault: job returned to the queue, retried later', { file: claim.name, jobId, attempt, of: max, delayMs, error: err });
+    try {
+      await claim.release(delayMs);
+      return true;
+    } catch (e) {
+      this.props.log.error('could not return the job to the queue', { file: claim.name, error: describeError(e) });
+      return false;
+    }
+  }
+
+  private async run(claim: Claim, signal: AbortSignal, started: number, track: (raw: Buffer) => void): Promise<JobOutcome> {
     const base = { name: claim.name, tokensIn: 0, tokensOut: 0, notify: true };
     const elapsed = (): number => this.now() - started;
-    let raw = await claim.read();
+    let raw: Buffer;
+    try {
+      raw = await claim.readBytes();
+    } catch (e) {
+      if (!(e instanceof VaultFileError)) throw e;
+      // Refused unread (a link swapped in after the claim, a device, over the size cap): fail it as it is.
+      const err = e.problem === 'too-large' ? new RuntimeError('JOB_INVALID', e.message, { hint: 'split the job, or raise vault.worker.maxJobBytes in platform.yaml' }) : e;
+      this.props.log.warn('job file refused', { file: claim.name, problem: e.problem, error: err });
+      const finalPath = await this.failFile(claim, undefined, err, undefined, e.problem === 'too-large' || e.problem === 'unreadable');
+      return { ...base, status: 'failed', error: err, finalPath, durationMs: elapsed() };
+    }
     track(raw);
 
     let doc: JobDocument;
     try {
-      doc = parseJobDocument(raw);
+      doc = parseJobDocument(raw, this.props.limits ?? {});
     } catch (e) {
       const err = toJobError(e);
       const jobId = peekId(raw);
@@ -126,7 +185,7 @@ export class JobProcessor {
 
     for (let other = this.inflight.get(jobId); other; other = this.inflight.get(jobId)) await other.catch(() => undefined);
     const done = this.props.ledger.get(jobId);
-    if (done && (await exists(join(this.props.vaultPath, done.output)))) {
+    if (done && (done.movedAt !== null || this.props.ledger.completedAt(jobId) !== null || (await exists(join(this.props.vaultPath, done.output))))) {
       return this.finishCompleted(claim, raw, done, info, elapsed);
     }
     const id = jobId;
@@ -141,16 +200,16 @@ export class JobProcessor {
 
   private async execute(
     claim: Claim,
-    raw: string,
+    raw: Buffer,
     doc: JobDocument,
     jobId: string,
     reserved: string | undefined,
     info: Omit<JobOutcome, 'status' | 'durationMs'> & { jobId: string },
-    ctx: { signal: AbortSignal; elapsed: () => number; track: (raw: string) => void },
+    ctx: { signal: AbortSignal; elapsed: () => number; track: (raw: Buffer) => void },
   ): Promise<JobOutcome> {
     const { signal, elapsed, track } = ctx;
     const fm = doc.frontmatter;
-    const hint = jobId.slice(-6).toLowerCase();
+    const hint = idNameHint(jobId);
 
     let result: ExecutionResult;
     try {
@@ -162,6 +221,7 @@ export class JobProcessor {
         signal,
         jobId,
         onRateLimited: (notice) => this.props.onRateLimited?.({ name: claim.name, jobId }, notice),
+        ...(this.props.limits ? { limits: this.props.limits } : {}),
       });
     } catch (e) {
       if (signal.aborted || e instanceof JobAbortedError) {
@@ -169,6 +229,7 @@ export class JobProcessor {
         return { ...info, status: 'requeued', durationMs: elapsed() };
       }
       const err = toJobError(e);
+      if (err.code === 'VAULT_IO') throw err; // retried by process()
       const finalPath = await this.failFile(claim, raw, err, jobId);
       return { ...info, status: 'failed', error: err, finalPath, durationMs: elapsed() };
     }
@@ -192,6 +253,7 @@ export class JobProcessor {
           : result.answer,
       ),
     );
+    this.props.ledger.markCompleted(jobId, this.now());
     raw = appendSection(raw, 'Output', `${wikiLink(output)}\n\nCompleted ${new Date(this.now()).toISOString()} by ${result.model}, job ${jobId}.`);
     await claim.write(raw);
     track(raw);
@@ -212,16 +274,16 @@ export class JobProcessor {
   /** The ledger says this id completed: finish an interrupted move, or file a resurrected copy. */
   private async finishCompleted(
     claim: Claim,
-    raw: string,
+    raw: Buffer,
     done: LedgerEntry,
     info: Omit<JobOutcome, 'status' | 'durationMs'> & { jobId: string },
     elapsed: () => number,
   ): Promise<JobOutcome> {
     const link = wikiLink(done.output);
-    const hint = info.jobId.slice(-6).toLowerCase();
+    const hint = idNameHint(info.jobId);
     if (done.movedAt === null) {
       // Killed between the output write and the move: finish quietly, never run again.
-      if (!raw.includes(link)) {
+      if (!containsText(raw, link)) {
         raw = appendSection(raw, 'Output', `${link}\n\nCompleted ${new Date(this.now()).toISOString()}, job ${info.jobId}.`);
         await claim.write(raw);
       }
@@ -233,7 +295,7 @@ export class JobProcessor {
     raw = appendSection(
       raw,
       'Duplicate',
-      `Not run again: job ${info.jobId} already completed on ${new Date(done.movedAt).toISOString()}; its output is ${link}. ` +
+      `Not run again: job ${info.jobId} already completed on ${new Date(done.movedAt).toISOString()}; its output was written as ${link} (it may have been moved since). ` +
         'To run it as a new job, remove the `id` line and drop the file into the queue again.',
     );
     await claim.write(raw);
@@ -265,7 +327,12 @@ export class JobProcessor {
     return rel;
   }
 
-  private async failFile(claim: Claim, raw: string, err: RuntimeError, jobId: string | undefined): Promise<string> {
+  /**
+   * Appends the failure to the job file and moves it to the failed folder. `raw` undefined: the
+   * file was not read; with `appendInPlace` the section is appended to it as is (a file too
+   * large to rewrite), else it is moved untouched (a link, a device).
+   */
+  private async failFile(claim: Claim, raw: Buffer | undefined, err: RuntimeError, jobId: string | undefined, appendInPlace = false): Promise<string> {
     const lines = [`- when: ${new Date(this.now()).toISOString()}`, `- code: \`${err.code}\``, `- message: ${err.message}`];
     if (err.hint) lines.push(`- hint: ${err.hint}`);
     let body = lines.join('\n');
@@ -275,15 +342,17 @@ export class JobProcessor {
       if (stack) body += `\n\n\`\`\`\n${stack}\n\`\`\``;
     }
     try {
-      await claim.write(appendSection(raw, 'Failed', body));
+      if (raw !== undefined) await claim.write(appendSection(raw, 'Failed', body));
+      else if (appendInPlace) await claim.append(sectionBytes(undefined, 'Failed', body));
     } catch (e) {
       this.props.log.warn('could not append the failure to the job file; moving it as is', { file: claim.name, error: describeError(e) });
     }
-    return claim.fail(jobId ? jobId.slice(-6).toLowerCase() : undefined);
+    return claim.fail(jobId ? idNameHint(jobId) : undefined);
   }
 }
 
 function toJobError(e: unknown): RuntimeError {
   if (isRuntimeError(e)) return e;
+  if (isOperationalIoError(e)) return toVaultIoError(e, 'the vault storage failed') as RuntimeError;
   return new RuntimeError('INTERNAL', describeError(e), { cause: e, hint: 'this is a bug in the worker; the stack trace is below' });
 }

@@ -4,7 +4,9 @@ import { CallScope, fetchWithTimeout, isConnectionError, unavailableError } from
 import type { ChatEvent, ChatRequest, FinishReason, HealthStatus, LlmProvider, StreamOptions, ToolCall } from './types.js';
 
 /*
- * Ollama over its NDJSON API, through the `ollama` package. One client per call: the package's
+ * Ollama over its NDJSON API. Chat streams are read here, strictly (see `ndjson`): the `ollama`
+ * package skips a line it cannot parse with a console warning, which let a corrupted stream
+ * "complete" with half an answer. Embeddings go through the package, one client per call: its
  * `abort()` cancels every stream of a client, so sharing one would let one stop cancel another.
  */
 
@@ -37,20 +39,25 @@ export class OllamaProvider implements LlmProvider {
     let input = 0;
     let output = 0;
     try {
-      const client = this.client(call.signal);
       const options: Record<string, number> = {};
       if (req.maxTokens !== undefined) options.num_predict = req.maxTokens;
       if (req.temperature !== undefined) options.temperature = req.temperature;
-      const stream = await client.chat({
-        model: req.model,
-        messages: toOllamaMessages(req),
-        stream: true,
-        ...(req.tools?.length ? { tools: req.tools.map(toOllamaTool) } : {}),
-        ...(Object.keys(options).length ? { options } : {}),
+      const res = await fetch(`${this.baseUrl}/api/chat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        body: JSON.stringify({
+          model: req.model,
+          messages: toOllamaMessages(req),
+          stream: true,
+          ...(req.tools?.length ? { tools: req.tools.map(toOllamaTool) } : {}),
+          ...(Object.keys(options).length ? { options } : {}),
+        }),
+        signal: call.signal,
       });
+      if (!res.ok || !res.body) throw await httpError(res);
       const calls: ToolCall[] = [];
       let last: ChatResponse | undefined;
-      for await (const part of stream) {
+      for await (const part of ndjson(res.body, `ollama on ${this.host}`, req.model)) {
         // Parts already read off the socket when the caller aborted are not the caller's any more.
         if (call.aborted) break;
         last = part;
@@ -71,10 +78,15 @@ export class OllamaProvider implements LlmProvider {
         yield* call.abortedEnd(input, output);
         return;
       }
-      input = last?.prompt_eval_count ?? 0;
-      output = last?.eval_count ?? 0;
+      if (!last?.done) {
+        throw new RuntimeError('PROVIDER_ERROR', `ollama on ${this.host} ended the stream for ${req.model} before its final line`, {
+          hint: 'the answer is incomplete; see the Ollama server log on that host',
+        });
+      }
+      input = last.prompt_eval_count ?? 0;
+      output = last.eval_count ?? 0;
       yield { type: 'usage', usage: call.usage(input, output) };
-      const reason: FinishReason = calls.length > 0 ? 'tool_calls' : last?.done_reason === 'length' ? 'length' : 'stop';
+      const reason: FinishReason = calls.length > 0 ? 'tool_calls' : last.done_reason === 'length' ? 'length' : 'stop';
       yield { type: 'done', reason };
     } catch (e) {
       yield* call.fail(e, { where: `ollama on ${this.host}`, model: req.model, input, output }, (x) => this.mapError(x, req.model));
@@ -127,6 +139,74 @@ export class OllamaProvider implements LlmProvider {
       hint: 'see the Ollama server log on that host',
       cause: e,
     });
+  }
+}
+
+/** The longest NDJSON line accepted (a content delta is a few tokens; a final line a few hundred bytes). */
+const MAX_LINE_BYTES = 1024 * 1024;
+
+/** An HTTP error answer as the ResponseError shape mapError reads (`status_code`, server message). */
+async function httpError(res: Response): Promise<Error> {
+  let message = res.statusText || `HTTP ${res.status}`;
+  try {
+    const text = (await res.text()).slice(0, 2000);
+    const parsed = JSON.parse(text) as { error?: unknown };
+    message = typeof parsed.error === 'string' ? parsed.error : text || message;
+  } catch {
+    // not JSON: keep the status text
+  }
+  return Object.assign(new Error(message), { status_code: res.status });
+}
+
+/**
+ * Ollama's NDJSON stream, one object per line. Strict: a line that is not JSON, a line over
+ * MAX_LINE_BYTES, or an `{"error": ...}` line fails the call (PROVIDER_ERROR) rather than
+ * being skipped, so an answer is never silently cut short.
+ */
+async function* ndjson(body: ReadableStream<Uint8Array>, where: string, model: string): AsyncGenerator<ChatResponse> {
+  const decoder = new TextDecoder('utf-8');
+  let buffer = '';
+  let lineNo = 0;
+  const parse = (line: string): ChatResponse | undefined => {
+    lineNo++;
+    if (line.trim() === '') return undefined;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw new RuntimeError('PROVIDER_ERROR', `${where} sent line ${lineNo} of the stream for ${model} that is not valid JSON: ${JSON.stringify(line.slice(0, 120))}`, {
+        hint: 'the stream was corrupted (a proxy, a crashed runner); see the Ollama server log on that host',
+      });
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      throw new RuntimeError('PROVIDER_ERROR', `${where} sent line ${lineNo} of the stream for ${model} that is not a JSON object`, { hint: 'see the Ollama server log on that host' });
+    }
+    const err = (v as { error?: unknown }).error;
+    if (err !== undefined) throw new Error(typeof err === 'string' ? err : JSON.stringify(err));
+    return v as ChatResponse;
+  };
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let nl = buffer.indexOf('\n');
+      while (nl !== -1) {
+        const part = parse(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        if (part) yield part;
+        nl = buffer.indexOf('\n');
+      }
+      if (buffer.length > MAX_LINE_BYTES) {
+        throw new RuntimeError('PROVIDER_ERROR', `${where} sent a stream line over ${MAX_LINE_BYTES} bytes for ${model}`, { hint: 'see the Ollama server log on that host' });
+      }
+    }
+    buffer += decoder.decode();
+    const tail = parse(buffer);
+    if (tail) yield tail;
+  } finally {
+    await reader.cancel().catch(() => undefined);
   }
 }
 

@@ -1,8 +1,10 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { constants, lstatSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { RuntimeError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { appendToRegularFile, readRegularFile } from '../vault/files.js';
+import { MAX_FRONTMATTER_CHARS, frontmatterComplete } from '../vault/frontmatter.js';
 import { freeName, isErrno, writeFileAtomic } from './fs-util.js';
 import { MinHeap } from './heap.js';
 import { isJobFileName, isTempFileName } from './names.js';
@@ -16,6 +18,20 @@ import type { Claim, ClaimHandler, JobQueue, QueueStats } from './types.js';
  * before its claim (it may have been rewritten since), never on every tick. Directory events
  * bring new files in at once; a periodic rescan (readdir, stat only names not yet known)
  * catches what events missed.
+ *
+ * A file is claimed only after two observations at least the settle time (`mtimeGuardMs`) apart
+ * agree on its size and mtime, its mtime is that old, and, when it opens a frontmatter block,
+ * the block is closed: a writer that stops half-way through the frontmatter is waited for (up
+ * to `incompleteWaitMs`, then the parser fails it with the reason). A writer that pauses longer
+ * than the settle time in the body cannot be told from a finished one; such writers should
+ * write elsewhere and rename into the queue, as Syncthing does.
+ *
+ * Entries that are not regular files (links, FIFOs, folders) are never opened: they are moved,
+ * as they are, to the failed folder with a log line. A link is renamed, so its target is not
+ * touched or read.
+ *
+ * The queue folder itself may be deleted and recreated (a sync, a careless cleanup): its inode
+ * is checked every second and the watch re-armed on the new folder.
  *
  * Events come from one `fs.watch` on the queue folder (inotify on Linux), not chokidar: with
  * thousands of queued files chokidar puts a watcher on every file and re-reads the folder on
@@ -33,11 +49,19 @@ export interface FolderQueueProps {
   readonly log: Logger;
   /** Watch the queue folder for events (default true); the rescan alone still works without. */
   readonly watch?: boolean;
+  /** Largest job file a claim reads, in bytes. */
+  readonly maxFileBytes?: number;
+  /** How long a file with an open frontmatter block is waited for (default 60 s). */
+  readonly incompleteWaitMs?: number;
   /** Clock, for tests. */
   readonly now?: () => number;
 }
 
 const STAT_BATCH = 64;
+/** How often the queue folder's identity is checked (deleted, recreated, replaced by a link). */
+const DIR_CHECK_MS = 1_000;
+/** Bytes read to see whether a frontmatter block is closed. */
+const HEAD_BYTES = MAX_FRONTMATTER_CHARS + 1024;
 /** Retry delay for a file whose name is already active (same name dropped twice). */
 const BUSY_RETRY_MS = 250;
 
@@ -49,7 +73,13 @@ export class FolderQueue implements JobQueue {
    * the heap key): the mtime, or when the file was seen if its mtime is in the future (a device
    * with a clock ahead must not hold a job back until its clock's time comes).
    */
-  private readonly waiting = new Map<string, { key: number; raw: number }>();
+  private readonly waiting = new Map<string, Waiting>();
+  /** Names whose frontmatter was not closed yet, and since when. */
+  private readonly incomplete = new Map<string, number>();
+  private dirTimer: NodeJS.Timeout | undefined;
+  /** The identity (inode and birth time) of the queue folder being watched; undefined while it is gone. */
+  private watchedIno: string | undefined;
+  private dirGoneLogged = false;
   private readonly heap = new MinHeap<string>();
   /** Names claimed and not yet settled. */
   private readonly activeNames = new Set<string>();
@@ -97,6 +127,10 @@ export class FolderQueue implements JobQueue {
     }
     // Not unref'd: while the queue runs, it is what keeps a worker process alive.
     this.rescanTimer = setInterval(() => void this.rescan(), this.props.rescanMs);
+    if (this.props.watch !== false) {
+      this.dirTimer = setInterval(() => void this.checkDir(), DIR_CHECK_MS);
+      this.dirTimer.unref();
+    }
     log.info('queue started', { queued: this.waiting.size, folder: folders.queue });
     this.pump();
   }
@@ -108,6 +142,8 @@ export class FolderQueue implements JobQueue {
     this.timerDue = Infinity;
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.rescanTimer = undefined;
+    if (this.dirTimer) clearInterval(this.dirTimer);
+    this.dirTimer = undefined;
     this.watcher?.close();
     this.watcher = undefined;
     if (this.rescanning) await this.rescanning;
@@ -138,15 +174,17 @@ export class FolderQueue implements JobQueue {
   }
 
   /** Records a waiting file (from an event or a scan). */
-  private note(name: string, mtimeMs: number): void {
-    if (this.waiting.get(name)?.raw === mtimeMs) return;
-    this.wait(name, mtimeMs);
+  private note(name: string, st: Observed): void {
+    const w = this.waiting.get(name);
+    if (w && w.raw === st.mtimeMs && w.size === st.size) return;
+    this.wait(name, st);
     this.pump();
   }
 
-  private wait(name: string, mtimeMs: number): void {
-    const key = Math.min(mtimeMs, this.now());
-    this.waiting.set(name, { key, raw: mtimeMs });
+  private wait(name: string, st: Observed, notBefore = 0): void {
+    const now = this.now();
+    const key = Math.min(st.mtimeMs, now);
+    this.waiting.set(name, { key, raw: st.mtimeMs, size: st.size, seenAt: now, notBefore, regular: st.regular });
     this.heap.push(key, name);
   }
 
@@ -168,7 +206,8 @@ export class FolderQueue implements JobQueue {
         this.heap.pop(); // stale: rewritten, unlinked or already claimed
         continue;
       }
-      const due = top.key + guard;
+      // Due once its mtime is old enough, it was first seen a settle time ago, and any retry delay passed.
+      const due = Math.max(top.key + guard, entry.seenAt + guard, entry.notBefore);
       const now = this.now();
       if (due > now) {
         this.schedule(due);
@@ -183,7 +222,7 @@ export class FolderQueue implements JobQueue {
       this.waiting.delete(name);
       this.activeNames.add(name);
       this.running++;
-      void this.claimAndRun(name, entry.raw);
+      void this.claimAndRun(name, entry);
     }
     for (const b of busy) this.heap.push(b.key, b.value);
     if (busy.length > 0) this.schedule(this.now() + BUSY_RETRY_MS);
@@ -200,17 +239,31 @@ export class FolderQueue implements JobQueue {
     }, Math.max(0, due - this.now()));
   }
 
-  private async claimAndRun(name: string, seenMtime: number): Promise<void> {
+  private async claimAndRun(name: string, seen: Waiting): Promise<void> {
     const { folders, log } = this.props;
     const from = join(folders.queue, name);
     const to = join(folders.active, name);
     let claimed = false;
     try {
-      const st = await stat(from);
-      if ((st.mtimeMs !== seenMtime && st.mtimeMs + this.props.mtimeGuardMs > this.now()) || this.stopped) {
-        // Rewritten since we saw it (or stopping): back to waiting with its current mtime.
+      const st = await lstat(from);
+      if (this.stopped) {
+        this.backToWaiting(name, observed(st));
+        return;
+      }
+      if (!st.isFile()) {
+        await this.refuse(name, st);
         this.activeNames.delete(name);
-        this.wait(name, st.mtimeMs);
+        this.settle();
+        return;
+      }
+      if (st.mtimeMs !== seen.raw || st.size !== seen.size) {
+        // Changed since the first observation: observe again, a settle time from now.
+        this.backToWaiting(name, observed(st));
+        return;
+      }
+      if (!(await this.headComplete(from, name))) {
+        this.activeNames.delete(name);
+        this.wait(name, observed(st), this.now() + this.props.mtimeGuardMs);
         this.settle();
         return;
       }
@@ -225,7 +278,8 @@ export class FolderQueue implements JobQueue {
       this.settle();
       return;
     }
-    const claim = new FolderClaim(this, name, to, this.now());
+    this.incomplete.delete(name);
+    const claim = new FolderClaim(this, name, to, this.now(), this.props.maxFileBytes ?? Number.MAX_SAFE_INTEGER);
     try {
       await this.handler!(claim);
     } catch (e) {
@@ -235,6 +289,61 @@ export class FolderQueue implements JobQueue {
     } finally {
       this.activeNames.delete(name);
       this.settle();
+    }
+  }
+
+  private backToWaiting(name: string, st: Observed): void {
+    this.activeNames.delete(name);
+    this.wait(name, st);
+    this.settle();
+  }
+
+  /**
+   * False while the file opens a frontmatter block that is not closed yet, for at most
+   * `incompleteWaitMs` since first seen so; after that it is claimed and fails with the reason.
+   */
+  private async headComplete(path: string, name: string): Promise<boolean> {
+    let head: Buffer;
+    try {
+      const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      try {
+        const buf = Buffer.alloc(HEAD_BYTES);
+        const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
+        head = buf.subarray(0, bytesRead);
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return true; // unreadable: the claim reads it again and fails it with the reason
+    }
+    if (head.length >= HEAD_BYTES || frontmatterComplete(head)) return true;
+    const waitMax = this.props.incompleteWaitMs ?? INCOMPLETE_WAIT_MS;
+    const first = !this.incomplete.has(name);
+    const since = this.incomplete.get(name) ?? this.now();
+    this.incomplete.set(name, since);
+    if (this.now() - since >= waitMax) {
+      this.incomplete.delete(name);
+      return true;
+    }
+    if (first) this.props.log.info('queued file opens a frontmatter block that is not closed yet; waiting for the writer', { file: name, maxWaitMs: waitMax });
+    return false;
+  }
+
+  /** Moves a queue entry that is not a regular file to the failed folder as it is (a link is not followed). */
+  private async refuse(name: string, st: Stats): Promise<void> {
+    const { folders, log } = this.props;
+    const kind = st.isSymbolicLink() ? 'link' : st.isFIFO() ? 'fifo' : st.isDirectory() ? 'folder' : 'special';
+    try {
+      const target = join(folders.failed, await freeName(folders.failed, name, 'refused'));
+      await rename(join(folders.queue, name), target);
+      this.failedCount++;
+      if (kind === 'link') {
+        log.warn('refused a symbolic link in the queue: moved the link itself to the failed folder, its target was not read', { file: name, to: target });
+      } else {
+        log.warn(`refused a queue entry that is not a regular file (${kind}): moved it to the failed folder unread`, { file: name, kind, to: target });
+      }
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) log.warn('could not move a refused queue entry; it is ignored', { file: name, kind, error: describeError(e) });
     }
   }
 
@@ -248,16 +357,19 @@ export class FolderQueue implements JobQueue {
     this.pump();
   }
 
-  /** @internal moves used by FolderClaim */
-  async moveOut(path: string, name: string, to: 'completed' | 'failed' | 'queue', hint?: string): Promise<string> {
+  /** @internal moves used by FolderClaim; `delayMs` holds a file returned to the queue back that long. */
+  async moveOut(path: string, name: string, to: 'completed' | 'failed' | 'queue', hint?: string, delayMs = 0): Promise<string> {
     const dir = this.props.folders[to];
     const target = join(dir, await freeName(dir, name, hint));
     await rename(path, target);
     if (to === 'completed') this.completedCount++;
     else if (to === 'failed') this.failedCount++;
     else {
-      const st = await stat(target).catch(() => undefined);
-      if (st && !this.stopped) this.note(basename(target), st.mtimeMs);
+      const st = await lstat(target).catch(() => undefined);
+      if (st && !this.stopped) {
+        this.wait(basename(target), observed(st), delayMs > 0 ? this.now() + delayMs : 0);
+        this.pump();
+      }
     }
     return target;
   }
@@ -265,18 +377,55 @@ export class FolderQueue implements JobQueue {
   private startWatcher(): void {
     const { folders, log } = this.props;
     try {
+      const ino = statIdentity(folders.queue);
+      const self = basename(folders.queue);
       const w = watch(folders.queue, { persistent: false }, (_event, filename) => {
-        if (filename) this.onEvent(filename.toString());
+        const name = filename?.toString();
+        // The folder itself was deleted or moved (inotify names it): this watch is dead.
+        if (!name || name === self) void this.checkDir();
+        if (name) this.onEvent(name);
       });
       w.on('error', (e) => {
         log.warn('queue watcher failed; the rescan keeps the queue going', { error: describeError(e) });
         w.close();
-        if (this.watcher === w) this.watcher = undefined;
+        if (this.watcher === w) {
+          this.watcher = undefined;
+          this.watchedIno = undefined;
+        }
       });
       this.watcher = w;
+      this.watchedIno = ino;
     } catch (e) {
       log.warn('cannot watch the queue folder; relying on the rescan', { error: describeError(e) });
     }
+  }
+
+  /**
+   * The watch follows an inode: when the queue folder is deleted and made again, the old watch
+   * hears nothing more. Re-arm it on the new folder and rescan.
+   */
+  private async checkDir(): Promise<void> {
+    if (this.stopped || this.props.watch === false) return;
+    const { folders, log } = this.props;
+    const st = await lstat(folders.queue).catch(() => undefined);
+    if (this.stopped) return;
+    if (st && st.isDirectory() && dirIdentity(st) === this.watchedIno && this.watcher) return;
+    if (this.watcher) {
+      this.watcher.close();
+      this.watcher = undefined;
+      this.watchedIno = undefined;
+    }
+    if (!st || !st.isDirectory()) {
+      if (!this.dirGoneLogged) {
+        log.warn(st?.isSymbolicLink() ? 'the queue folder was replaced by a symbolic link; it is not read until it is a real folder again' : 'the queue folder is gone; waiting for it to come back', { folder: folders.queue });
+        this.dirGoneLogged = true;
+      }
+      return;
+    }
+    this.dirGoneLogged = false;
+    this.startWatcher();
+    if (this.watcher) log.info('queue folder replaced; watch re-armed', { folder: folders.queue });
+    await this.rescan();
   }
 
   private onEvent(name: string): void {
@@ -286,18 +435,18 @@ export class FolderQueue implements JobQueue {
       return;
     }
     this.eventStats.set(name, false);
-    void stat(join(this.props.folders.queue, name)).then(
-      (st) => this.afterEventStat(name, st.isFile() ? st.mtimeMs : undefined),
+    void lstat(join(this.props.folders.queue, name)).then(
+      (st) => this.afterEventStat(name, observed(st)),
       () => this.afterEventStat(name, undefined),
     );
   }
 
-  private afterEventStat(name: string, mtimeMs: number | undefined): void {
+  private afterEventStat(name: string, st: Observed | undefined): void {
     const again = this.eventStats.get(name);
     this.eventStats.delete(name);
     if (this.stopped) return;
-    if (mtimeMs === undefined) this.forget(name);
-    else if (!this.activeNames.has(name)) this.note(name, mtimeMs);
+    if (st === undefined) this.forget(name);
+    else if (!this.activeNames.has(name)) this.note(name, st);
     if (again) this.onEvent(name);
   }
 
@@ -312,9 +461,11 @@ export class FolderQueue implements JobQueue {
 
   private async doRescan(): Promise<void> {
     const { folders, log } = this.props;
-    if (!this.watcher && this.props.watch !== false && !this.stopped) this.startWatcher();
+    if (!this.watcher && this.props.watch !== false && !this.stopped) await this.checkDir();
     let names: string[];
     try {
+      // Never list through a link: a queue folder replaced by one is not read.
+      if ((await lstat(folders.queue)).isSymbolicLink()) return;
       names = await readdir(folders.queue);
     } catch (e) {
       log.warn('queue rescan failed', { error: describeError(e) });
@@ -330,10 +481,10 @@ export class FolderQueue implements JobQueue {
     for (const name of this.waiting.keys()) if (!present.has(name)) this.waiting.delete(name);
     for (let i = 0; i < unknown.length && !this.stopped; i += STAT_BATCH) {
       const batch = unknown.slice(i, i + STAT_BATCH);
-      const stats = await Promise.all(batch.map((n) => stat(join(folders.queue, n)).catch(() => undefined)));
+      const stats = await Promise.all(batch.map((n) => lstat(join(folders.queue, n)).catch(() => undefined)));
       batch.forEach((name, j) => {
         const st = stats[j];
-        if (st?.isFile() && !this.activeNames.has(name)) this.note(name, st.mtimeMs);
+        if (st && !this.activeNames.has(name)) this.note(name, observed(st));
       });
     }
   }
@@ -355,6 +506,45 @@ export class FolderQueue implements JobQueue {
   }
 }
 
+interface Observed {
+  mtimeMs: number;
+  size: number;
+  regular: boolean;
+}
+
+interface Waiting {
+  /** Heap key: the mtime, or when first seen if the mtime is in the future. */
+  key: number;
+  /** The mtime and size last observed. */
+  raw: number;
+  size: number;
+  /** When this mtime and size were first observed. */
+  seenAt: number;
+  /** Not claimed before this time (a storage retry's backoff). */
+  notBefore: number;
+  regular: boolean;
+}
+
+/** Default longest wait for a writer to close a frontmatter block it opened. */
+const INCOMPLETE_WAIT_MS = 60_000;
+
+function observed(st: Stats): Observed {
+  return { mtimeMs: st.mtimeMs, size: st.size, regular: st.isFile() };
+}
+
+/** Inode and birth time: an inode number alone may be reused by a folder made right after. */
+function dirIdentity(st: Stats): string {
+  return `${st.ino}:${st.birthtimeMs}`;
+}
+
+function statIdentity(path: string): string | undefined {
+  try {
+    return dirIdentity(lstatSync(path));
+  } catch {
+    return undefined;
+  }
+}
+
 async function countJobs(dir: string): Promise<number> {
   let n = 0;
   for (const name of await readdir(dir)) if (isJobFileName(name)) n++;
@@ -369,15 +559,26 @@ class FolderClaim implements Claim {
     readonly name: string,
     readonly path: string,
     readonly claimedAt: number,
+    private readonly maxBytes: number,
   ) {}
 
-  read(): Promise<string> {
-    return readFile(this.path, 'utf8');
+  /** The file's bytes: a regular file, not through a link, at most the size cap. */
+  readBytes(): Promise<Buffer> {
+    return readRegularFile(this.path, { maxBytes: this.maxBytes });
   }
 
-  async write(content: string): Promise<void> {
+  async read(): Promise<string> {
+    return (await this.readBytes()).toString('utf8');
+  }
+
+  async write(content: string | Buffer): Promise<void> {
     this.assertOpen();
     await writeFileAtomic(this.path, content);
+  }
+
+  async append(bytes: Buffer): Promise<void> {
+    this.assertOpen();
+    await appendToRegularFile(this.path, bytes);
   }
 
   complete(hint?: string): Promise<string> {
@@ -388,13 +589,13 @@ class FolderClaim implements Claim {
     return this.settle('failed', hint);
   }
 
-  async release(): Promise<void> {
-    await this.settle('queue');
+  async release(delayMs?: number): Promise<void> {
+    await this.settle('queue', undefined, delayMs);
   }
 
-  private async settle(to: 'completed' | 'failed' | 'queue', hint?: string): Promise<string> {
+  private async settle(to: 'completed' | 'failed' | 'queue', hint?: string, delayMs?: number): Promise<string> {
     this.assertOpen();
-    const target = await this.queue.moveOut(this.path, this.name, to, hint);
+    const target = await this.queue.moveOut(this.path, this.name, to, hint, delayMs);
     this.settled = true;
     return target;
   }

@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, rename, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
+import { nameWithSuffix } from '../vault/files.js';
 import { TEMP_PREFIX } from './names.js';
 
 /*
@@ -24,15 +25,20 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** A temporary name beside `path`; short and fixed-length, so a long name never pushes it over NAME_MAX. */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${basename(path)}`);
+  return join(dirname(path), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}.tmp`);
 }
 
-/** Replaces `path` with `content` via a temporary file in the same folder and one rename. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
+/**
+ * Replaces `path` with `content` via a temporary file in the same folder and one rename.
+ * Bytes are written as given; a string is encoded as UTF-8. The temp file is created
+ * exclusively (`wx`), so a link planted under its name is never written through.
+ */
+export async function writeFileAtomic(path: string, content: string | Buffer): Promise<void> {
   const tmp = tempPathFor(path);
   try {
-    await writeFile(tmp, content, 'utf8');
+    await writeFile(tmp, content, { flag: 'wx' });
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
@@ -49,12 +55,14 @@ export async function freeName(dir: string, name: string, hint?: string): Promis
   if (!(await exists(join(dir, name)))) return name;
   const ext = extname(name);
   const stem = name.slice(0, name.length - ext.length);
-  if (hint) {
-    const hinted = `${stem}-${hint}${ext}`;
+  // A hint is a name fragment, never a path: anything but [a-z0-9-] is hashed.
+  const safe = hint === undefined || /^[a-z0-9][a-z0-9-]{0,31}$/.test(hint) ? hint : createHash('sha256').update(hint).digest('hex').slice(0, 8);
+  if (safe) {
+    const hinted = nameWithSuffix(stem, `-${safe}`, ext);
     if (!(await exists(join(dir, hinted)))) return hinted;
   }
   for (let n = 2; ; n++) {
-    const numbered = `${stem}-${hint ? `${hint}-` : ''}${n}${ext}`;
+    const numbered = nameWithSuffix(stem, `-${safe ? `${safe}-` : ''}${n}`, ext);
     if (!(await exists(join(dir, numbered)))) return numbered;
   }
 }

@@ -13,15 +13,20 @@ export interface Claim {
   readonly claimedAt: number;
   /** True once complete, fail or release has moved the file. */
   readonly settled: boolean;
+  /** The file as text (UTF-8 decoded; for display and tests, never written back). */
   read(): Promise<string>;
+  /** The file's bytes: a regular file read without following links, within the size cap. */
+  readBytes(): Promise<Buffer>;
   /** Replaces the file's content atomically; the file stays claimed. */
-  write(content: string): Promise<void>;
+  write(content: string | Buffer): Promise<void>;
+  /** Appends bytes in place (for a file too large to read whole); the file stays claimed. */
+  append(bytes: Buffer): Promise<void>;
   /** Moves the file to the completed folder; returns its new path. `hint` disambiguates names. */
   complete(hint?: string): Promise<string>;
   /** Moves the file to the failed folder; returns its new path. */
   fail(hint?: string): Promise<string>;
-  /** Returns the file to the queue, to be claimed again. */
-  release(): Promise<void>;
+  /** Returns the file to the queue, to be claimed again, not before `delayMs` from now. */
+  release(delayMs?: number): Promise<void>;
 }
 
 export type ClaimHandler = (claim: Claim) => Promise<void>;

@@ -1,15 +1,20 @@
 import { watch, type FSWatcher } from 'chokidar';
-import matter from 'gray-matter';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RuntimeError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { VaultFileError, errnoOf, readRegularFile } from '../vault/files.js';
+import { parseFrontmatter, type Frontmatter } from '../vault/frontmatter.js';
 
 /*
  * Skills: `<vault>/<skills folder>/<name>/SKILL.md`, frontmatter `name` and `description`, then
  * instructions. The registry loads them all, reloads when anything under the folder changes,
  * and turns a job's skill names into system-prompt text.
+ *
+ * Skill files are vault files: read through the vault layer (no link followed, regular files,
+ * bounded size) with YAML-only frontmatter. A skill that breaks a rule is left out with a log
+ * line; the others still load.
  */
 
 export const SkillFrontmatterSchema = z.looseObject({
@@ -37,6 +42,8 @@ export interface SkillRegistryProps {
   readonly watch?: boolean;
   /** Quiet time before a reload, so an editor's burst of writes reloads once. */
   readonly debounceMs?: number;
+  /** Largest SKILL.md read, in bytes (default 1 MiB). */
+  readonly maxBytes?: number;
 }
 
 export class SkillRegistry implements SkillResolver {
@@ -130,21 +137,32 @@ export class SkillRegistry implements SkillResolver {
     const out = new Map<string, Skill>();
     let entries: string[];
     try {
-      entries = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+      const all = (await readdir(dir, { withFileTypes: true })).filter((d) => !d.name.startsWith('.'));
+      for (const d of all) if (d.isSymbolicLink()) log.warn('skill ignored: a symbolic link is never followed', { path: join(dir, d.name) });
+      entries = all.filter((d) => d.isDirectory()).map((d) => d.name);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn('cannot read the skills folder', { dir, error: describeError(e) });
       return out;
     }
     for (const folder of entries.sort()) {
       const path = join(dir, folder, 'SKILL.md');
-      let raw: string;
+      let raw: Buffer;
       try {
-        raw = await readFile(path, 'utf8');
-      } catch {
-        continue; // a folder without SKILL.md is not a skill
+        raw = await readRegularFile(path, { maxBytes: this.props.maxBytes ?? 1_048_576 });
+      } catch (e) {
+        if (errnoOf(e) === 'ENOENT') continue; // a folder without SKILL.md is not a skill
+        const why = e instanceof VaultFileError ? e.problem : 'unreadable';
+        log.warn('skill ignored: the file was refused', { path, problem: why, error: describeError(e) });
+        continue;
       }
       try {
-        const parsed = matter(raw, {});
+        let parsed: Frontmatter;
+        try {
+          parsed = parseFrontmatter(raw);
+        } catch (e) {
+          log.warn('skill ignored: unreadable frontmatter', { path, error: describeError(e) });
+          continue;
+        }
         const fm = SkillFrontmatterSchema.safeParse(parsed.data);
         if (!fm.success) {
           log.warn('skill ignored: invalid frontmatter', { path, problems: fm.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
@@ -155,7 +173,7 @@ export class SkillRegistry implements SkillResolver {
           log.warn('skill ignored: duplicate name', { path, name });
           continue;
         }
-        out.set(name, { name, description: fm.data.description, instructions: parsed.content.trim(), path });
+        out.set(name, { name, description: fm.data.description, instructions: parsed.body.trim(), path });
       } catch (e) {
         log.warn('skill ignored: unreadable frontmatter', { path, error: describeError(e) });
       }

@@ -1,6 +1,6 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { RuntimeConfig } from '../config/index.js';
-import { describeError } from '../errors.js';
+import { describeError, isRuntimeError } from '../errors.js';
 import { JobLedger } from '../jobs/ledger.js';
 import { JobProcessor, type JobOutcome } from '../jobs/process.js';
 import type { ChatRouter } from '../jobs/execute.js';
@@ -12,6 +12,8 @@ import { SkillRegistry } from '../skills/registry.js';
 import type { RateLimitNotice } from '../router/index.js';
 import type { UsageRecorder } from '../store/usage.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { openVaultLayout } from '../vault/files.js';
+import { QueueLease } from '../vault/lease.js';
 
 /*
  * The worker service: claims job files from the vault queue, runs them with bounded
@@ -88,8 +90,10 @@ export function createWorker(deps: WorkerDeps): Worker {
   const { config, log, metrics } = deps;
   const vault = config.vault;
   const vaultPath = resolve(vault.path);
-  const folder = (f: string): string => (isAbsolute(f) ? f : join(vaultPath, f));
   const running = new Set<AbortController>();
+  /** Aborts a start still waiting for the queue lease. */
+  const starting = new AbortController();
+  let lease: QueueLease | undefined;
   let ledger: JobLedger | undefined;
   let skills: SkillRegistry | undefined;
   let queue: JobQueue | undefined;
@@ -159,11 +163,34 @@ export function createWorker(deps: WorkerDeps): Worker {
   };
 
   const startParts = async (): Promise<void> => {
-    ledger = new JobLedger(deps.ledgerPath ?? join(config.dataDir, 'jobs.db'));
-    skills = new SkillRegistry({ dir: folder(vault.folders.skills), log: log.child({ component: 'skills' }), watch: deps.watch !== false });
+    // Every layout folder is a real folder inside the vault before anything reads or moves files.
+    const layout = await openVaultLayout(vaultPath, vault.folders);
+    const folder = (f: keyof typeof vault.folders): string => layout.folders[f]!;
+    const w = vault.worker;
+    ledger = new JobLedger(deps.ledgerPath ?? resolve(config.dataDir, 'jobs.db'));
+    skills = new SkillRegistry({ dir: folder('skills'), log: log.child({ component: 'skills' }), watch: deps.watch !== false, maxBytes: w.maxJobBytes });
     await skills.start();
+    // One worker per queue: wait for the lease before requeueing what a previous owner left active.
+    lease = new QueueLease({
+      dir: layout.root,
+      queue: vault.folders.queue,
+      heartbeatMs: w.leaseHeartbeatMs,
+      staleBeats: w.leaseStaleHeartbeats,
+      log: log.child({ component: 'lease' }),
+      onLost: () => void queue?.stop(),
+    });
+    await lease.acquire(starting.signal);
     const processor = new JobProcessor({
-      vaultPath,
+      vaultPath: layout.root,
+      limits: {
+        maxChainSteps: w.maxChainSteps,
+        maxAnswerChars: w.maxAnswerChars,
+        firstTokenTimeoutMs: w.firstTokenTimeoutMs,
+        idleTimeoutMs: w.idleTimeoutMs,
+        jobTimeoutMs: w.jobTimeoutMs,
+        ioRetries: w.ioRetries,
+        ioRetryBackoffMs: w.ioRetryBackoffMs,
+      },
       outputsFolder: vault.folders.outputs,
       ledger,
       router: deps.router,
@@ -175,11 +202,13 @@ export function createWorker(deps: WorkerDeps): Worker {
     await processor.prepare();
     queue = new FolderQueue({
       folders: {
-        queue: folder(vault.folders.queue),
-        active: folder(vault.folders.active),
-        completed: folder(vault.folders.completed),
-        failed: folder(vault.folders.failed),
+        queue: folder('queue'),
+        active: folder('active'),
+        completed: folder('completed'),
+        failed: folder('failed'),
       },
+      maxFileBytes: w.maxJobBytes,
+      incompleteWaitMs: w.incompleteWaitMs,
       concurrency: vault.worker.concurrency,
       mtimeGuardMs: vault.worker.mtimeGuardMs,
       rescanMs: vault.worker.rescanMs,
@@ -201,20 +230,31 @@ export function createWorker(deps: WorkerDeps): Worker {
     });
   };
 
+  let startDone: Promise<void> | undefined;
   return {
     async start() {
       if (state !== 'new') return;
       state = 'running';
+      let finishStart: () => void = () => undefined;
+      startDone = new Promise((r) => (finishStart = r));
       try {
         await startParts();
       } catch (e) {
         // Half started: release what did start, so the process can exit with the error.
+        const stoppedWhileWaiting = starting.signal.aborted && isRuntimeError(e, 'QUEUE_LOCKED');
         state = 'stopped';
         await queue?.stop().catch(() => undefined);
         await skills?.stop().catch(() => undefined);
+        await lease?.release().catch(() => undefined);
         ledger?.close();
+        finishStart();
+        if (stoppedWhileWaiting) {
+          log.info('worker stopped while waiting for the queue lease');
+          return;
+        }
         throw e;
       }
+      finishStart();
       if (metrics) {
         updateGauges();
         gaugeTimer = setInterval(updateGauges, deps.gaugeIntervalMs ?? 5_000);
@@ -231,7 +271,16 @@ export function createWorker(deps: WorkerDeps): Worker {
       }
       state = 'stopping';
       stopping = (async () => {
-        const q = queue!;
+        if (!queue) {
+          // Still starting (waiting for the lease): give up the wait; start() cleans up.
+          starting.abort();
+          await startDone;
+          if (!queue) {
+            state = 'stopped';
+            return;
+          }
+        }
+        const q: JobQueue = queue;
         await q.stop();
         const graceMs = vault.worker.graceMs;
         let graceTimer: NodeJS.Timeout | undefined;
@@ -248,6 +297,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         if (gaugeTimer) clearInterval(gaugeTimer);
         updateGauges();
         await skills?.stop();
+        await lease?.release();
         ledger?.close();
         state = 'stopped';
         log.info('worker stopped');

@@ -13,7 +13,17 @@ export interface OllamaChatBody {
   stream?: boolean;
 }
 
-export type Answer = string | { status: number; error: string } | { hang: true };
+/**
+ * `lines`: raw NDJSON lines written as is (malformed ones included), `gapMs` apart, then the
+ * response ends, or stays open when `thenHang` (a provider that stalls mid-answer).
+ * `flood`: `count` content lines of `chunk` each, as fast as the socket takes them.
+ */
+export type Answer =
+  | string
+  | { status: number; error: string }
+  | { hang: true }
+  | { lines: string[]; gapMs?: number; thenHang?: boolean }
+  | { flood: string; count: number };
 
 export interface OllamaLite {
   url: string;
@@ -52,6 +62,25 @@ export async function startOllamaLite(port = 0): Promise<OllamaLite> {
     state.requests.push(body);
     const answer = await state.answer(body);
     if (typeof answer === 'object' && 'hang' in answer) return; // never answers; the client aborts
+    if (typeof answer === 'object' && 'lines' in answer) {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      for (const line of answer.lines) {
+        if (res.destroyed) return;
+        res.write(`${line}\n`);
+        if (answer.gapMs) await new Promise((r) => setTimeout(r, answer.gapMs));
+      }
+      if (!answer.thenHang) res.end();
+      return;
+    }
+    if (typeof answer === 'object' && 'flood' in answer) {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const line = `${JSON.stringify({ model: body.model, created_at: new Date().toISOString(), message: { role: 'assistant', content: answer.flood }, done: false })}\n`;
+      for (let i = 0; i < answer.count && !res.destroyed; i++) {
+        if (!res.write(line)) await new Promise((r) => res.once('drain', r).once('close', r));
+      }
+      res.end();
+      return;
+    }
     if (typeof answer === 'object') {
       res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: answer.error }));
       return;

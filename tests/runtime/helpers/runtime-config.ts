@@ -17,12 +17,12 @@ export interface TestConfigOptions {
   vault: string;
   dataDir: string;
   ollamaUrl: string;
-  worker?: Partial<RuntimeConfigFile['vault']['worker']>;
+  worker?: Partial<RuntimeConfigFile['vault']['worker']> & Record<string, unknown>;
 }
 
 export async function writeTestConfig(o: TestConfigOptions): Promise<{ path: string; env: Record<string, string> }> {
   const file = JSON.parse(readFileSync(GENERATED, 'utf8')) as RuntimeConfigFile;
-  file.vault.worker = { concurrency: 2, mtimeGuardMs: 200, rescanMs: 500, graceMs: 1_000, ...o.worker };
+  file.vault.worker = { ...file.vault.worker, concurrency: 2, mtimeGuardMs: 200, rescanMs: 500, graceMs: 1_000, ...o.worker };
   const path = join(o.root, 'runtime.json');
   await writeFile(path, JSON.stringify(file, null, 2));
   const env: Record<string, string> = {

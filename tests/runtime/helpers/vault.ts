@@ -1,9 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseFrontmatter } from '../../../runtime/src/vault/frontmatter.js';
 import type { WorkerConfig } from '../../../runtime/src/worker/index.js';
 
 /* Temp vaults for queue, job and worker tests: real folders, real files. */
+
+/** The model's worker settings as rendered (caps, timeouts, lease), under the test timings. */
+const RENDERED_WORKER = (JSON.parse(readFileSync(join(import.meta.dirname, '../../../generated/runtime/runtime.json'), 'utf8')) as { vault: { worker: WorkerConfig['vault']['worker'] } }).vault.worker;
 
 export const FOLDERS = {
   queue: '_queue',
@@ -59,7 +64,7 @@ export async function makeVault(): Promise<TempVault> {
         vault: {
           path: vault,
           folders: { ...FOLDERS },
-          worker: { concurrency: 2, mtimeGuardMs: 200, rescanMs: 500, graceMs: 1_000, ...worker },
+          worker: { ...RENDERED_WORKER, concurrency: 2, mtimeGuardMs: 200, rescanMs: 500, graceMs: 1_000, ...worker },
         },
       };
     },
@@ -80,3 +85,9 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A vault file's frontmatter and body, read with the runtime's own YAML-only parser. */
+export function frontmatterOf(text: string | Buffer): { data: Record<string, unknown>; content: string } {
+  const f = parseFrontmatter(text);
+  return { data: f.data, content: f.body };
+}
