@@ -35,8 +35,13 @@ install: node_modules/.install-stamp
 
 # The runtime compiled to runtime/dist/ (started by runtime/bin/runtime.js with plain node) and the
 # render CLI to .build/render.mjs; each rebuilt only when a file it was built from changed.
-build: install
+build: install runtime/ui/dist/index.html
 	@node scripts/build.mjs --if-stale
+
+# The control panel's static assets (React + Vite), served by `runtime web`.
+UI_SOURCES := $(shell find runtime/ui -path runtime/ui/dist -prune -o -type f -print)
+runtime/ui/dist/index.html: $(UI_SOURCES) node_modules/.install-stamp
+	@npm run -s build:ui -w runtime >/dev/null && echo "build: ui: runtime/ui/dist"
 
 .build/render.mjs: FORCE install
 	@node scripts/build.mjs --if-stale render
@@ -54,6 +59,7 @@ check: .build/render.mjs
 
 typecheck: install
 	node_modules/.bin/tsc --noEmit -p tsconfig.json
+	node_modules/.bin/tsc --noEmit -p runtime/ui/tsconfig.json
 
 lint: install
 	node_modules/.bin/eslint .
@@ -61,6 +67,7 @@ lint: install
 test: install tools build
 	@$(RENDER) --check
 	node_modules/.bin/tsc --noEmit -p tsconfig.json
+	node_modules/.bin/tsc --noEmit -p runtime/ui/tsconfig.json
 	node_modules/.bin/eslint .
 	node_modules/.bin/vitest run
 

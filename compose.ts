@@ -12,6 +12,15 @@ import { toYaml } from './render/yaml.js';
 export const COMPOSE_PROJECT_DIR = '/opt/platform';
 export const COMPOSE_NETWORK = 'platform';
 
+/**
+ * What bubblewrap needs inside a container: Docker's default seccomp profile refuses the
+ * clone/unshare flags that create user, mount, pid and network namespaces unless the container
+ * holds CAP_SYS_ADMIN, and the docker-default AppArmor profile refuses mount. Lifting those two
+ * filters is less than adding SYS_ADMIN: the container keeps no extra capability, and each
+ * sandbox drops every capability inside its own user namespace.
+ */
+export const BUBBLEWRAP_SECURITY_OPT = ['seccomp=unconfined', 'apparmor=unconfined'] as const;
+
 const CONDITION = { started: 'service_started', healthy: 'service_healthy', completed: 'service_completed_successfully' } as const;
 
 export function secretsEnvFile(service: string): string {
@@ -44,6 +53,7 @@ function composeService(p: Platform, name: string, s: Service): Record<string, u
     out.healthcheck = { test: [...h.test], interval: h.interval, timeout: h.timeout, retries: h.retries, start_period: h.startPeriod };
   }
   if (s.memLimit) out.mem_limit = s.memLimit;
+  if (s.sandbox === 'bubblewrap') out.security_opt = [...BUBBLEWRAP_SECURITY_OPT];
   out.networks = [COMPOSE_NETWORK];
   out.labels = { 'platform.service': name, 'platform.host': s.host, 'platform.env': p.env };
   out.logging = { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } };

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'generated/**', 'cdktf.out/**', '.tools/**', '.build/**', 'runtime/dist/**', '**/*.d.ts'] },
+  { ignores: ['node_modules/**', 'generated/**', 'cdktf.out/**', '.tools/**', '.build/**', 'runtime/dist/**', '**/*.d.ts', 'runtime/ui/dist/**', '.test-output/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

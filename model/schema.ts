@@ -239,6 +239,12 @@ export const ServiceSchema = z
     restart: z.enum(['no', 'always', 'on-failure', 'unless-stopped']).default('unless-stopped'),
     /** Memory limit, e.g. "2g". */
     memLimit: z.string().regex(/^\d+[kmg]$/, 'a size such as "512m" or "2g"').optional(),
+    /**
+     * The service runs untrusted code under bubblewrap. The compose file then lifts only the
+     * container profiles that forbid creating namespaces (seccomp, AppArmor); no capability
+     * is added and the container stays unprivileged.
+     */
+    sandbox: z.enum(['bubblewrap']).optional(),
   })
   .refine((s) => (s.image === undefined) !== (s.build === undefined), {
     message: 'exactly one of "image" or "build"',
@@ -412,6 +418,70 @@ export const VaultSchema = z.strictObject({
     .prefault({}),
 });
 
+// ---------------------------------------------------------------- mcp
+
+/** `host:port` (a DNS name or an IP literal, IPv6 in brackets). */
+const HostPortSchema = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?):\d{1,5}$/, 'a "host:port" pair such as "searxng:8080" or "127.0.0.1:8888"');
+
+export const McpSchema = z.strictObject({
+  /** Bearer token MCP clients present over HTTP (an Infisical secret name). */
+  authTokenSecret: SecretNameSchema.default('MCP_AUTH_TOKEN'),
+  /** Host names the HTTP endpoint answers to besides its service name and loopback (DNS-rebinding protection). */
+  hostnames: z.array(HostnameSchema).default([]),
+  /** Browser origins allowed to call it; requests that carry no Origin (desktop clients, the worker) pass. */
+  origins: z.array(UrlSchema).default([]),
+  search: z
+    .strictObject({
+      /** SearXNG base URL (its JSON API must be enabled: `search.formats: [json]`). Absent: the search tool says so. */
+      searxngUrl: UrlSchema.optional(),
+      timeoutSeconds: z.number().positive().max(60).default(10),
+      maxResults: z.number().int().min(1).max(50).default(10),
+    })
+    .prefault({}),
+  fetch: z
+    .strictObject({
+      /** Internal `host:port` pairs fetch may reach although they resolve to private addresses. */
+      allowHosts: z.array(HostPortSchema).default([]),
+      maxRedirects: z.number().int().min(0).max(10).default(5),
+      /** Bytes read from one response before it is cut. */
+      maxBytes: z.number().int().min(1024).max(50_000_000).default(5_000_000),
+      timeoutSeconds: z.number().positive().max(120).default(20),
+      /** Characters of markdown one fetch returns unless the caller asks for fewer. */
+      defaultMaxLength: z.number().int().min(100).max(1_000_000).default(20_000),
+    })
+    .prefault({}),
+  vault: z
+    .strictObject({
+      /** Folders (relative to the vault) vault_write may create and replace notes under. */
+      writableFolders: z.array(z.string().regex(/^(?!\.|_)[^/\\\0]+(\/[^/\\\0.][^/\\\0]*)*$/, 'a relative folder such as "inbox" or "notes/research" (no "..", no leading "_" or ".")')).default(['inbox', 'research']),
+      maxReadBytes: z.number().int().min(1024).max(50_000_000).default(1_000_000),
+      maxWriteBytes: z.number().int().min(1024).max(50_000_000).default(1_000_000),
+    })
+    .prefault({}),
+  sandbox: z
+    .strictObject({
+      cpuSeconds: z.number().int().min(1).max(600).default(5),
+      wallSeconds: z.number().positive().max(600).default(10),
+      memoryMb: z.number().int().min(32).max(8192).default(256),
+      maxProcesses: z.number().int().min(1).max(4096).default(32),
+      maxOutputBytes: z.number().int().min(1024).max(10_000_000).default(65_536),
+      /** Size of the private writable work dir. */
+      diskMb: z.number().int().min(1).max(1024).default(16),
+    })
+    .prefault({}),
+  research: z
+    .strictObject({
+      /** Model turns a research job may take (each may call tools). */
+      maxSteps: z.number().int().min(1).max(100).default(8),
+      timeoutSeconds: z.number().positive().max(7200).default(600),
+      /** Input plus output tokens, over every turn. */
+      maxTokens: z.number().int().min(1000).default(100_000),
+    })
+    .prefault({}),
+});
+
 // ---------------------------------------------------------------- platform
 
 export const PlatformSchema = z.strictObject({
@@ -426,9 +496,11 @@ export const PlatformSchema = z.strictObject({
   routing: RoutingSchema,
   observability: ObservabilitySchema,
   vault: VaultSchema,
+  mcp: McpSchema.prefault({}),
 });
 
 export type Platform = z.infer<typeof PlatformSchema>;
+export type Mcp = z.infer<typeof McpSchema>;
 export type PlatformInput = z.input<typeof PlatformSchema>;
 export type Host = z.infer<typeof HostSchema>;
 export type HostService = z.infer<typeof HostServiceSchema>;

@@ -9,6 +9,9 @@ declare -A APT=(
   [chromium]=chromium
   [promtool]=prometheus
   [flock]=util-linux
+  [prlimit]=util-linux
+  [bwrap]=bubblewrap
+  [python3]=python3
   [ansible-playbook]=ansible
   [ansible-lint]=ansible-lint
 )
@@ -32,3 +35,6 @@ bash scripts/install-go-tools.sh
 
 # A real Ollama and a real small model (SmolLM2-135M) for the runtime's tests, in ~/.cache/llm-platform.
 bash scripts/install-ollama.sh
+
+# The MCP conformance suite (runs on Node >= 22), cached outside the repository.
+bash scripts/install-conformance.sh

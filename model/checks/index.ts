@@ -3,6 +3,7 @@ import { checkAws } from './aws.js';
 import { checkCloudflare } from './cloudflare.js';
 import { checkHosts } from './hosts.js';
 import { checkInfisical } from './infisical.js';
+import { checkMcp } from './mcp.js';
 import { checkObservability } from './observability.js';
 import type { RawProblem } from './problems.js';
 import { checkRouting } from './routing.js';
@@ -15,5 +16,5 @@ export type { RawProblem } from './problems.js';
  * collisions, duplicates. One file per model section; returns every problem, never throws.
  */
 export function crossCheck(p: Platform): RawProblem[] {
-  return [checkHosts, checkServices, checkCloudflare, checkInfisical, checkAws, checkRouting, checkObservability].flatMap((check) => check(p));
+  return [checkHosts, checkServices, checkMcp, checkCloudflare, checkInfisical, checkAws, checkRouting, checkObservability].flatMap((check) => check(p));
 }

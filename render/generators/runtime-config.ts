@@ -95,6 +95,33 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
       ...(p.services.neo4j ? { neo4jUri: `bolt://neo4j:${port('neo4j', 'bolt')}` } : {}),
     },
     notify: { discordWebhookSecret: p.observability.discord.webhookSecret },
+    mcp: {
+      authTokenSecret: p.mcp.authTokenSecret,
+      hostnames: [...new Set(['mcp', 'localhost', '127.0.0.1', '[::1]', ...p.mcp.hostnames])],
+      origins: [...p.mcp.origins],
+      search: {
+        ...(p.mcp.search.searxngUrl !== undefined ? { searxngUrl: p.mcp.search.searxngUrl } : {}),
+        timeoutMs: ms(p.mcp.search.timeoutSeconds),
+        maxResults: p.mcp.search.maxResults,
+      },
+      fetch: {
+        allowHosts: [...p.mcp.fetch.allowHosts],
+        maxRedirects: p.mcp.fetch.maxRedirects,
+        maxBytes: p.mcp.fetch.maxBytes,
+        timeoutMs: ms(p.mcp.fetch.timeoutSeconds),
+        defaultMaxLength: p.mcp.fetch.defaultMaxLength,
+      },
+      vault: { ...p.mcp.vault, writableFolders: [...p.mcp.vault.writableFolders] },
+      sandbox: {
+        cpuSeconds: p.mcp.sandbox.cpuSeconds,
+        wallMs: ms(p.mcp.sandbox.wallSeconds),
+        memoryMb: p.mcp.sandbox.memoryMb,
+        maxProcesses: p.mcp.sandbox.maxProcesses,
+        maxOutputBytes: p.mcp.sandbox.maxOutputBytes,
+        diskMb: p.mcp.sandbox.diskMb,
+      },
+      research: { maxSteps: p.mcp.research.maxSteps, timeoutMs: ms(p.mcp.research.timeoutSeconds), maxTokens: p.mcp.research.maxTokens },
+    },
     telemetry: { ...(alloyBeside ? { otlpEndpoint: `http://alloy:${port('alloy', 'otlp-http')}` } : {}), serviceNamespace: p.name },
   };
   // The runtime validates this file with the same schema at start-up; fail here first.

@@ -1,6 +1,7 @@
 import type { Env, RuntimeConfig } from './config/index.js';
 import { describeError, isRuntimeError } from './errors.js';
 import type { Logger } from './log.js';
+import type { ResearchSettings } from './mcp/research.js';
 import type { Notifier } from './notify/discord.js';
 import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
 
@@ -14,16 +15,19 @@ import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
 export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
 export type Service = (typeof SERVICES)[number];
 
-const NOT_BUILT: readonly Service[] = ['web', 'mcp', 'rag', 'index'];
+const NOT_BUILT: readonly Service[] = ['rag', 'index'];
 
 export const USAGE = `usage: runtime <service>
 
 services:
-  web      browser chat, queue and job views, health (not built yet)
+  web      browser chat, queue and job views, health (runtime web --help)
   worker   runs markdown jobs dropped into the vault queue
-  mcp      MCP tool server (not built yet)
+  mcp      MCP tool server: Streamable HTTP on ports.mcp; "runtime mcp --stdio" for one desktop client
   rag      retrieval over the vault (not built yet)
   index    one-off re-index of the vault (not built yet)
+
+commands:
+  token    API tokens for the web service: create, revoke, list
 
 environment:
   RUNTIME_CONFIG   path to runtime.json (default generated/runtime/runtime.json)
@@ -31,6 +35,7 @@ environment:
   VAULT_DIR        overrides vault.path
   OLLAMA_URL_<HOST>  overrides ollamaHosts.<host> (upper case, dashes as underscores)
   LOG_LEVEL        debug | info | warn | error
+  MCP_AUTH_TOKEN   bearer token of the MCP server (the name mcp.authTokenSecret gives)
 `;
 
 export interface CliIo {
@@ -50,12 +55,17 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     io.stdout(USAGE);
     return 0;
   }
+  if (service === 'token') return (await import('./web/cli.js')).runTokenCommand(argv, env, io);
+  if (service === 'web' && (argv[1] === '--help' || argv[1] === '-h')) {
+    io.stdout((await import('./web/cli.js')).WEB_USAGE);
+    return 0;
+  }
   if (!service || !(SERVICES as readonly string[]).includes(service)) {
     io.stderr(`${service ? `runtime: unknown service "${service}"\n\n` : ''}${USAGE}`);
     return 2;
   }
   if (NOT_BUILT.includes(service as Service)) {
-    io.stderr(`runtime ${service}: the ${service} service is not built yet; only \`runtime worker\` runs in this version\n`);
+    io.stderr(`runtime ${service}: the ${service} service is not built yet; \`runtime web\`, \`runtime worker\` and \`runtime mcp\` run in this version\n`);
     return 2;
   }
   const { loadConfig } = await import('./config/index.js');
@@ -67,10 +77,14 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     io.stderr(formatFatal(e));
     return 1;
   }
-  const log = createLogger({ level: config.logLevel, fields: { service } });
+  const stdio = service === 'mcp' && argv.includes('--stdio');
+  // On stdio, stdout carries the protocol: logs go to stderr.
+  const log = createLogger({ level: config.logLevel, fields: { service }, ...(stdio ? { sink: (line: string) => void process.stderr.write(`${line}\n`) } : {}) });
   for (const w of config.warnings) log.warn(w);
   try {
-    await runWorkerService(config, log);
+    if (service === 'web') return await (await import('./web/cli.js')).runWebService(argv, env, log, io);
+    if (service === 'mcp') await runMcp(config, log, stdio);
+    else await runWorkerService(config, log);
     return 0;
   } catch (e) {
     log.error('service failed', { error: e instanceof Error ? e : describeError(e) });
@@ -105,13 +119,32 @@ async function runWorkerService(config: RuntimeConfig, log: Logger): Promise<voi
     await router.start();
     const { runWorker } = await import('./worker/index.js');
     // The router writes one usage row per provider call, so the worker gets no usage recorder.
-    await runWorker({ config, router, notifier: jobNotifier(notifier), log, metrics: telemetry.metrics });
+    await runWorker({ config, router, notifier: jobNotifier(notifier), log, metrics: telemetry.metrics, research: researchSettings(config) });
   } finally {
     await router.stop();
     await notifier.close();
     usage.close();
     await telemetry.shutdown();
   }
+}
+
+async function runMcp(config: RuntimeConfig, log: Logger, stdio: boolean): Promise<void> {
+  const [{ startTelemetry }, { runMcpService }] = await Promise.all([import('./telemetry/index.js'), import('./mcp/index.js')]);
+  const telemetry = startTelemetry(config, 'mcp', log);
+  const stopped = new Promise((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  try {
+    await runMcpService(config, { stdio, metrics: telemetry.metrics, log, stopped });
+  } finally {
+    await telemetry.shutdown();
+  }
+}
+
+/** Where research jobs find the MCP tool server: services.mcpUrl, with the bearer token. */
+export function researchSettings(config: RuntimeConfig): ResearchSettings {
+  return { url: `${config.services.mcpUrl.replace(/\/+$/, '')}/mcp`, token: config.secrets.mcpAuthToken, ...config.mcp.research };
 }
 
 /** The worker's notice shapes onto the Discord notifier. */

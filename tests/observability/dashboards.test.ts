@@ -101,8 +101,12 @@ describe('dashboards', () => {
   });
 
   it('appends the operator\'s extra panels from platform.yaml', () => {
-    const providers = dashboardSpecs(p).find((s) => s.name === 'providers')!;
-    expect(providers.rows.at(-1)!.panels.map((x) => x.title)).toEqual(p.observability.extraPanels.map((x) => x.title));
+    for (const name of ['providers', 'jobs'] as const) {
+      const spec = dashboardSpecs(p).find((s) => s.name === name)!;
+      const extra = p.observability.extraPanels.filter((x) => x.dashboard === name);
+      expect(extra.length).toBeGreaterThan(0);
+      expect(spec.rows.at(-1)!.panels.map((x) => x.title)).toEqual(extra.map((x) => x.title));
+    }
     expect(extraPanel({ dashboard: 'jobs', title: 't', metric: 'platform_job_duration_seconds', show: 'p99', by: ['type'] }).targets[0]!.expr).toBe(
       'histogram_quantile(0.99, sum by (le, type) (rate(platform_job_duration_seconds_bucket[$__rate_interval])))',
     );

@@ -29,6 +29,7 @@ export const JOB_OUTCOMES = ['completed', 'failed', 'duplicate'] as const;
 /** Outcomes of a provider call. `unavailable` is a 503 for a health-gated host that is down. */
 export const PROVIDER_OUTCOMES = ['ok', 'error', 'rate_limited', 'timeout', 'unavailable', 'aborted'] as const;
 export const QUEUE_FOLDERS = ['queue', 'active', 'completed', 'failed'] as const;
+export const MCP_TOOL_OUTCOMES = ['ok', 'error'] as const;
 export const RETRIEVAL_STAGES = ['embed', 'vector', 'graph', 'fuse'] as const;
 
 /**
@@ -56,6 +57,10 @@ export const METRICS = [
   // ---- chat
   { name: 'platform_chat_streams_open', type: 'gauge', unit: '1', labels: [], help: 'Chat answers streaming right now.', source: 'runtime' },
   { name: 'platform_chat_streams_total', type: 'counter', unit: '1', labels: ['model', 'outcome'], help: 'Chat streams ended, by outcome (completed, aborted, error).', source: 'runtime', values: { outcome: ['completed', 'aborted', 'error'] } },
+  // ---- MCP tool server
+  { name: 'platform_mcp_tool_calls_total', type: 'counter', unit: '1', labels: ['tool', 'outcome'], help: 'MCP tool calls by tool and outcome (ok, error: the tool answered isError).', source: 'runtime', values: { outcome: [...MCP_TOOL_OUTCOMES] } },
+  { name: 'platform_mcp_tool_duration_seconds', type: 'histogram', unit: 's', labels: ['tool'], help: 'Wall time of an MCP tool call.', source: 'runtime', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] },
+  { name: 'platform_mcp_sessions_open', type: 'gauge', unit: '1', labels: [], help: 'Streamable HTTP sessions open on the MCP tool server.', source: 'runtime' },
   // ---- retrieval
   { name: 'platform_retrieval_duration_seconds', type: 'histogram', unit: 's', labels: ['stage'], help: 'Retrieval latency by stage (embed, vector, graph, fuse).', source: 'runtime', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], values: { stage: [...RETRIEVAL_STAGES] } },
   { name: 'platform_index_documents', type: 'gauge', unit: '1', labels: ['store'], help: 'Documents in the retrieval index, by store (vector, graph).', source: 'runtime', values: { store: ['vector', 'graph'] } },

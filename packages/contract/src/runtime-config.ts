@@ -94,6 +94,37 @@ export const RuntimeConfigSchema = z.strictObject({
     neo4jUri: z.string().optional(),
   }),
   notify: z.strictObject({ discordWebhookSecret: SecretNameSchema }),
+  /** The MCP tool server (`runtime mcp`) and the research jobs that use it. */
+  mcp: z.strictObject({
+    authTokenSecret: SecretNameSchema,
+    /** Host header names accepted (DNS-rebinding protection), loopback and the service name included. */
+    hostnames: z.array(z.string().min(1)),
+    /** Origin header values accepted; a request without Origin passes. */
+    origins: z.array(z.string().min(1)),
+    search: z.strictObject({ searxngUrl: Url.optional(), timeoutMs: z.number().int().positive(), maxResults: z.number().int().positive() }),
+    fetch: z.strictObject({
+      /** `host:port` pairs fetch may reach although they resolve to non-public addresses. */
+      allowHosts: z.array(z.string().min(1)),
+      maxRedirects: z.number().int().min(0),
+      maxBytes: z.number().int().positive(),
+      timeoutMs: z.number().int().positive(),
+      defaultMaxLength: z.number().int().positive(),
+    }),
+    vault: z.strictObject({
+      writableFolders: z.array(z.string().min(1)),
+      maxReadBytes: z.number().int().positive(),
+      maxWriteBytes: z.number().int().positive(),
+    }),
+    sandbox: z.strictObject({
+      cpuSeconds: z.number().int().positive(),
+      wallMs: z.number().int().positive(),
+      memoryMb: z.number().int().positive(),
+      maxProcesses: z.number().int().positive(),
+      maxOutputBytes: z.number().int().positive(),
+      diskMb: z.number().int().positive(),
+    }),
+    research: z.strictObject({ maxSteps: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxTokens: z.number().int().positive() }),
+  }),
   telemetry: z.strictObject({
     /** Alloy's OTLP/HTTP receiver beside the runtime; without one, the OpenTelemetry default (an
      *  exporter on the loopback), which OTEL_EXPORTER_OTLP_ENDPOINT overrides at start-up. */

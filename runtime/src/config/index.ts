@@ -24,6 +24,8 @@ export interface RuntimeConfig extends RuntimeConfigFile {
   readonly secrets: {
     readonly providers: Readonly<Record<HostedProvider, string | undefined>>;
     readonly discordWebhookUrl: string | undefined;
+    /** The MCP bearer token (`mcp.authTokenSecret`): the server checks it, research jobs present it. */
+    readonly mcpAuthToken: string | undefined;
   };
   /** Settings that are missing but only disable a feature, in words (e.g. "GROQ_API_KEY is not set"). */
   readonly warnings: readonly string[];
@@ -168,7 +170,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     configPath,
     dataDir,
     logLevel,
-    secrets: { providers: providerKeys, discordWebhookUrl },
+    secrets: { providers: providerKeys, discordWebhookUrl, mcpAuthToken: env[file.mcp.authTokenSecret] || undefined },
     warnings,
     telemetryEnabled,
   });

@@ -2,11 +2,12 @@ import { RuntimeError } from '../errors.js';
 import type { ChatMessage } from '../providers/types.js';
 import type { RateLimitNotice, Router } from '../router/index.js';
 import type { JobDocument } from './document.js';
+import type { ResearchSettings } from '../mcp/research.js';
 import type { JobType } from './schema.js';
 
 /*
  * Running a parsed job against the router: text is one call, chain is a conversation that grows
- * step by step, research needs the MCP tool server, which this worker does not have.
+ * step by step, research is a tool-calling loop against the MCP tool server (mcp/research.ts).
  */
 
 /** What the worker needs from the router: one streamed chat in job mode. */
@@ -40,6 +41,8 @@ export interface ExecuteOptions {
   system: string | undefined;
   signal: AbortSignal;
   onRateLimited?: (notice: RateLimitNotice) => void;
+  /** The MCP server research jobs use; without it they fail with MCP_UNAVAILABLE. */
+  research?: ResearchSettings;
   /** Bounds from the model (vault.worker); absent bounds are not enforced here. */
   limits?: ExecuteLimits;
 }
@@ -59,9 +62,19 @@ export async function executeJob(doc: JobDocument, opts: ExecuteOptions): Promis
   const fm = doc.frontmatter;
   const jobModel = fm.model ?? opts.defaultModel;
   if (fm.type === 'research') {
-    throw new RuntimeError('MCP_UNAVAILABLE', 'the MCP tool server is not available; research jobs need it', {
-      hint: 'run the job as type text or chain, or run it once the MCP tool server is deployed for the worker',
-    });
+    if (!opts.research) {
+      throw new RuntimeError('MCP_UNAVAILABLE', 'the MCP tool server is not available; research jobs need it', {
+        hint: 'run the job as type text or chain, or give the worker the MCP server (services.mcpUrl and MCP_AUTH_TOKEN)',
+      });
+    }
+    const { runResearch, jobResearchSettings } = await import('../mcp/research.js');
+    const settings = jobResearchSettings(opts.research, (fm as Record<string, unknown>).research);
+    const r = await runResearch(doc.prompt, { router: opts.router, model: jobModel, jobId: opts.jobId, system: opts.system, signal: opts.signal, settings, ...(opts.onRateLimited ? { onRateLimited: opts.onRateLimited } : {}) });
+    const max = opts.limits?.maxAnswerChars;
+    if (max !== undefined && r.answer.length > max) {
+      throw new RuntimeError('ANSWER_TOO_LARGE', `the research answer is ${r.answer.length} characters; at most ${max} are kept`, { hint: 'ask a narrower question or raise vault.worker.maxAnswerChars in platform.yaml' });
+    }
+    return { type: 'research', model: jobModel, steps: r.steps, answer: r.answer, tokensIn: r.tokensIn, tokensOut: r.tokensOut };
   }
   const prompts: { prompt: string; model: string }[] =
     fm.type === 'chain'

@@ -2,6 +2,7 @@ import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError, describeError, isRuntimeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ResearchSettings } from '../mcp/research.js';
 import type { RateLimitNotice } from '../router/index.js';
 import { exists, writeFileAtomic } from '../queue/fs-util.js';
 import { isTempFileName } from '../queue/names.js';
@@ -68,6 +69,8 @@ export interface JobProcessorProps {
   readonly log: Logger;
   readonly now?: () => number;
   readonly onRateLimited?: (job: { name: string; jobId: string }, notice: RateLimitNotice) => void;
+  /** The MCP server for research jobs. */
+  readonly research?: ResearchSettings;
   /** Bounds from the model (vault.worker); absent ones are not enforced. */
   readonly limits?: JobProcessorLimits;
 }
@@ -221,6 +224,7 @@ export class JobProcessor {
         signal,
         jobId,
         onRateLimited: (notice) => this.props.onRateLimited?.({ name: claim.name, jobId }, notice),
+        ...(this.props.research ? { research: this.props.research } : {}),
         ...(this.props.limits ? { limits: this.props.limits } : {}),
       });
     } catch (e) {

@@ -6,6 +6,7 @@ import { JobProcessor, type JobOutcome } from '../jobs/process.js';
 import type { ChatRouter } from '../jobs/execute.js';
 import type { JobType } from '../jobs/schema.js';
 import type { Logger } from '../log.js';
+import type { ResearchSettings } from '../mcp/research.js';
 import { FolderQueue } from '../queue/folder-queue.js';
 import type { JobQueue, QueueStats } from '../queue/types.js';
 import { SkillRegistry } from '../skills/registry.js';
@@ -77,6 +78,8 @@ export interface WorkerDeps {
   readonly gaugeIntervalMs?: number;
   /** Called after every job, for tests and benchmarks. */
   readonly onOutcome?: (outcome: JobOutcome) => void;
+  /** The MCP tool server research jobs use; without it they fail with MCP_UNAVAILABLE. */
+  readonly research?: ResearchSettings;
 }
 
 export interface Worker {
@@ -198,6 +201,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       defaultModel: config.routing.default,
       log,
       onRateLimited,
+      ...(deps.research ? { research: deps.research } : {}),
     });
     await processor.prepare();
     queue = new FolderQueue({

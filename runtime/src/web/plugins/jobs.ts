@@ -1,0 +1,46 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { WebDeps } from '../app.js';
+import { JOB_STATES, JobBoard } from '../job-board.js';
+import { parse, requireWrite } from '../http.js';
+
+/*
+ * The vault queue: list by state (the UI polls it), one job's detail, and submitting a job.
+ * The worker picks a submitted file up like any other: it is an ordinary job file.
+ */
+export const jobsPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
+  const board = new JobBoard(deps.config, deps.settings.limits.jobBytes);
+  app.addHook('onClose', async () => board.close());
+  const L = deps.settings.limits;
+
+  app.get('/api/jobs', async () => board.list());
+
+  app.get('/api/jobs/:state/:name', async (req) => {
+    const p = parse(z.strictObject({ state: z.enum(JOB_STATES), name: z.string().min(4).max(255) }), req.params, 'params');
+    return board.detail(p.state, p.name);
+  });
+
+  app.post('/api/jobs', async (req, reply) => {
+    requireWrite(req);
+    const b = parse(
+      z.strictObject({
+        prompt: z.string().max(L.jobBytes),
+        title: z.string().trim().min(1).max(L.titleChars).optional(),
+        type: z.enum(['text', 'chain', 'research']).optional(),
+        model: z.string().min(1).max(200).optional(),
+        skills: z.array(z.string().min(1).max(100)).max(32).optional(),
+        system: z.string().max(L.systemChars).optional(),
+        steps: z.array(z.strictObject({ prompt: z.string().min(1).max(L.messageChars), model: z.string().min(1).max(200).optional() })).max(32).optional(),
+        notify: z.boolean().optional(),
+      }),
+      req.body,
+      'body',
+    );
+    if (b.model && !deps.router.models().some((m) => m.id === b.model)) {
+      return reply.code(400).send({ code: 'BAD_REQUEST', message: `model "${b.model}" is not in the routing table`, hint: `use one of: ${deps.router.models().map((m) => m.id).join(', ')}` });
+    }
+    const r = await board.submit(b);
+    deps.log.info('job submitted', { file: r.name, by: req.identity?.id });
+    return reply.code(201).send(r);
+  });
+};
