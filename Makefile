@@ -15,6 +15,9 @@ export npm_config_nodedir := $(NODE_HOME)
 NODE_VERSION := $(shell $(NODE_HOME)/bin/node -p process.version)
 # Rewritten only when the Node version changes, so that a switch reinstalls node_modules.
 $(shell mkdir -p .build && [ "$$(cat .build/node-version 2>/dev/null)" = "$(NODE_VERSION)" ] || echo "$(NODE_VERSION)" > .build/node-version)
+# onnxruntime-node's install script fetches from a host no build here reaches; its npm package
+# already carries the linux-x64 binaries the in-process embedder uses.
+export ONNXRUNTIME_NODE_INSTALL := skip
 TSX := node_modules/.bin/tsx
 # The compiled render CLI; V8's code cache for its 2 MB bundle saves about 0.1 s per run.
 RENDER := NODE_COMPILE_CACHE=.build/compile-cache node .build/render.mjs

@@ -8,6 +8,9 @@
  *   b. 200 concurrent SSE chats, 500 tokens each at 20 ms: tokens/s delivered, p99 added
  *      inter-token delay, server RSS                            target: p99 <= 50 ms, RSS <= 300 MB
  *   c. full-text search over 100,000 stored messages, p50/p99   target: <= 20 ms p50
+ *   d. time to first token through the OpenAI-compatible API (POST /v1/chat/completions with
+ *      stream: true, first content chunk) minus calling the double directly, p50/p99
+ *                                                               target: overhead <= 5 ms p50
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -58,6 +61,30 @@ async function readSse(from: string | Response, onToken: (at: number) => void): 
       if (block.includes('\nevent: done\n')) return;
     }
   }
+}
+
+/** Milliseconds to the first `data:` chunk with content on /v1/chat/completions. */
+async function firstOpenAiToken(base: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'qwen2.5:14b', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }),
+  });
+  if (!res.ok) throw new Error(`/v1/chat/completions answered ${res.status}: ${await res.text()}`);
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  let first = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += dec.decode(value, { stream: true });
+    if (!first && /"content":"[^"]/.test(buf)) first = performance.now() - t0;
+    if (buf.includes('data: [DONE]')) break;
+    if (buf.length > 4096) buf = buf.slice(-512);
+  }
+  return first;
 }
 
 async function main(): Promise<void> {
@@ -115,6 +142,15 @@ async function main(): Promise<void> {
     console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${(await import('node:os')).cpus().length} cores`);
     console.log(`(a) TTFT direct p50 ${f(pct(direct, 50))} ms p99 ${f(pct(direct, 99))} ms; via web p50 ${f(pct(viaWeb, 50))} ms p99 ${f(pct(viaWeb, 99))} ms`);
     console.log(`    overhead p50 ${f(pct(viaWeb, 50) - pct(direct, 50))} ms (target <= 5), p99 ${f(pct(viaWeb, 99) - pct(direct, 99))} ms`);
+
+    // (d) time to first token through /v1/chat/completions (read to the end, like a client)
+    const viaOpenAi: number[] = [];
+    for (let i = 0; i < N + 10; i++) {
+      const t = await firstOpenAiToken(base);
+      if (i >= 10) viaOpenAi.push(t);
+    }
+    console.log(`(d) TTFT via /v1/chat/completions p50 ${f(pct(viaOpenAi, 50))} ms p99 ${f(pct(viaOpenAi, 99))} ms`);
+    console.log(`    overhead p50 ${f(pct(viaOpenAi, 50) - pct(direct, 50))} ms (target <= 5), p99 ${f(pct(viaOpenAi, 99) - pct(direct, 99))} ms`);
 
     // (b) 200 concurrent chats
     const CHATS = 200;

@@ -1,4 +1,4 @@
-import { ProviderKindSchema, SECRET_NAME, SecretNameSchema, type ProviderKind } from '@platform/contract';
+import { ProviderKindSchema, RetrievalSchema, SECRET_NAME, SecretNameSchema, type ProviderKind } from '@platform/contract';
 import { z } from 'zod';
 
 /*
@@ -497,6 +497,8 @@ export const PlatformSchema = z.strictObject({
   observability: ObservabilitySchema,
   vault: VaultSchema,
   mcp: McpSchema.prefault({}),
+  /** Hybrid retrieval over the vault; every field has a default. */
+  retrieval: RetrievalSchema.prefault({}),
 });
 
 export type Platform = z.infer<typeof PlatformSchema>;

@@ -41,7 +41,10 @@ function nativeExternals() {
     if (!dir) throw new Error(`runtime dependency ${d} is not installed: run \`make install\``);
     return existsSync(join(dir, 'binding.gyp')) || readJson(relative(ROOT, join(dir, 'package.json'))).gypfile === true;
   });
-  return native.flatMap((d) => [d, `${d}/*`]);
+  // Packages that load prebuilt binaries by a path relative to themselves (sqlite-vec's vec0.so,
+  // onnxruntime-node's .node and .so files, transformers' lazy loading of it) must stay in place.
+  const prebuilt = ['sqlite-vec', 'onnxruntime-node', '@huggingface/transformers'].filter((d) => deps.includes(d));
+  return [...new Set([...native, ...prebuilt])].flatMap((d) => [d, `${d}/*`]);
 }
 
 // CommonJS dependencies bundled into an ES module still call require() (node builtins, optional

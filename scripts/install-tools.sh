@@ -38,3 +38,7 @@ bash scripts/install-ollama.sh
 
 # The MCP conformance suite (runs on Node >= 22), cached outside the repository.
 bash scripts/install-conformance.sh
+
+# A real Neo4j 5.26 (graph-store tests) and the in-process MiniLM embedding model (retrieval tests).
+bash scripts/install-neo4j.sh
+bash scripts/install-embedding-model.sh

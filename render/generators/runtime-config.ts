@@ -94,6 +94,7 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
       ...(p.services.qdrant ? { qdrantUrl: svc('qdrant') } : {}),
       ...(p.services.neo4j ? { neo4jUri: `bolt://neo4j:${port('neo4j', 'bolt')}` } : {}),
     },
+    retrieval: structuredClone(p.retrieval),
     notify: { discordWebhookSecret: p.observability.discord.webhookSecret },
     mcp: {
       authTokenSecret: p.mcp.authTokenSecret,

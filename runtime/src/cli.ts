@@ -15,16 +15,14 @@ import type { JobHeldNotice, JobNotice, JobNotifier } from './worker/index.js';
 export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
 export type Service = (typeof SERVICES)[number];
 
-const NOT_BUILT: readonly Service[] = ['rag', 'index'];
-
 export const USAGE = `usage: runtime <service>
 
 services:
   web      browser chat, queue and job views, health (runtime web --help)
   worker   runs markdown jobs dropped into the vault queue
   mcp      MCP tool server: Streamable HTTP on ports.mcp; "runtime mcp --stdio" for one desktop client
-  rag      retrieval over the vault (not built yet)
-  index    one-off re-index of the vault (not built yet)
+  rag      retrieval over the vault (POST /retrieve, /answer on ports.rag)
+  index    re-index the vault (incremental; --full rebuilds both stores)
 
 commands:
   token    API tokens for the web service: create, revoke, list
@@ -36,6 +34,7 @@ environment:
   OLLAMA_URL_<HOST>  overrides ollamaHosts.<host> (upper case, dashes as underscores)
   LOG_LEVEL        debug | info | warn | error
   MCP_AUTH_TOKEN   bearer token of the MCP server (the name mcp.authTokenSecret gives)
+  RAG_LISTEN_HOST  address \`runtime rag\` listens on (default 0.0.0.0)
 `;
 
 export interface CliIo {
@@ -64,10 +63,6 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     io.stderr(`${service ? `runtime: unknown service "${service}"\n\n` : ''}${USAGE}`);
     return 2;
   }
-  if (NOT_BUILT.includes(service as Service)) {
-    io.stderr(`runtime ${service}: the ${service} service is not built yet; \`runtime web\`, \`runtime worker\` and \`runtime mcp\` run in this version\n`);
-    return 2;
-  }
   const { loadConfig } = await import('./config/index.js');
   const { createLogger } = await import('./log.js');
   let config: RuntimeConfig;
@@ -82,6 +77,15 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
   const log = createLogger({ level: config.logLevel, fields: { service }, ...(stdio ? { sink: (line: string) => void process.stderr.write(`${line}\n`) } : {}) });
   for (const w of config.warnings) log.warn(w);
   try {
+    if (service === 'index') {
+      const { runIndexCommand } = await import('./rag/commands.js');
+      return await runIndexCommand(config, log, env, argv.slice(1), { ...io, isTty: io === processIo && process.stderr.isTTY });
+    }
+    if (service === 'rag') {
+      const { runRagService } = await import('./rag/commands.js');
+      await runRagService(config, log, env);
+      return 0;
+    }
     if (service === 'web') return await (await import('./web/cli.js')).runWebService(argv, env, log, io);
     if (service === 'mcp') await runMcp(config, log, stdio);
     else await runWorkerService(config, log);

@@ -146,4 +146,8 @@ export class ScriptQueue<T> {
   next(): T {
     return this.queued.shift() ?? this.fallback;
   }
+  /** Scripts still queued. */
+  pending(): number {
+    return this.queued.length;
+  }
 }

@@ -5,6 +5,9 @@
  *   const ollama = await startOllama();          // default: streams "Hello, world!"
  *   ollama.chat.enqueue({ chunks: ['a', 'b'], delayMs: 50 }); // next /api/chat only
  *   ollama.chat.fallback = { chunks: ['x'] };    // every later /api/chat
+ *   ollama.respond = (req) => ({ chunks: [JSON.stringify({...})] }); // answer from the request
+ *                                                // (a scripted model for JSON answers); queued
+ *                                                // scripts still go first, undefined = fallback
  *   ollama.url                                   // http://127.0.0.1:<port>, use as OLLAMA_URL_<HOST>
  *   await ollama.down(); await ollama.up();      // connection refused / back again
  *   ollama.requests, ollama.clientAborts, await ollama.nextClientAbort()
@@ -30,8 +33,16 @@ export interface OllamaChatScript {
   doneReason?: string;
 }
 
+/** What a responder sees of an /api/chat request. */
+export interface OllamaChatRequest {
+  model: string;
+  messages: { role: string; content: string }[];
+}
+
 export interface OllamaDouble extends HttpDouble {
   chat: ScriptQueue<OllamaChatScript>;
+  /** Scripts an answer from the request itself; consulted when no script is queued. */
+  respond: ((req: OllamaChatRequest) => OllamaChatScript | undefined) | undefined;
   /** Models /api/tags lists. */
   models: string[];
   /** Embedding size /api/embed answers with. */
@@ -50,6 +61,8 @@ export function fakeEmbedding(text: string, dimensions: number): number[] {
 export async function startOllama(opts: { chat?: OllamaChatScript; models?: string[]; dimensions?: number } = {}): Promise<OllamaDouble> {
   const chat = new ScriptQueue<OllamaChatScript>(opts.chat ?? DEFAULT_OLLAMA_CHAT);
   // The double itself holds models and dimensions, so a test can change them between calls.
+  // eslint-disable-next-line prefer-const -- assigned once the server is up; the handler reads it later
+  let double: OllamaDouble;
   let state: { models: string[]; dimensions: number } = { models: opts.models ?? ['qwen2.5:14b', 'nomic-embed-text'], dimensions: opts.dimensions ?? 8 };
   const http = await startHttp(async (req, res, body) => {
     const b = (body ?? {}) as { model?: string; stream?: boolean; input?: string | string[] };
@@ -71,7 +84,8 @@ export async function startOllama(opts: { chat?: OllamaChatScript; models?: stri
       return;
     }
     if (req.method === 'POST' && req.url === '/api/chat') {
-      const s = chat.next();
+      const m = body as { model?: string; messages?: { role: string; content: string }[] } | undefined;
+      const s = (chat.pending() === 0 ? double.respond?.({ model: m?.model ?? '', messages: m?.messages ?? [] }) : undefined) ?? chat.next();
       if (s.status) {
         res.writeHead(s.status.code, { 'content-type': 'application/json' }).end(JSON.stringify({ error: s.status.message }));
         return;
@@ -117,7 +131,8 @@ export async function startOllama(opts: { chat?: OllamaChatScript; models?: stri
     }
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route ${req.method} ${req.url}` }));
   });
-  const double = http as OllamaDouble;
+  double = http as OllamaDouble;
+  double.respond = undefined;
   double.chat = chat;
   double.models = state.models;
   double.dimensions = state.dimensions;

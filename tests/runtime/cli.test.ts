@@ -50,12 +50,6 @@ describe('runtime CLI', () => {
     expect(bogus.stderr).toMatch(/^runtime: unknown service "bogus"\n\nusage: runtime <service>/);
   });
 
-  it.each(['rag', 'index'])('says %s is not built yet and exits 2', async (svc) => {
-    const r = await run(BIN, [svc]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`runtime ${svc}: the ${svc} service is not built yet; \`runtime web\`, \`runtime worker\` and \`runtime mcp\` run in this version\n`);
-  });
-
   it('exits 1 listing every configuration problem', async () => {
     const r = await run(BIN, ['worker'], { RUNTIME_CONFIG: '/nonexistent.json', LOG_LEVEL: 'loud' });
     expect(r.code).toBe(1);

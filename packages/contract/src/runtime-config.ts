@@ -32,6 +32,71 @@ export const RuntimeProviderSchema = z.strictObject({
   maxRetryWaitMs: z.number().int().positive(),
 });
 
+/*
+ * Retrieval over the vault (`runtime index`, `runtime rag`). The same schema validates the
+ * model's `retrieval:` section and the runtime slice, so its defaults live here once.
+ */
+export const RetrievalSchema = z.strictObject({
+  chunk: z
+    .strictObject({
+      /** Target chunk size in characters; a code block or table longer than this stays whole. */
+      maxChars: z.number().int().min(200).max(20_000).default(1200),
+      /** Characters of the previous chunk repeated at the start of the next (prose only). */
+      overlapChars: z.number().int().min(0).max(2000).default(150),
+    })
+    .prefault({}),
+  /**
+   * Which embedder fills the index: `ollama` uses routing.embedding (model, host, dimensions);
+   * `onnx` runs all-MiniLM-L6-v2 (384 dimensions) in-process, so a laptop needs no Ollama.
+   */
+  embedder: z.enum(['ollama', 'onnx']).default('ollama'),
+  stores: z
+    .strictObject({
+      /** `embedded`: SQLite + sqlite-vec + FTS5 in the data folder; `qdrant`: services.qdrant. */
+      vector: z.enum(['embedded', 'qdrant']).default('embedded'),
+      /** `embedded`: SQLite tables in the data folder; `neo4j`: services.neo4j over Bolt. */
+      graph: z.enum(['embedded', 'neo4j']).default('embedded'),
+      qdrantCollection: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('vault'),
+      /** Empty when Qdrant runs without an API key (on the private network). */
+      qdrantApiKeySecret: SecretNameSchema.optional(),
+      neo4jUser: z.string().min(1).default('neo4j'),
+      neo4jPasswordSecret: SecretNameSchema.default('NEO4J_PASSWORD'),
+    })
+    .prefault({}),
+  entities: z
+    .strictObject({
+      /** Extract entities and relations with one LLM call per chunk; wiki links are edges regardless. */
+      extract: z.boolean().default(true),
+      /** Route id that extracts entities, decomposes questions and answers; empty = routing.default. */
+      model: z.string().optional(),
+      /** Trigram/Jaccard similarity at or above which two entity names are one entity. */
+      fuzzyThreshold: z.number().min(0.3).max(1).default(0.5),
+    })
+    .prefault({}),
+  /** Folders (relative to the vault) never indexed, besides the queue folders and dot-folders. */
+  skipFolders: z.array(z.string().min(1)).default(['skills']),
+  /** Index job outputs (vault.folders.outputs) too. */
+  includeRunnerOutputs: z.boolean().default(false),
+  /** Largest note read, in bytes; bigger notes are skipped and reported. */
+  maxNoteBytes: z.number().int().positive().default(1_000_000),
+  retrieve: z
+    .strictObject({
+      /** Results returned by /retrieve unless the request asks for fewer. */
+      topK: z.number().int().min(1).max(100).default(8),
+      /** Candidates each retriever contributes before fusion. */
+      candidates: z.number().int().min(1).max(500).default(40),
+      /** Reciprocal-rank-fusion constant. */
+      rrfK: z.number().int().min(1).default(60),
+      /** Questions with fewer words than this are not decomposed into sub-questions. */
+      decomposeMinWords: z.number().int().min(1).default(12),
+      /** Sub-questions at most. */
+      maxSubQuestions: z.number().int().min(1).max(8).default(3),
+    })
+    .prefault({}),
+});
+
+export type RetrievalSettings = z.infer<typeof RetrievalSchema>;
+
 export const RuntimeConfigSchema = z.strictObject({
   version: z.literal(1),
   platform: z.string(),
@@ -93,6 +158,7 @@ export const RuntimeConfigSchema = z.strictObject({
     /** Absent when the model runs no Neo4j: retrieval then keeps its graph in the embedded store. */
     neo4jUri: z.string().optional(),
   }),
+  retrieval: RetrievalSchema.prefault({}),
   notify: z.strictObject({ discordWebhookSecret: SecretNameSchema }),
   /** The MCP tool server (`runtime mcp`) and the research jobs that use it. */
   mcp: z.strictObject({

@@ -26,6 +26,8 @@ export interface RuntimeConfig extends RuntimeConfigFile {
     readonly discordWebhookUrl: string | undefined;
     /** The MCP bearer token (`mcp.authTokenSecret`): the server checks it, research jobs present it. */
     readonly mcpAuthToken: string | undefined;
+    /** Retrieval stores' credentials, by the names retrieval.stores gives. */
+    readonly rag: { readonly neo4jPassword: string | undefined; readonly qdrantApiKey: string | undefined };
   };
   /** Settings that are missing but only disable a feature, in words (e.g. "GROQ_API_KEY is not set"). */
   readonly warnings: readonly string[];
@@ -170,7 +172,15 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     configPath,
     dataDir,
     logLevel,
-    secrets: { providers: providerKeys, discordWebhookUrl, mcpAuthToken: env[file.mcp.authTokenSecret] || undefined },
+    secrets: {
+      providers: providerKeys,
+      discordWebhookUrl,
+      mcpAuthToken: env[file.mcp.authTokenSecret] || undefined,
+      rag: {
+        neo4jPassword: env[file.retrieval.stores.neo4jPasswordSecret] || undefined,
+        qdrantApiKey: file.retrieval.stores.qdrantApiKeySecret ? env[file.retrieval.stores.qdrantApiKeySecret] || undefined : undefined,
+      },
+    },
     warnings,
     telemetryEnabled,
   });

@@ -1,9 +1,9 @@
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
-import type { MessageParam, RawMessageStreamEvent, StopReason, Tool } from '@anthropic-ai/sdk/resources/messages/messages';
+import type { MessageParam, RawMessageStreamEvent, StopReason, Tool, ToolChoice as ToolChoiceParam } from '@anthropic-ai/sdk/resources/messages/messages';
 import { RuntimeError, describeError } from '../errors.js';
 import { CallScope, fetchWithTimeout, parseToolArguments, unavailableError } from './call.js';
 import { formatMs, retryHint } from './retry-hint.js';
-import type { ChatEvent, ChatRequest, FinishReason, HealthStatus, LlmProvider, StreamOptions, ToolCall } from './types.js';
+import type { ChatEvent, ChatRequest, FinishReason, HealthStatus, LlmProvider, StreamOptions, ToolCall, ToolChoice } from './types.js';
 
 /*
  * Anthropic Messages API over SSE, through @anthropic-ai/sdk. The SDK's own retries are off:
@@ -43,7 +43,10 @@ export class AnthropicProvider implements LlmProvider {
           stream: true,
           ...(systemOf(req) ? { system: systemOf(req) } : {}),
           ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+          ...(req.topP !== undefined ? { top_p: req.topP } : {}),
+          ...(req.stop?.length ? { stop_sequences: req.stop } : {}),
           ...(req.tools?.length ? { tools: req.tools.map((t): Tool => ({ name: t.name, description: t.description, input_schema: t.parameters as Tool['input_schema'] })) } : {}),
+          ...(req.tools?.length && req.toolChoice ? { tool_choice: anthropicToolChoice(req.toolChoice) } : {}),
         },
         { signal: call.signal, timeout: opts.timeoutMs },
       );
@@ -152,6 +155,13 @@ export class AnthropicProvider implements LlmProvider {
     }
     return new RuntimeError('PROVIDER_ERROR', `anthropic failed for ${model}: ${describeError(e)}`, { hint: 'retry; if it persists, check routing.providers.anthropic.baseUrl and the network', cause: e });
   }
+}
+
+function anthropicToolChoice(c: ToolChoice): ToolChoiceParam {
+  if (c === 'auto') return { type: 'auto' };
+  if (c === 'none') return { type: 'none' };
+  if (c === 'required') return { type: 'any' };
+  return { type: 'tool', name: c.name };
 }
 
 function systemOf(req: ChatRequest): string | undefined {

@@ -42,6 +42,7 @@ export class OllamaProvider implements LlmProvider {
       const options: Record<string, number> = {};
       if (req.maxTokens !== undefined) options.num_predict = req.maxTokens;
       if (req.temperature !== undefined) options.temperature = req.temperature;
+      if (req.topP !== undefined) options.top_p = req.topP;
       const res = await fetch(`${this.baseUrl}/api/chat`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
@@ -50,7 +51,8 @@ export class OllamaProvider implements LlmProvider {
           messages: toOllamaMessages(req),
           stream: true,
           ...(req.tools?.length ? { tools: req.tools.map(toOllamaTool) } : {}),
-          ...(Object.keys(options).length ? { options } : {}),
+          ...(Object.keys(options).length || req.stop?.length ? { options: { ...options, ...(req.stop?.length ? { stop: req.stop } : {}) } } : {}),
+          ...(req.responseFormat === 'json_object' ? { format: 'json' } : {}),
         }),
         signal: call.signal,
       });
@@ -96,10 +98,15 @@ export class OllamaProvider implements LlmProvider {
   }
 
   async embed(model: string, input: string[], opts: StreamOptions): Promise<number[][]> {
+    return (await this.embedCounted(model, input, opts)).embeddings;
+  }
+
+  /** The vectors and the prompt tokens Ollama counted for them. */
+  async embedCounted(model: string, input: string[], opts: StreamOptions): Promise<{ embeddings: number[][]; inputTokens: number }> {
     const call = new CallScope(opts.signal, opts.timeoutMs);
     try {
       const res = await this.client(call.signal).embed({ model, input });
-      return res.embeddings;
+      return { embeddings: res.embeddings, inputTokens: res.prompt_eval_count ?? 0 };
     } catch (e) {
       if (call.aborted) throw new RuntimeError('PROVIDER_ERROR', `embedding with ${model} was aborted`, { hint: 'the caller stopped the request; run it again if it is still needed', cause: e });
       if (call.timedOut) throw call.timeoutError(`ollama on ${this.host}`, model);
@@ -215,6 +222,8 @@ function toOllamaMessages(req: ChatRequest): OllamaMessage[] {
   if (req.system) out.push({ role: 'system', content: req.system });
   for (const m of req.messages) {
     const msg: OllamaMessage = { role: m.role, content: m.content };
+    // Ollama matches a tool answer to its call by the function name.
+    if (m.role === 'tool' && m.toolName) msg.tool_name = m.toolName;
     if (m.toolCalls?.length) msg.tool_calls = m.toolCalls.map((c) => ({ function: { name: c.name, arguments: c.arguments } }));
     out.push(msg);
   }

@@ -60,8 +60,12 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       };
       if (req.maxTokens !== undefined) body.max_tokens = req.maxTokens;
       if (req.temperature !== undefined) body.temperature = req.temperature;
+      if (req.topP !== undefined) body.top_p = req.topP;
+      if (req.stop?.length) body.stop = req.stop;
+      if (req.responseFormat) body.response_format = { type: req.responseFormat };
       if (req.tools?.length) {
         body.tools = req.tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }));
+        if (req.toolChoice) body.tool_choice = typeof req.toolChoice === 'string' ? req.toolChoice : { type: 'function', function: { name: req.toolChoice.name } };
       }
       const res = await fetch(`${this.baseUrl}/chat/completions`, { method: 'POST', headers: this.headers(), body: JSON.stringify(body), signal: call.signal });
       if (!res.ok) throw await this.httpError(res, req.model);

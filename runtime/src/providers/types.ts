@@ -10,6 +10,8 @@ export interface ChatMessage {
   content: string;
   /** For role "tool": the call this answers. */
   toolCallId?: string;
+  /** For role "tool": the function that call named (Ollama matches answers by name). */
+  toolName?: string;
   /** For role "assistant": tool calls it made. */
   toolCalls?: ToolCall[];
 }
@@ -34,7 +36,16 @@ export interface ChatRequest {
   tools?: ToolSpec[];
   maxTokens?: number;
   temperature?: number;
+  topP?: number;
+  /** Sequences that end the answer (at most 4, as the OpenAI API allows). */
+  stop?: string[];
+  /** How the model may use `tools`; undefined = the provider's default (auto). */
+  toolChoice?: ToolChoice;
+  /** Ask for a JSON object answer; only providers with a JSON mode accept it. */
+  responseFormat?: 'json_object';
 }
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 export interface Usage {
   inputTokens: number;

@@ -44,6 +44,17 @@ export interface RouterChatOptions {
   /** Recorded on the usage row. */
   jobId?: string;
   sessionId?: string;
+  /** Who asked (recorded on the usage row and the span). */
+  client?: string;
+  /** The API token the request came in on. */
+  tokenId?: string;
+}
+
+export interface EmbedOptions {
+  signal?: AbortSignal;
+  mode?: ChatMode;
+  client?: string;
+  tokenId?: string;
 }
 
 export interface ModelInfo {
@@ -210,6 +221,7 @@ export class Router {
           'platform.chat.mode': opts.mode,
           'platform.attempt': attempt + 1,
           ...(opts.jobId ? { 'platform.job.id': opts.jobId } : {}),
+          ...(opts.client ? { 'platform.client': opts.client } : {}),
         },
       });
       let usage: Usage | undefined;
@@ -268,14 +280,47 @@ export class Router {
     }
   }
 
-  /** Embeddings from the configured embedding model on its Ollama host. */
-  async embed(input: string[], opts: { signal?: AbortSignal } = {}): Promise<number[][]> {
-    const { model, host } = this.config.routing.embedding;
+  /** The embedding model every text is embedded with, and where it runs. */
+  get embeddingModel(): { id: string; host: string; dimensions: number; available: boolean; reason?: string } {
+    const { model, host, dimensions } = this.config.routing.embedding;
     const status = this.gated.get(host);
-    if (status?.state === 'down') throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.downReason(status)}`, { hint: `wait for ${host} to come back; retrieval needs its embedding model`, httpStatus: 503 });
+    return { id: model, host, dimensions, available: status?.state !== 'down', ...(status?.state === 'down' ? { reason: this.downReason(status) } : {}) };
+  }
+
+  /**
+   * Embeddings from the configured embedding model on its Ollama host; recorded like a chat
+   * call (usage row, metrics, span) so the usage page sees them too.
+   */
+  async embed(input: string[], opts: EmbedOptions = {}): Promise<number[][]> {
+    return (await this.embedCounted(input, opts)).embeddings;
+  }
+
+  /** Like embed(), with the prompt tokens the host counted. */
+  async embedCounted(input: string[], opts: EmbedOptions = {}): Promise<{ embeddings: number[][]; inputTokens: number }> {
+    const { model, host } = this.config.routing.embedding;
+    const route: RuntimeRoute = { id: model, provider: 'ollama', host, purpose: 'embedding', label: model, timeoutMs: this.config.routing.ollama.timeoutMs, healthGated: this.gated.has(host) };
+    const callOpts: RouterChatOptions = { mode: opts.mode ?? 'chat', ...(opts.client ? { client: opts.client } : {}), ...(opts.tokenId ? { tokenId: opts.tokenId } : {}) };
+    const started = new Date();
+    const status = this.gated.get(host);
+    if (status?.state === 'down') {
+      this.finish(route, callOpts, started, undefined, 'unavailable', 'PROVIDER_UNAVAILABLE');
+      throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.downReason(status)}`, { hint: `wait for ${host} to come back; retrieval needs its embedding model`, httpStatus: 503 });
+    }
     const p = this.ollama.get(host);
     if (!p) throw new RuntimeError('CONFIG_INVALID', `embedding host ${host} is not in ollamaHosts`, { hint: 'run `make render`: routing.embedding.host must be a host that runs Ollama' });
-    return p.embed(model, input, { ...(opts.signal ? { signal: opts.signal } : {}), timeoutMs: this.config.routing.ollama.timeoutMs });
+    const span = trace.getTracer('platform-runtime').startSpan(`embeddings ${model}`, {
+      attributes: { [GEN_AI_SYSTEM]: 'ollama', 'gen_ai.operation.name': 'embeddings', [GEN_AI_MODEL]: model, 'platform.chat.mode': callOpts.mode, ...(opts.client ? { 'platform.client': opts.client } : {}) },
+    });
+    const t0 = performance.now();
+    try {
+      const r = await p.embedCounted(model, input, { ...(opts.signal ? { signal: opts.signal } : {}), timeoutMs: this.config.routing.ollama.timeoutMs });
+      this.finish(route, callOpts, started, { inputTokens: r.inputTokens, outputTokens: 0, durationMs: Math.round(performance.now() - t0) }, 'ok', undefined, span, 'stop');
+      return r;
+    } catch (e) {
+      const err = toRuntimeError(e, 'PROVIDER_ERROR');
+      this.finish(route, callOpts, started, undefined, OUTCOME_BY_CODE[err.code] ?? 'error', err.code, span, undefined, err);
+      throw err;
+    }
   }
 
   /** Starts background health checks; resolves after the first round. */
@@ -408,6 +453,8 @@ export class Router {
         durationMs,
         outcome,
         errorCode: errorCode ?? null,
+        client: opts.client ?? null,
+        tokenId: opts.tokenId ?? null,
       });
     } catch (e) {
       // Bookkeeping must never fail the call it describes.

@@ -22,6 +22,10 @@ export interface UsageRow {
   durationMs: number;
   outcome: CallOutcome;
   errorCode?: string | null;
+  /** Who asked: an Access email, `token:<name>`, or `local`; null for the worker. */
+  client?: string | null;
+  /** The API token's id when the call came in on one. */
+  tokenId?: string | null;
 }
 
 export interface UsageTotals {
@@ -96,9 +100,13 @@ export class UsageStore implements UsageRecorder {
     this.ownsDb = typeof target === 'string';
     this.db = typeof target === 'string' ? openDatabase(target.endsWith('.db') || target === ':memory:' ? target : join(target, 'usage.db')) : target;
     this.db.exec(SCHEMA);
+    // Columns added after the first release: an older usage.db gains them in place.
+    const cols = new Set((this.db.prepare(`PRAGMA table_info(provider_calls)`).all() as { name: string }[]).map((c) => c.name));
+    if (!cols.has('client')) this.db.exec(`ALTER TABLE provider_calls ADD COLUMN client TEXT`);
+    if (!cols.has('token_id')) this.db.exec(`ALTER TABLE provider_calls ADD COLUMN token_id TEXT`);
     this.insert = this.db.prepare(`INSERT INTO provider_calls
-      (time, provider, model, job_id, session_id, input_tokens, output_tokens, ttft_ms, duration_ms, outcome, error_code)
-      VALUES (@time, @provider, @model, @jobId, @sessionId, @inputTokens, @outputTokens, @ttftMs, @durationMs, @outcome, @errorCode)`);
+      (time, provider, model, job_id, session_id, input_tokens, output_tokens, ttft_ms, duration_ms, outcome, error_code, client, token_id)
+      VALUES (@time, @provider, @model, @jobId, @sessionId, @inputTokens, @outputTokens, @ttftMs, @durationMs, @outcome, @errorCode, @client, @tokenId)`);
   }
 
   record(row: UsageRow): void {
@@ -114,6 +122,8 @@ export class UsageStore implements UsageRecorder {
       durationMs: Math.round(row.durationMs),
       outcome: row.outcome,
       errorCode: row.errorCode ?? null,
+      client: row.client ?? null,
+      tokenId: row.tokenId ?? null,
     });
   }
 
@@ -122,7 +132,8 @@ export class UsageStore implements UsageRecorder {
     return this.db
       .prepare(
         `SELECT time, provider, model, job_id AS jobId, session_id AS sessionId, input_tokens AS inputTokens,
-                output_tokens AS outputTokens, ttft_ms AS ttftMs, duration_ms AS durationMs, outcome, error_code AS errorCode
+                output_tokens AS outputTokens, ttft_ms AS ttftMs, duration_ms AS durationMs, outcome, error_code AS errorCode,
+                client, token_id AS tokenId
          FROM provider_calls
          WHERE (@jobId IS NULL OR job_id = @jobId) AND (@sessionId IS NULL OR session_id = @sessionId)
          ORDER BY time DESC, id DESC LIMIT @limit`,

@@ -13,6 +13,7 @@ import { chatPlugin } from './plugins/chat.js';
 import { generationsPlugin } from './plugins/generations.js';
 import { healthPlugin } from './plugins/health.js';
 import { jobsPlugin } from './plugins/jobs.js';
+import { openAiPlugin, type OpenAiModelSource } from './plugins/openai/index.js';
 import { statsPlugin } from './plugins/stats.js';
 import { tokensPlugin } from './plugins/tokens.js';
 import { uiPlugin } from './plugins/ui.js';
@@ -27,7 +28,8 @@ import type { TokenStore } from './token-store.js';
  */
 
 /** What the web needs from the router. */
-export interface ModelSource extends ChatSource {
+export interface ModelSource extends ChatSource, Omit<OpenAiModelSource, 'chat'> {
+  chat: OpenAiModelSource['chat'];
   models(): ModelInfo[];
   readonly defaultModel: string;
 }
@@ -133,6 +135,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   await app.register(tokensPlugin, deps);
   await app.register(statsPlugin, deps);
   await app.register(jobsPlugin, deps);
+  await app.register(openAiPlugin, deps);
   if (settings.uiDir) await app.register(uiPlugin, { dir: settings.uiDir });
   return app;
 }

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RuntimeError, isRuntimeError, type RuntimeErrorCode } from '../errors.js';
 import type { Identity } from './auth.js';
+import { isOpenAiPath, openAiErrorBody } from './plugins/openai/errors.js';
 
 /*
  * Request plumbing the feature plugins share: body and query parsing with zod (a bad field is a
@@ -42,7 +43,9 @@ export function errorBody(e: RuntimeError): ErrorBody {
 
 export function sendError(reply: FastifyReply, e: RuntimeError): FastifyReply {
   if (e.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))));
-  return reply.code(e.httpStatus).type('application/json').send(errorBody(e));
+  // The OpenAI-compatible API answers in OpenAI's error shape, whoever raised the error.
+  const body = isOpenAiPath(reply.request.url) ? openAiErrorBody(e) : errorBody(e);
+  return reply.code(e.httpStatus).type('application/json').send(body);
 }
 
 /** Maps fastify's own errors (bad JSON, body too large, wrong content type) onto the catalogue. */
