@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HOSTED_PROVIDERS, RuntimeConfigSchema, type HostedProvider, type RuntimeConfigFile, type RuntimeRoute } from '@platform/contract';
-import { z } from 'zod';
 import { RuntimeError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 
@@ -184,15 +183,6 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     warnings,
     telemetryEnabled,
   });
-}
-
-/** Validates a config object already in memory (tests, tools); same rules as the file. */
-export function parseConfigFile(raw: unknown): RuntimeConfigFile {
-  const parsed = RuntimeConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new RuntimeError('CONFIG_INVALID', z.prettifyError(parsed.error), { hint: 'run `make render` to regenerate runtime.json' });
-  }
-  return parsed.data;
 }
 
 function deepFreeze<T>(o: T): T {
