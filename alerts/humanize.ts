@@ -80,6 +80,8 @@ export function expand(template: string, labels: Readonly<Record<string, string>
       const f = FUNCS[fn[1]];
       if (f) return f(value);
     }
-    throw new PlatformError('RENDER_FAILED', `annotation template "{{ ${body} }}" is not one the tests can predict`, 'use $labels.x, $value, or $value piped to humanize, humanizePercentage or humanizeDuration');
+    throw new PlatformError('RENDER_FAILED', `annotation template "{{ ${body} }}" is not one the tests can predict`, {
+      hint: 'use $labels.x, $value, or $value piped to humanize, humanizePercentage or humanizeDuration',
+    });
   });
 }

@@ -1,5 +1,5 @@
 import { alloyHosts, type Platform } from '../model/index.js';
-import { nre, re, sel } from '../model/metrics.js';
+import { nre, re, sel } from '@platform/contract';
 
 /*
  * The alert rules, each with its runbook and its promtool unit test cases, so a rule cannot ship

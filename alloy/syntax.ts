@@ -34,7 +34,7 @@ export interface Comment {
 export type Statement = Attribute | Block | Comment;
 
 function invalid(message: string): PlatformError {
-  return new PlatformError('RENDER_FAILED', `alloy syntax: ${message}`, 'this is a bug in the alloy generator');
+  return new PlatformError('RENDER_FAILED', `alloy syntax: ${message}`, { hint: 'this is a bug in the alloy generator' });
 }
 
 export function expr(code: string): Expr {

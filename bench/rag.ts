@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RetrievalSchema } from '../model/runtime-config.js';
+import { RetrievalSchema } from '@platform/contract';
 import { Indexer } from '../runtime/src/rag/indexer.js';
 import { Retriever } from '../runtime/src/rag/retriever.js';
 import { SqliteGraphStore } from '../runtime/src/rag/stores/sqlite-graph.js';

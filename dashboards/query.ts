@@ -1,4 +1,4 @@
-import { sel, type Matcher, type SeriesName } from '../model/metrics.js';
+import { sel, type Matcher, type SeriesName } from '@platform/contract';
 
 /*
  * PromQL for dashboards, built from the metric catalog: every helper goes through `sel`, which

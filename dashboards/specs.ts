@@ -1,5 +1,5 @@
 import { alloyHosts, composeHosts, type DashboardName, type ExtraPanel, type Platform } from '../model/index.js';
-import { metric, nre, re, sel, type Matcher, type MetricName, type SeriesName } from '../model/metrics.js';
+import { metric, nre, re, sel, type Matcher, type MetricName, type SeriesName } from '@platform/contract';
 import type { DashboardSpec, PanelSpec, RowSpec, VariableSpec } from './build.js';
 import { gauge, increase, quantile, rate } from './query.js';
 

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { knownSecretKind, secretKind } from '@platform/contract';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ModelInvalidError, PlatformError, type Problem } from './errors.js';
 import { PlatformSchema, type Platform } from './schema.js';
-import { knownSecretKind, secretKind } from './secrets.js';
 import { allowedKeys } from './shape.js';
 import { describe, oneOf } from './suggest.js';
-import { crossCheck, type RawProblem } from './validate.js';
+import { crossCheck, type RawProblem } from './checks/index.js';
 
 export type Path = ReadonlyArray<string | number>;
 
@@ -193,7 +193,7 @@ export function loadPlatform(file: string, display = file): Platform {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new PlatformError('MODEL_NOT_FOUND', `cannot read ${file}: ${(e as Error).message}`, 'pass the path of a platform.yaml, or run from the repository root');
+    throw PlatformError.create('MODEL_NOT_FOUND', { file, reason: (e as Error).message }, { cause: e });
   }
   return parsePlatform(text, display);
 }

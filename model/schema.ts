@@ -1,5 +1,5 @@
+import { ProviderKindSchema, RetrievalSchema, SECRET_NAME, SecretNameSchema, type ProviderKind } from '@platform/contract';
 import { z } from 'zod';
-import { RetrievalSchema } from './runtime-config.js';
 
 /*
  * The platform model. Every default lives here, once, and says what it does.
@@ -7,16 +7,11 @@ import { RetrievalSchema } from './runtime-config.js';
  */
 
 const NAME = /^[a-z][a-z0-9-]*$/;
-/** A secret is referenced by its name in Infisical, never by value. */
-export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export { ProviderKindSchema, SECRET_NAME, SecretNameSchema };
 
 export const NameSchema = z
   .string()
   .regex(NAME, 'a lower-case name of letters, digits and dashes starting with a letter, such as "prod-services"');
-
-export const SecretNameSchema = z
-  .string()
-  .regex(SECRET_NAME, 'the name of an Infisical secret (letters, digits, underscores) such as "ANTHROPIC_API_KEY"');
 
 export const PortSchema = z.number().int().min(1).max(65535);
 
@@ -259,8 +254,6 @@ export const ServiceSchema = z
 
 // ---------------------------------------------------------------- routing
 
-export const ProviderKindSchema = z.enum(['ollama', 'groq', 'gemini', 'anthropic']);
-
 export const RouteSchema = z.strictObject({
   id: z.string().min(1),
   provider: ProviderKindSchema,
@@ -300,7 +293,7 @@ export const RoutingSchema = z.strictObject({
       /** Anthropic requires max_tokens on every request: routes without their own use this. */
       defaultMaxTokens: z.number().int().positive().default(8192),
     }),
-  }),
+  } satisfies Record<ProviderKind, z.ZodType>),
   models: z.array(RouteSchema).min(1),
 });
 
@@ -343,7 +336,7 @@ export const AlertThresholdsSchema = z.strictObject({
 export const ExtraPanelSchema = z.strictObject({
   dashboard: z.enum(DASHBOARD_NAMES),
   title: z.string().min(1),
-  /** A metric name from the catalog (model/metrics.ts). */
+  /** A metric name from the catalog (packages/contract/src/metrics.ts). */
   metric: z.string().min(1),
   /** rate: per-second rate of a counter; value: a gauge as is; p50/p95/p99: quantile of a histogram. */
   show: z.enum(['rate', 'value', 'p50', 'p95', 'p99']).default('value'),
@@ -368,16 +361,8 @@ export const ObservabilitySchema = z.strictObject({
   }),
   dashboards: z.array(z.enum(DASHBOARD_NAMES)).default([...DASHBOARD_NAMES]),
   extraPanels: z.array(ExtraPanelSchema).default([]),
-  alerts: AlertThresholdsSchema.default({
-    jobFailureWindowMinutes: 15,
-    jobFailureRatio: 0.25,
-    queueStuckMinutes: 30,
-    diskFreeRatio: 0.1,
-    diskFillHours: 24,
-    providerDownMinutes: 10,
-    rateLimitedPer15m: 5,
-    hostAbsentMinutes: 10,
-  }),
+  // The object default is derived from the field defaults above, so the JSON Schema shows the values.
+  alerts: AlertThresholdsSchema.default(AlertThresholdsSchema.parse({})),
   /** Where runbook links point; absent means the path in this repository (generated/docs/runbooks.md). */
   runbookBaseUrl: UrlSchema.optional(),
 });
@@ -600,6 +585,6 @@ export type VaultOwner = z.infer<typeof VaultOwnerSchema>;
 export type RuntimeImage = z.infer<typeof RuntimeImageSchema>;
 export type Bucket = z.infer<typeof BucketSchema>;
 export type Identity = z.infer<typeof IdentitySchema>;
-export type ProviderKind = z.infer<typeof ProviderKindSchema>;
+export type { ProviderKind } from '@platform/contract';
 export type Schedule = z.infer<typeof ScheduleSchema>;
 export type ScheduledJob = z.infer<typeof ScheduledJobSchema>;

@@ -15,11 +15,11 @@ export function generateAll(p: Platform, generators: readonly Generator[] = GENE
       artifacts = g.generate(p);
     } catch (e) {
       if (e instanceof PlatformError) throw e;
-      throw new PlatformError('RENDER_FAILED', `generator "${g.name}" failed: ${(e as Error).stack ?? String(e)}`, 'this is a bug in the generator: the model validated, so the generator must handle it');
+      throw PlatformError.create('RENDER_FAILED', { name: g.name, reason: (e as Error).stack ?? String(e) }, { cause: e });
     }
     for (const a of artifacts) {
       const prior = owner.get(a.path);
-      if (prior) throw new PlatformError('RENDER_FAILED', `generators "${prior}" and "${g.name}" both write ${a.path}`, 'give each artifact one owner');
+      if (prior) throw new PlatformError('RENDER_FAILED', `generators "${prior}" and "${g.name}" both write ${a.path}`, { hint: 'give each artifact one owner' });
       owner.set(a.path, g.name);
       all.push(a);
     }

@@ -1,30 +1,45 @@
-import { ollamaHosts, ollamaUrl, routeTimeoutSeconds, runtimeHost, servicePort, type Platform } from '../../model/index.js';
-import { RuntimeConfigSchema, type RuntimeConfigFile } from '../../model/runtime-config.js';
+import { HOSTED_PROVIDERS, RuntimeConfigSchema, type HostedProvider, type RuntimeConfigFile } from '@platform/contract';
+import { ollamaHosts, ollamaUrl, PlatformError, routeTimeoutSeconds, runtimeHost, servicePort, type Platform } from '../../model/index.js';
+import type { z } from 'zod';
 import type { Generator } from '../types.js';
 import { toJson } from '../yaml.js';
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
 
+/** A value the model's checks guarantee; its absence is a bug here, not a default to invent. */
+function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) {
+    throw new PlatformError('RENDER_FAILED', `runtime-config: ${what} is missing from a model that validated`, {
+      hint: 'this is a bug in the model checks (model/checks/services.ts): they must refuse such a model',
+    });
+  }
+  return value;
+}
+
 /** The runtime's slice of the model, as its containers see the platform. */
 export function runtimeConfig(p: Platform): RuntimeConfigFile {
   const host = runtimeHost(p);
-  const svc = (name: string, port = 'http'): string => `http://${name}:${servicePort(p.services[name]!, port) ?? servicePort(p.services[name]!)}`;
-  const vaultMount = p.services.worker!.volumes.find((v) => v.type === 'vault')?.target ?? '/vault';
-  const hosted = (k: 'groq' | 'gemini' | 'anthropic') => {
+  const port = (name: string, portName?: string): number => {
+    const s = must(p.services[name], `service "${name}"`);
+    return must(portName === undefined ? servicePort(s) : servicePort(s, portName), `a port${portName ? ` named "${portName}"` : ''} of service "${name}"`);
+  };
+  const svc = (name: string): string => `http://${name}:${servicePort(must(p.services[name], `service "${name}"`), 'http') ?? port(name)}`;
+  const vaultMount = must(p.services.worker?.volumes.find((v) => v.type === 'vault')?.target, 'the worker\'s vault mount');
+  const hosted = (k: HostedProvider) => {
     const s = p.routing.providers[k];
     return { baseUrl: s.baseUrl, apiKeySecret: s.apiKeySecret, timeoutMs: ms(s.timeoutSeconds), rateLimitRetries: s.rateLimitRetries, maxRetryWaitMs: ms(s.maxRetryWaitSeconds) };
   };
-  const alloy = p.services.alloy?.host === host ? p.services.alloy : undefined;
-  const config: RuntimeConfigFile = {
+  const alloyBeside = p.services.alloy?.host === host;
+  const config: z.input<typeof RuntimeConfigSchema> = {
     version: 1,
     platform: p.name,
     env: p.env,
     host,
     ports: {
-      web: servicePort(p.services.web!) ?? 8000,
-      mcp: servicePort(p.services.mcp!) ?? 8001,
-      rag: servicePort(p.services.rag!) ?? 8002,
-      metrics: servicePort(p.services.worker!, 'metrics') ?? 9464,
+      web: port('web'),
+      mcp: port('mcp'),
+      rag: port('rag'),
+      metrics: port('worker', 'metrics'),
     },
     routing: {
       default: p.routing.default,
@@ -48,7 +63,10 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
       ollama: { timeoutMs: ms(p.routing.providers.ollama.timeoutSeconds) },
     },
     ollamaHosts: Object.fromEntries(ollamaHosts(p).map((h) => [h, ollamaUrl(p, h, host)!])),
-    providers: { groq: hosted('groq'), gemini: hosted('gemini'), anthropic: hosted('anthropic') },
+    providers: {
+      ...(Object.fromEntries(HOSTED_PROVIDERS.map((k) => [k, hosted(k)])) as Omit<RuntimeConfigFile['providers'], 'anthropic'>),
+      anthropic: { ...hosted('anthropic'), defaultMaxTokens: p.routing.providers.anthropic.defaultMaxTokens },
+    },
     vault: {
       path: vaultMount,
       folders: { ...p.vault.folders },
@@ -92,8 +110,8 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
     services: {
       mcpUrl: svc('mcp'),
       ragUrl: svc('rag'),
-      qdrantUrl: p.services.qdrant ? svc('qdrant') : 'http://qdrant:6333',
-      neo4jUri: p.services.neo4j ? `bolt://neo4j:${servicePort(p.services.neo4j, 'bolt') ?? 7687}` : 'bolt://neo4j:7687',
+      ...(p.services.qdrant ? { qdrantUrl: svc('qdrant') } : {}),
+      ...(p.services.neo4j ? { neo4jUri: `bolt://neo4j:${port('neo4j', 'bolt')}` } : {}),
     },
     retrieval: structuredClone(p.retrieval),
     notify: { discordWebhookSecret: p.observability.discord.webhookSecret },
@@ -124,7 +142,7 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
       },
       research: { maxSteps: p.mcp.research.maxSteps, timeoutMs: ms(p.mcp.research.timeoutSeconds), maxTokens: p.mcp.research.maxTokens },
     },
-    telemetry: { otlpEndpoint: alloy ? `http://alloy:${servicePort(alloy, 'otlp-http') ?? 4318}` : 'http://127.0.0.1:4318', serviceNamespace: p.name },
+    telemetry: { ...(alloyBeside ? { otlpEndpoint: `http://alloy:${port('alloy', 'otlp-http')}` } : {}), serviceNamespace: p.name },
   };
   // The runtime validates this file with the same schema at start-up; fail here first.
   return RuntimeConfigSchema.parse(config);

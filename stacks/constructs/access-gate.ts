@@ -43,7 +43,7 @@ export class AccessGate extends Construct {
     } else if (!NameSchema.safeParse(props.rule.tokenName).success) {
       problems.push(`service token name "${props.rule.tokenName}" is not a lower-case name`);
     }
-    checkProps(`AccessGate ${id}`, problems);
+    checkProps(this, problems);
 
     if (props.rule.kind === 'people') {
       this.policy = new ZeroTrustAccessPolicy(this, 'policy', {

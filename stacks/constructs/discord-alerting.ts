@@ -20,7 +20,7 @@ export class DiscordAlerting extends Construct {
 
   constructor(scope: Construct, id: string, props: DiscordAlertingProps) {
     super(scope, id);
-    checkProps(`DiscordAlerting ${id}`, [
+    checkProps(this, [
       ...(props.contactPointName.trim() ? [] : ['contact point name is empty']),
       ...(/^https?:\/\//.test(props.webhookUrl) ? ['the webhook URL is a literal: pass a sensitive variable reference'] : []),
       ...(props.groupBy.length > 0 ? [] : ['group_by is empty']),

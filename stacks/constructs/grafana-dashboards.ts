@@ -37,13 +37,13 @@ export class GrafanaDashboards extends Construct {
       try {
         parsed = JSON.parse(d.json);
       } catch (e) {
-        throw new StackError('DASHBOARD_INVALID', `dashboard "${d.name}": ${(e as Error).message}`, 'run `make render` to regenerate generated/grafana/dashboards/');
+        throw StackError.create('DASHBOARD_INVALID', { name: d.name, reason: (e as Error).message }, { cause: e });
       }
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || typeof (parsed as { title?: unknown }).title !== 'string') {
         problems.push(`dashboard "${d.name}" is not a dashboard object with a "title"`);
       }
     }
-    checkProps(`GrafanaDashboards ${id}`, problems);
+    checkProps(this, problems);
 
     this.folder = new GrafanaFolder(this, 'folder', { title: props.folderTitle, uid: props.folderUid });
     this.dashboards = props.dashboards.map(

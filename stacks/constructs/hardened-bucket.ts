@@ -41,7 +41,7 @@ export class HardenedBucket extends Construct {
     super(scope, id);
     const positive = (n: number | undefined, what: string): string[] =>
       n === undefined || (Number.isInteger(n) && n > 0) ? [] : [`${what} is ${n}; expected a whole number of days above 0`];
-    checkProps(`HardenedBucket ${id}`, [
+    checkProps(this, [
       ...(BucketNameSchema.safeParse(props.bucketName).success ? [] : [`bucket name "${props.bucketName}" is not a name S3 accepts`]),
       ...positive(props.noncurrentDays, 'noncurrentDays'),
       ...positive(props.currentDays, 'currentDays'),

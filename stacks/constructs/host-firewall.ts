@@ -40,7 +40,7 @@ export class HostFirewall extends Construct {
       if (r.sources.length === 0) problems.push(`rule "${r.name}" has no sources`);
       problems.push(...r.sources.filter((s) => !CidrSchema.safeParse(s).success).map((s) => `rule "${r.name}": "${s}" is not an IPv4 CIDR`));
     }
-    checkProps(`HostFirewall ${id}`, problems);
+    checkProps(this, problems);
 
     const inbound: ContaboFirewallInboundRule[] = props.inbound.map((r) => ({
       protocol: r.protocol,

@@ -36,7 +36,7 @@ export class ServiceUser extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceUserProps) {
     super(scope, id);
-    checkProps(`ServiceUser ${id}`, [
+    checkProps(this, [
       ...(NameSchema.safeParse(props.userName).success ? [] : [`user name "${props.userName}" is not a lower-case name`]),
       ...(props.buckets.length > 0 ? [] : ['no buckets: a service user with nothing to reach has no reason to exist']),
     ]);

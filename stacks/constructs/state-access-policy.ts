@@ -22,7 +22,7 @@ export class StateAccessPolicy extends Construct {
 
   constructor(scope: Construct, id: string, props: StateAccessPolicyProps) {
     super(scope, id);
-    checkProps(`StateAccessPolicy ${id}`, [
+    checkProps(this, [
       ...(BucketNameSchema.safeParse(props.stateBucketName).success ? [] : [`bucket name "${props.stateBucketName}" is not a name S3 accepts`]),
       ...(props.stateKeys.length > 0 ? [] : ['no state keys']),
       ...props.stateKeys.filter((k) => !k.endsWith('.tfstate') || k.includes('*')).map((k) => `state key "${k}" must be one object ending in .tfstate`),

@@ -50,7 +50,7 @@ export class PlatformTunnel extends Construct {
       seenHosts.add(r.hostname);
       seenKeys.add(r.key);
     }
-    checkProps(`PlatformTunnel ${id}`, problems);
+    checkProps(this, problems);
 
     this.tunnel = new ZeroTrustTunnelCloudflared(this, 'tunnel', {
       accountId: props.accountId,

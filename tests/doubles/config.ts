@@ -9,8 +9,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { RuntimeConfigFile } from '@platform/contract';
 import { loadConfig, type RuntimeConfig } from '../../runtime/src/config/index.js';
-import type { RuntimeConfigFile } from '../../model/runtime-config.js';
 
 export const COMMITTED_RUNTIME_JSON = resolve(import.meta.dirname, '../../generated/runtime/runtime.json');
 

@@ -7,7 +7,7 @@ import { loadConfig, type RuntimeConfig } from '../../runtime/src/config/index.j
 import { silentLogger } from '../../runtime/src/log.js';
 import { buildToolContext, startMcpHttpServer, type McpHttpServer, type Resolver, type ToolContext } from '../../runtime/src/mcp/index.js';
 import { createMetrics, type Metrics } from '../../runtime/src/telemetry/index.js';
-import type { RuntimeConfigFile } from '../../model/runtime-config.js';
+import type { RuntimeConfigFile } from '@platform/contract';
 import { writeRuntimeConfig } from '../doubles/config.js';
 import { startHttp, type HttpDouble } from '../doubles/http.js';
 import { startSearxng, type SearxngDouble } from '../doubles/searxng.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelInvalidError, parsePlatform, type Problem } from '../../model/index.js';
-import { nextRuns, parseCron } from '../../model/validate-schedules.js';
+import { nextRuns, parseCron } from '../../model/checks/schedules.js';
 import { runtimeConfig } from '../../render/generators/runtime-config.js';
 import { systemMap } from '../../render/generators/system-map.js';
 import { edit, exampleText, lineOf } from '../helpers.js';

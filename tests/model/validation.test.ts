@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ModelInvalidError, parsePlatform, type Problem } from '../../model/index.js';
+import { formatProblem, ModelInvalidError, parsePlatform, type Problem } from '../../model/index.js';
 import { edit, exampleText, lineOf } from '../helpers.js';
 
 function problems(text: string): Problem[] {
@@ -174,6 +174,19 @@ describe('cross-reference problems are located', () => {
     expect(list[1]!.message).toContain('would lock out');
   });
 
+  it('the runtime slice takes its ports and vault mount from the model, so they must be there', () => {
+    let text = edit(base, '    ports: [{ name: http, port: 8001 }]\n', '', '  mcp:');
+    text = edit(text, '      - { type: vault, target: /vault }\n', '', '  worker:');
+    text = edit(text, 'ports: [{ name: bolt, port: 7687 }, { name: http, port: 7474 }]', 'ports: [{ name: http, port: 7474 }]');
+    const list = problems(text);
+    expect(list.map((p) => [p.path, p.line, p.message])).toEqual([
+      ['services.worker.volumes', lineOf(text, 'volumes:', '  worker:'), 'the worker does not mount the vault, which holds its queue'],
+      ['services.mcp.ports', lineOf(text, '  mcp:'), 'service "mcp" lists no port, so the runtime cannot be told where to reach it'],
+      ['services.neo4j.ports', lineOf(text, 'ports: [{ name: http, port: 7474 }]'), 'neo4j has no port named "bolt", which the runtime connects to'],
+    ]);
+    expect(list[1]!.fix).toBe('add ports: [{ name: http, port: <port> }] to services.mcp');
+  });
+
   it('Gemini ids keep the models/ prefix', () => {
     const text = edit(base, '- id: models/gemini-2.5-flash', '- id: gemini-2.5-flash');
     expect(only(text).fix).toBe('write "models/gemini-2.5-flash"');
@@ -210,6 +223,23 @@ describe('edge wiring', () => {
     const p = only(text);
     expect(p).toMatchObject({ path: 'cloudflare.tunnel.connector', line: lineOf(text, 'connector: cloudflared') });
     expect(p.fix).toBe('add "TUNNEL_TOKEN" to services.cloudflared.secrets (cloudflared reads TUNNEL_TOKEN)');
+  });
+
+  it('a public hostname cannot point at a compose service on a host the connector does not run on', () => {
+    // cloudflared runs on contabo; gitea runs on prod-services, so `http://gitea:3000` resolves to nothing.
+    const text = edit(base, '  hostnames:\n', '  hostnames:\n    - hostname: git.davidcockson.com\n      target: gitea\n');
+    const p = only(text);
+    const line = lineOf(text, 'target: gitea');
+    expect(p).toMatchObject({ file: 'platform.yaml', line, col: 15, path: 'cloudflare.hostnames.0.target' });
+    expect(formatProblem(p)).toBe(
+      `platform.yaml:${line}:15 cloudflare.hostnames.0.target: hostname "git.davidcockson.com" points at service "gitea" on "prod-services", but the tunnel connector "cloudflared" runs on "contabo" and reaches compose services on its own host only\n` +
+        '    fix: place "gitea" on "contabo", or point the hostname at a service on "contabo" or at a host service as "<host>/<service>"',
+    );
+  });
+
+  it('a host service on another host stays a valid target (reached over the tailnet)', () => {
+    expect(() => parsePlatform(base)).not.toThrow();
+    expect(base).toContain('target: davas/ollama');
   });
 });
 

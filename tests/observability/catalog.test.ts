@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { alertsGenerator } from '../../alerts/generate.js';
 import { dashboardsGenerator } from '../../dashboards/generate.js';
 import { gauge, quantile, rate } from '../../dashboards/query.js';
-import { catalogSeries, COMMON_LABELS, METRICS, MetricSchema, metricOfSeries, PROVIDER_OUTCOMES, re, sel, type SeriesName } from '../../model/metrics.js';
+import { catalogSeries, COMMON_LABELS, METRICS, MetricSchema, metricOfSeries, PROVIDER_OUTCOMES, re, sel, type SeriesName } from '@platform/contract';
 import { platform, selectors } from './helpers.js';
 
 const p = platform();

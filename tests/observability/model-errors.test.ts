@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelInvalidError, parsePlatform, type Platform, type Problem } from '../../model/index.js';
-import { checkObservability } from '../../model/validate-observability.js';
+import { checkObservability } from '../../model/checks/observability.js';
 import { ROOT, run } from './helpers.js';
 
 const BASE = readFileSync(join(ROOT, 'platform.yaml'), 'utf8');

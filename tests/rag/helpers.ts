@@ -4,7 +4,7 @@
  * decomposition and answer model, and the embedded stores in a temp data folder.
  */
 import { join } from 'node:path';
-import { RetrievalSchema, type RetrievalSettings } from '../../model/runtime-config.js';
+import { RetrievalSchema, type RetrievalSettings } from '@platform/contract';
 import { OnnxEmbedder, defaultModelsDir } from '../../runtime/src/rag/embedder.js';
 import { EXTRACTION_SYSTEM } from '../../runtime/src/rag/entities.js';
 import { Indexer } from '../../runtime/src/rag/indexer.js';

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { composeFile } from '../../compose.js';
 import { loadPlatform, parsePlatform, RuntimeConfigSchema } from '../../model/index.js';
 import { platformJsonSchema } from '../../render/generators/platform-schema.js';
+import { runtimeConfig } from '../../render/generators/runtime-config.js';
 import { generateAll, plan } from '../../render/render.js';
 import { EXAMPLE_MODEL, ROOT, edit, exampleText, sharedSpec, tempDir } from '../helpers.js';
 
@@ -171,6 +172,19 @@ describe('runtime.json', () => {
     expect(runtime.vault.path).toBe('/vault');
     expect(runtime.vault.folders.queue).toBe('_queue');
     expect(JSON.stringify(runtime)).not.toMatch(/sk-|gsk_|AIza/);
+  });
+
+  it('takes every port and default from the model, inventing none for services it lacks', () => {
+    expect(runtime.ports).toEqual({ web: 8000, mcp: 8001, rag: 8002, metrics: 9464 });
+    expect(runtime.providers.anthropic.defaultMaxTokens).toBe(8192);
+    expect(runtime.services).toMatchObject({ qdrantUrl: 'http://qdrant:6333', neo4jUri: 'bolt://neo4j:7687' });
+    expect(runtime.telemetry.otlpEndpoint).toBe('http://alloy:4318');
+    // The alt model runs no Qdrant, no Neo4j and no Alloy container beside the runtime.
+    const alt = runtimeConfig(loadPlatform(join(ROOT, 'tests/fixtures/platform-alt.yaml')));
+    expect(alt.services).not.toHaveProperty('qdrantUrl');
+    expect(alt.services).not.toHaveProperty('neo4jUri');
+    expect(alt.telemetry.otlpEndpoint).toBe('http://127.0.0.1:4318');
+    expect(alt.providers.anthropic.defaultMaxTokens).toBe(parsePlatform(readFileSync(join(ROOT, 'tests/fixtures/platform-alt.yaml'), 'utf8')).routing.providers.anthropic.defaultMaxTokens);
   });
 });
 

@@ -82,10 +82,12 @@ describe('loadConfig', () => {
     expect(ollamaUrlVar('prod-services')).toBe('OLLAMA_URL_PROD_SERVICES');
   });
 
-  it('turns telemetry off with OTEL_SDK_DISABLED and on outside tests', () => {
+  it('turns telemetry off with OTEL_SDK_DISABLED or the caller\'s option, and on otherwise', () => {
     const base = { RUNTIME_CONFIG: COMMITTED_RUNTIME_JSON };
     expect(loadConfig({ ...base, OTEL_SDK_DISABLED: 'true' }).telemetryEnabled).toBe(false);
-    expect(loadConfig({ ...base, VITEST: 'true' }).telemetryEnabled).toBe(false);
+    expect(loadConfig(base, { telemetry: false }).telemetryEnabled).toBe(false);
+    // Only what the caller passes decides: a test runner's variables do not.
+    expect(loadConfig({ ...base, VITEST: 'true', NODE_ENV: 'test' }).telemetryEnabled).toBe(true);
     expect(loadConfig(base).telemetryEnabled).toBe(true);
   });
 

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/pr
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RuntimeSchedule } from '../../model/runtime-config.js';
+import type { RuntimeSchedule } from '@platform/contract';
 import { parseJobDocument as parseJobFile } from '../../runtime/src/jobs/document.js';
 import { JobLedger } from '../../runtime/src/jobs/ledger.js';
 import { memoryLogger } from '../../runtime/src/log.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { METRICS } from '../../model/metrics.js';
+import { METRICS } from '@platform/contract';
 import { memoryLogger } from '../../runtime/src/log.js';
 import { GEN_AI, RUNTIME_METRICS, createMetrics, otelInstrumentName, startTelemetry, withSpan } from '../../runtime/src/telemetry/index.js';
 import { startHttp } from '../doubles/http.js';

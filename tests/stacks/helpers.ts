@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Testing, type TerraformStack } from 'cdktf';
 import { loadPlatform, parsePlatform } from '../../model/load.js';
-import { secretKind } from '../../model/secrets.js';
+import { secretKind } from '@platform/contract';
 import type { Platform } from '../../model/schema.js';
 import { dashboardsGenerator } from '../../dashboards/generate.js';
 import { buildPlatformApp, readDashboards, type PlatformStacks } from '../../stacks/app.js';

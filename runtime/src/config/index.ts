@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
-import { RuntimeConfigSchema, type RuntimeConfigFile, type RuntimeRoute } from '../../../model/runtime-config.js';
+import { HOSTED_PROVIDERS, RuntimeConfigSchema, type HostedProvider, type RuntimeConfigFile, type RuntimeRoute } from '@platform/contract';
 import { RuntimeError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 
@@ -12,10 +11,7 @@ import { LOG_LEVELS, type LogLevel } from '../log.js';
  */
 
 export type Env = Record<string, string | undefined>;
-export type HostedProvider = 'groq' | 'gemini' | 'anthropic';
-export const HOSTED_PROVIDERS: readonly HostedProvider[] = ['groq', 'gemini', 'anthropic'];
-
-export type { RuntimeConfigFile, RuntimeRoute };
+export { HOSTED_PROVIDERS, type HostedProvider, type RuntimeConfigFile, type RuntimeRoute };
 
 export interface RuntimeConfig extends RuntimeConfigFile {
   /** Absolute path of the runtime.json that was read. */
@@ -61,6 +57,9 @@ function formatIssuePath(path: readonly PropertyKey[]): string {
 export interface LoadConfigOptions {
   /** Base for relative paths; defaults to the process's working directory. */
   cwd?: string;
+  /** Turns OpenTelemetry export on or off whatever the environment says; by default it is on
+   *  unless OTEL_SDK_DISABLED=true. */
+  telemetry?: boolean;
 }
 
 export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfig {
@@ -113,7 +112,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     if (host !== undefined) ollamaHosts[host] = value.replace(/\/+$/, '');
   }
 
-  const providerKeys: Record<HostedProvider, string | undefined> = { groq: undefined, gemini: undefined, anthropic: undefined };
+  const providerKeys = Object.fromEntries(HOSTED_PROVIDERS.map((p) => [p, undefined])) as Record<HostedProvider, string | undefined>;
   let discordWebhookUrl: string | undefined;
   if (file) {
     for (const route of file.routing.models) {
@@ -162,7 +161,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
 
   const vaultPath = env.VAULT_DIR ? resolve(cwd, env.VAULT_DIR) : file.vault.path;
   const otlp = env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const telemetryEnabled = !(env.OTEL_SDK_DISABLED === 'true' || env.VITEST !== undefined || env.NODE_ENV === 'test');
+  const telemetryEnabled = opts.telemetry ?? env.OTEL_SDK_DISABLED !== 'true';
 
   return deepFreeze({
     ...file,
@@ -184,15 +183,6 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     warnings,
     telemetryEnabled,
   });
-}
-
-/** Validates a config object already in memory (tests, tools); same rules as the file. */
-export function parseConfigFile(raw: unknown): RuntimeConfigFile {
-  const parsed = RuntimeConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new RuntimeError('CONFIG_INVALID', z.prettifyError(parsed.error), { hint: 'run `make render` to regenerate runtime.json' });
-  }
-  return parsed.data;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -199,7 +199,7 @@ async function callOnce(
         const bound = why();
         if (bound) throw bound;
         if (ev.reason === 'aborted' || shutdown.aborted) throw abortError();
-        if (ev.reason === 'error') throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${model} with an error`);
+        if (ev.reason === 'error') throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${model} with an error`, { hint: 'move the job file back to the queue to run it again; the worker log has the provider\'s error' });
       }
     }
   } catch (e) {

@@ -13,8 +13,9 @@ import type { ChatEvent, ChatRequest, FinishReason, HealthStatus, LlmProvider, S
 export interface AnthropicProviderProps {
   readonly baseUrl: string;
   readonly apiKey: string;
-  /** Used when neither the request nor the route gives max_tokens (the API requires one). */
-  readonly defaultMaxTokens?: number;
+  /** Used when neither the request nor the route gives max_tokens (the API requires one); from
+   *  `routing.providers.anthropic.defaultMaxTokens` in the model. */
+  readonly defaultMaxTokens: number;
   /** The env var holding the key, for hints. */
   readonly apiKeySecret?: string;
 }
@@ -37,7 +38,7 @@ export class AnthropicProvider implements LlmProvider {
       const stream = await this.client.messages.create(
         {
           model: req.model,
-          max_tokens: req.maxTokens ?? this.props.defaultMaxTokens ?? 4096,
+          max_tokens: req.maxTokens ?? this.props.defaultMaxTokens,
           messages: toAnthropicMessages(req),
           stream: true,
           ...(systemOf(req) ? { system: systemOf(req) } : {}),
@@ -133,7 +134,7 @@ export class AnthropicProvider implements LlmProvider {
 
   private mapError(e: unknown, model: string): RuntimeError {
     if (e instanceof RuntimeError) return e;
-    if (e instanceof APIUserAbortError) return new RuntimeError('PROVIDER_ERROR', `anthropic call for ${model} was cut`, { cause: e });
+    if (e instanceof APIUserAbortError) return new RuntimeError('PROVIDER_ERROR', `anthropic call for ${model} was cut`, { hint: 'retry; the request was cut before Anthropic finished', cause: e });
     if (e instanceof APIConnectionError) return unavailableError('anthropic', this.props.baseUrl, e);
     if (e instanceof APIError) {
       const status = e.status;
@@ -152,9 +153,9 @@ export class AnthropicProvider implements LlmProvider {
           cause: e,
         });
       }
-      return new RuntimeError('PROVIDER_ERROR', what, { cause: e });
+      return new RuntimeError('PROVIDER_ERROR', what, { hint: status !== undefined && status >= 500 ? 'Anthropic failed: retry later (status.anthropic.com)' : 'Anthropic refused the request as sent: read its message above', cause: e });
     }
-    return new RuntimeError('PROVIDER_ERROR', `anthropic failed for ${model}: ${describeError(e)}`, { cause: e });
+    return new RuntimeError('PROVIDER_ERROR', `anthropic failed for ${model}: ${describeError(e)}`, { hint: 'retry; if it persists, check routing.providers.anthropic.baseUrl and the network', cause: e });
   }
 }
 

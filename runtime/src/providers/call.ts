@@ -107,6 +107,9 @@ export function parseToolArguments(json: string, name: string): Record<string, u
     const v: unknown = JSON.parse(json);
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
   } catch (e) {
-    throw new RuntimeError('PROVIDER_ERROR', `tool call ${name} arrived with arguments that are not JSON: ${describeError(e)}`, { cause: e });
+    throw new RuntimeError('PROVIDER_ERROR', `tool call ${name} arrived with arguments that are not JSON: ${describeError(e)}`, {
+      hint: 'the model wrote a malformed tool call: retry, or use a model that supports tool calling',
+      cause: e,
+    });
   }
 }

@@ -76,6 +76,10 @@ export class OllamaProvider implements LlmProvider {
         }
         if (part.done) break;
       }
+      if (call.aborted) {
+        yield* call.abortedEnd(input, output);
+        return;
+      }
       if (!last?.done) {
         throw new RuntimeError('PROVIDER_ERROR', `ollama on ${this.host} ended the stream for ${req.model} before its final line`, {
           hint: 'the answer is incomplete; see the Ollama server log on that host',
@@ -104,7 +108,7 @@ export class OllamaProvider implements LlmProvider {
       const res = await this.client(call.signal).embed({ model, input });
       return { embeddings: res.embeddings, inputTokens: res.prompt_eval_count ?? 0 };
     } catch (e) {
-      if (call.aborted) throw new RuntimeError('PROVIDER_ERROR', `embedding with ${model} was aborted`, { cause: e });
+      if (call.aborted) throw new RuntimeError('PROVIDER_ERROR', `embedding with ${model} was aborted`, { hint: 'the caller stopped the request; run it again if it is still needed', cause: e });
       if (call.timedOut) throw call.timeoutError(`ollama on ${this.host}`, model);
       throw this.mapError(e, model);
     } finally {
@@ -132,9 +136,9 @@ export class OllamaProvider implements LlmProvider {
     if (typeof status === 'number') {
       const msg = `ollama on ${this.host} answered HTTP ${status} for ${model}: ${describeError(e)}`;
       if (status === 404) return new RuntimeError('PROVIDER_ERROR', msg, { hint: `pull the model on ${this.host}: ollama pull ${model}`, cause: e });
-      if (status === 429) return new RuntimeError('PROVIDER_RATE_LIMITED', msg, { cause: e });
-      if (status === 503) return new RuntimeError('PROVIDER_UNAVAILABLE', msg, { cause: e });
-      return new RuntimeError('PROVIDER_ERROR', msg, { cause: e });
+      if (status === 429) return new RuntimeError('PROVIDER_RATE_LIMITED', msg, { hint: `ollama on ${this.host} is busy with other requests: retry later, or raise OLLAMA_NUM_PARALLEL there`, cause: e });
+      if (status === 503) return new RuntimeError('PROVIDER_UNAVAILABLE', msg, { hint: `ollama on ${this.host} is overloaded or still loading the model: retry shortly`, cause: e });
+      return new RuntimeError('PROVIDER_ERROR', msg, { hint: `see the Ollama server log on ${this.host}`, cause: e });
     }
     if (isConnectionError(e)) return unavailableError(`ollama on ${this.host}`, this.baseUrl, e);
     // A `{"error": ...}` line mid-stream arrives as a plain Error with the server's message.

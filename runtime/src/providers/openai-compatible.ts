@@ -69,7 +69,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       }
       const res = await fetch(`${this.baseUrl}/chat/completions`, { method: 'POST', headers: this.headers(), body: JSON.stringify(body), signal: call.signal });
       if (!res.ok) throw await this.httpError(res, req.model);
-      if (!res.body) throw new RuntimeError('PROVIDER_ERROR', `${this.kind} answered without a body`);
+      if (!res.body) throw new RuntimeError('PROVIDER_ERROR', `${this.kind} answered without a body`, { hint: `check routing.providers.${this.kind}.baseUrl: it must be the OpenAI-compatible API root` });
 
       const tools = new Map<number, { id: string; name: string; args: string }>();
       let finish: string | null | undefined;
@@ -85,9 +85,14 @@ export class OpenAiCompatibleProvider implements LlmProvider {
         try {
           chunk = JSON.parse(ev.data) as Chunk;
         } catch (e) {
-          throw new RuntimeError('PROVIDER_ERROR', `${this.kind} sent an SSE chunk that is not JSON: ${ev.data.slice(0, 200)}`, { cause: e });
+          throw new RuntimeError('PROVIDER_ERROR', `${this.kind} sent an SSE chunk that is not JSON: ${ev.data.slice(0, 200)}`, {
+            hint: `check routing.providers.${this.kind}.baseUrl: something other than the provider answered`,
+            cause: e,
+          });
         }
-        if (chunk.error) throw new RuntimeError('PROVIDER_ERROR', `${this.kind} failed mid-stream for ${req.model}: ${chunk.error.message ?? JSON.stringify(chunk.error)}`);
+        if (chunk.error) {
+          throw new RuntimeError('PROVIDER_ERROR', `${this.kind} failed mid-stream for ${req.model}: ${chunk.error.message ?? JSON.stringify(chunk.error)}`, { hint: 'retry; the provider gave up part way through the answer' });
+        }
         const usage = chunk.usage ?? chunk.x_groq?.usage;
         if (usage) {
           input = usage.prompt_tokens ?? input;
@@ -182,13 +187,13 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     }
     if (res.status === 404) return new RuntimeError('PROVIDER_ERROR', what, { hint: `check the model id ${model} against the provider's model list` });
     if (res.status === 503) return new RuntimeError('PROVIDER_UNAVAILABLE', what, { hint: 'the provider is overloaded or down; retry later' });
-    return new RuntimeError('PROVIDER_ERROR', what);
+    return new RuntimeError('PROVIDER_ERROR', what, { hint: res.status >= 500 ? 'the provider failed: retry later' : 'the provider refused the request as sent: read its message above' });
   }
 
   private mapError(e: unknown, model: string): RuntimeError {
     if (e instanceof RuntimeError) return e;
     if (isConnectionError(e)) return unavailableError(this.kind, this.baseUrl, e);
-    return new RuntimeError('PROVIDER_ERROR', `${this.kind} failed for ${model}: ${describeError(e)}`, { cause: e });
+    return new RuntimeError('PROVIDER_ERROR', `${this.kind} failed for ${model}: ${describeError(e)}`, { hint: `retry; if it persists, check routing.providers.${this.kind}.baseUrl and the network`, cause: e });
   }
 }
 

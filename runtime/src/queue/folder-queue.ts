@@ -101,7 +101,7 @@ export class FolderQueue implements JobQueue {
 
   constructor(props: FolderQueueProps) {
     if (!Number.isInteger(props.concurrency) || props.concurrency < 1) {
-      throw new RuntimeError('CONFIG_INVALID', `queue concurrency must be a positive integer, got ${props.concurrency}`);
+      throw new RuntimeError('CONFIG_INVALID', `queue concurrency must be a positive integer, got ${props.concurrency}`, { hint: 'set vault.worker.concurrency in platform.yaml to 1 or more and run `make render`' });
     }
     this.props = props;
     this.now = props.now ?? Date.now;
@@ -601,6 +601,6 @@ class FolderClaim implements Claim {
   }
 
   private assertOpen(): void {
-    if (this.settled) throw new RuntimeError('INTERNAL', `claim on ${this.name} is already settled`);
+    if (this.settled) throw new RuntimeError('INTERNAL', `claim on ${this.name} is already settled`, { hint: 'this is a bug in the worker: a claim is completed, failed or released once' });
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { RetrievalSettings } from '../../../model/runtime-config.js';
+import type { RetrievalSettings } from '@platform/contract';
 import { RuntimeError, describeError } from '../errors.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { chunkMarkdown } from './chunker.js';

@@ -1,6 +1,6 @@
 import { trace, type Span } from '@opentelemetry/api';
 import { z } from 'zod';
-import type { RetrievalSettings } from '../../../model/runtime-config.js';
+import type { RetrievalSettings } from '@platform/contract';
 import { RuntimeError, describeError } from '../errors.js';
 import { matchesFilter } from './stores/filter.js';
 import { normaliseName, tokens } from './text.js';

@@ -28,9 +28,15 @@ export interface RagParts {
 export async function createVectorIndex(config: RuntimeConfig): Promise<VectorIndex> {
   const s = config.retrieval.stores;
   if (s.vector === 'embedded') return SqliteVectorIndex.inDataDir(config.dataDir);
+  const url = config.services.qdrantUrl;
+  if (url === undefined) {
+    throw new RuntimeError('CONFIG_INVALID', 'retrieval.stores.vector is qdrant, but the model runs no qdrant service (runtime.json has no services.qdrantUrl)', {
+      hint: 'add a qdrant service to platform.yaml and run `make render`, or set retrieval.stores.vector: embedded',
+    });
+  }
   const { QdrantVectorIndex } = await import('./stores/qdrant-vector.js');
   return new QdrantVectorIndex({
-    url: config.services.qdrantUrl,
+    url,
     collection: s.qdrantCollection,
     ...(config.secrets.rag.qdrantApiKey ? { apiKey: config.secrets.rag.qdrantApiKey } : {}),
   });
@@ -45,8 +51,14 @@ export async function createGraphStore(config: RuntimeConfig): Promise<GraphStor
       hint: `set ${s.neo4jPasswordSecret}, or retrieval.stores.graph: embedded`,
     });
   }
+  const url = config.services.neo4jUri;
+  if (url === undefined) {
+    throw new RuntimeError('CONFIG_INVALID', 'retrieval.stores.graph is neo4j, but the model runs no neo4j service (runtime.json has no services.neo4jUri)', {
+      hint: 'add a neo4j service to platform.yaml and run `make render`, or set retrieval.stores.graph: embedded',
+    });
+  }
   const { Neo4jGraphStore } = await import('./stores/neo4j-graph.js');
-  return new Neo4jGraphStore({ url: config.services.neo4jUri, user: s.neo4jUser, password });
+  return new Neo4jGraphStore({ url, user: s.neo4jUser, password });
 }
 
 export function createEmbedder(config: RuntimeConfig, router: Router, env: Env): Embedder {

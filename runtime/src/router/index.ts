@@ -205,10 +205,10 @@ export class Router {
     const status = this.health.status(host);
     if (status?.state === 'down') {
       this.recorder.finish({ route, opts: callOpts, startedAt, outcome: 'unavailable', errorCode: 'PROVIDER_UNAVAILABLE' });
-      throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.health.downReason(status)}`, { httpStatus: 503 });
+      throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.health.downReason(status)}`, { hint: `wait for ${host} to come back; retrieval needs its embedding model`, httpStatus: 503 });
     }
     const p = this.providers.ollama.get(host);
-    if (!p) throw new RuntimeError('CONFIG_INVALID', `embedding host ${host} is not in ollamaHosts`);
+    if (!p) throw new RuntimeError('CONFIG_INVALID', `embedding host ${host} is not in ollamaHosts`, { hint: 'run `make render`: routing.embedding.host must be a host that runs Ollama' });
     const span = trace.getTracer('platform-runtime').startSpan(`embeddings ${model}`, {
       attributes: { [GEN_AI_SYSTEM]: 'ollama', 'gen_ai.operation.name': 'embeddings', [GEN_AI_MODEL]: model, 'platform.chat.mode': callOpts.mode, ...(opts.client ? { 'platform.client': opts.client } : {}) },
     });

@@ -1,4 +1,4 @@
-import type { HostedProvider, RuntimeConfig, RuntimeRoute } from '../config/index.js';
+import { HOSTED_PROVIDERS, type HostedProvider, type RuntimeConfig, type RuntimeRoute } from '../config/index.js';
 import { AnthropicProvider } from '../providers/anthropic.js';
 import { OllamaProvider } from '../providers/ollama.js';
 import { OpenAiCompatibleProvider } from '../providers/openai-compatible.js';
@@ -9,8 +9,6 @@ import type { LlmProvider } from '../providers/types.js';
  * hosted provider whose API key is set. A hosted provider without its key stays in the table
  * with the reason, so the router can say why a model is unavailable.
  */
-
-export const HOSTED_PROVIDERS = ['groq', 'gemini', 'anthropic'] as const satisfies readonly HostedProvider[];
 
 export interface HostedEntry {
   provider: LlmProvider | undefined;
@@ -35,8 +33,7 @@ export function buildProviders(config: RuntimeConfig): ProviderTable {
     const entry: HostedEntry = { provider: undefined, retries: p.rateLimitRetries, maxRetryWaitMs: p.maxRetryWaitMs };
     if (!key) entry.missing = `${p.apiKeySecret} is not set`;
     else if (kind === 'anthropic') {
-      const maxTokens = config.routing.models.find((m) => m.provider === 'anthropic')?.maxTokens;
-      entry.provider = new AnthropicProvider({ baseUrl: p.baseUrl, apiKey: key, apiKeySecret: p.apiKeySecret, ...(maxTokens ? { defaultMaxTokens: maxTokens } : {}) });
+      entry.provider = new AnthropicProvider({ baseUrl: p.baseUrl, apiKey: key, apiKeySecret: p.apiKeySecret, defaultMaxTokens: config.providers.anthropic.defaultMaxTokens });
     } else entry.provider = new OpenAiCompatibleProvider({ kind, baseUrl: p.baseUrl, apiKey: key, apiKeySecret: p.apiKeySecret });
     hosted.set(kind, entry);
   }

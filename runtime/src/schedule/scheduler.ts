@@ -1,7 +1,7 @@
 import type { Cron } from 'croner';
 import { link, lstat, mkdir, readdir, realpath, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RuntimeSchedule } from '../../../model/runtime-config.js';
+import type { RuntimeSchedule } from '@platform/contract';
 import { RuntimeError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isErrno, tempPathFor } from '../queue/fs-util.js';
@@ -233,8 +233,9 @@ export class Scheduler {
     const iso = new Date(slot).toISOString();
     const file = slotFileName(name, slot);
     if (recovering && (await this.fileAnywhere(file, slotJobId(name, slot)))) {
+      // Its claimer (or another scheduler) already put the file in place: settle, count nothing.
       ledger.settle(name, slot, 'enqueued', this.now());
-      return { schedule: name, slot: iso, outcome: 'enqueued', file };
+      return { schedule: name, slot: iso, outcome: 'taken', file };
     }
     let content: string;
     try {
@@ -252,8 +253,9 @@ export class Scheduler {
       log.warn('scheduled job failed before it ran', { schedule: name, slot: iso, code: err.code, error: err.message, file: `${this.props.folders.failed}/${file}` });
       return { schedule: name, slot: iso, outcome: 'failed', file, error: err.message };
     }
+    let created: boolean;
     try {
-      await this.place(this.props.folders.queue, file, content);
+      created = await this.place(this.props.folders.queue, file, content);
     } catch (e) {
       // The claim stays open; the next tick after PENDING_AGE_MS writes it.
       log.error('schedule could not enqueue its job', { schedule: name, slot: iso, error: describeError(e) });
@@ -261,6 +263,8 @@ export class Scheduler {
     }
     const now = this.now();
     ledger.settle(name, slot, 'enqueued', now);
+    // Another scheduler finishing this claim wrote the file first: the slot ran once, by it.
+    if (!created) return { schedule: name, slot: iso, outcome: 'taken', file };
     metrics?.add('platform_schedule_runs_total', 1, { schedule: name, outcome: 'enqueued' });
     metrics?.record('platform_schedule_lateness_seconds', Math.max(0, now - slot) / 1000, { schedule: name });
     metrics?.set('platform_schedule_last_run_timestamp_seconds', slot / 1000, { schedule: name });
@@ -268,16 +272,18 @@ export class Scheduler {
     return { schedule: name, slot: iso, outcome: 'enqueued', file };
   }
 
-  /** Puts `content` at folder/name with link(), which fails rather than replace a file. */
-  private async place(folder: string, name: string, content: string): Promise<void> {
+  /** Puts `content` at folder/name with link(), which fails rather than replace a file; false when the file was there. */
+  private async place(folder: string, name: string, content: string): Promise<boolean> {
     const target = join(this.props.vaultPath, folder, name);
     await mkdir(join(this.props.vaultPath, folder), { recursive: true });
     const tmp = tempPathFor(target);
     await writeFile(tmp, content, { encoding: 'utf8', flag: 'wx' });
     try {
       await link(tmp, target);
+      return true;
     } catch (e) {
       if (!isErrno(e, 'EEXIST')) throw e;
+      return false;
     } finally {
       await unlink(tmp).catch(() => undefined);
     }

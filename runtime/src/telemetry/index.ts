@@ -13,8 +13,8 @@ export * from './metrics.js';
 
 /*
  * OpenTelemetry set-up: traces and metrics over OTLP/HTTP to Alloy. Off when the config says so
- * (OTEL_SDK_DISABLED=true, or under tests), in which case spans are no-ops and the metrics still
- * feed the in-process `/metrics` mirror.
+ * (OTEL_SDK_DISABLED=true, or the caller's `telemetry: false`), in which case spans are no-ops
+ * and the metrics still feed the in-process `/metrics` mirror.
  */
 
 /** GenAI semantic-convention attribute names. */

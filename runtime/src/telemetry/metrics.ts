@@ -1,5 +1,5 @@
 import { metrics as otelMetrics, type Attributes, type Counter, type Gauge, type Histogram, type Meter } from '@opentelemetry/api';
-import { METRICS, type Metric } from '../../../model/metrics.js';
+import { METRICS, type Metric } from '@platform/contract';
 
 /*
  * The runtime's instruments, created from the metric catalog (runtime-sourced entries only).

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { PlatformError } from './errors.js';
+import { ContractError } from './errors.js';
 
 /*
  * The metric catalog: every metric the platform emits or queries. The runtime creates its
  * instruments from it; dashboards and alert rules build their queries from it. Names are the
  * Prometheus names as they land in Mimir (OTLP counters gain `_total`, units are in the name).
- * Depends on zod only, so the runtime image can carry it.
+ * Depends on zod only, so the runtime image carries it.
  */
 
 export const MetricSchema = z.strictObject({
@@ -98,7 +98,7 @@ const byName = new Map<string, Metric>(METRICS.map((m) => [m.name, m]));
 /** The catalog entry for a metric; throws for a name outside the catalog. */
 export function metric(name: MetricName): Metric {
   const m = byName.get(name);
-  if (!m) throw new PlatformError('METRIC_UNKNOWN', `metric ${name} is not in the catalog`, 'add it to METRICS in model/metrics.ts');
+  if (!m) throw ContractError.create('METRIC_UNKNOWN', { name });
   return m;
 }
 
@@ -137,16 +137,16 @@ export const nre = (value: string): Matcher => ({ op: '!~', value });
  */
 export function sel(series: SeriesName, matchers: Readonly<Record<string, Matcher>> = {}): string {
   const m = metricOfSeries(series);
-  if (!m) throw new PlatformError('METRIC_UNKNOWN', `series ${series} is not in the catalog`, 'add the metric to METRICS in model/metrics.ts');
+  if (!m) throw new ContractError('METRIC_UNKNOWN', `series ${series} is not in the catalog`);
   const allowed = new Set<string>([...m.labels, ...COMMON_LABELS, ...(series.endsWith('_bucket') ? ['le'] : [])]);
   const parts = Object.entries(matchers).map(([label, matcher]) => {
     if (!allowed.has(label)) {
-      throw new PlatformError('METRIC_UNKNOWN', `metric ${m.name} has no label "${label}"`, `use one of: ${[...allowed].join(', ')}`);
+      throw new ContractError('METRIC_UNKNOWN', `metric ${m.name} has no label "${label}"`, { hint: `use one of: ${[...allowed].join(', ')}` });
     }
     const { op, value } = typeof matcher === 'string' ? { op: '=' as const, value: matcher } : matcher;
     const closed = m.values?.[label];
     if (closed && op === '=' && !value.startsWith('$') && !closed.includes(value)) {
-      throw new PlatformError('METRIC_UNKNOWN', `metric ${m.name} label "${label}" never has the value "${value}"`, `use one of: ${closed.join(', ')}`);
+      throw new ContractError('METRIC_UNKNOWN', `metric ${m.name} label "${label}" never has the value "${value}"`, { hint: `use one of: ${closed.join(', ')}` });
     }
     return `${label}${op}${JSON.stringify(value)}`;
   });

@@ -1,8 +1,8 @@
-import { COMMON_LABELS, METRICS, type Metric } from './metrics.js';
-import type { Platform } from './schema.js';
-import { oneOf } from './suggest.js';
-import type { RawProblem } from './validate.js';
-import { alloyHosts, runtimeHost, servicePort } from './views.js';
+import { COMMON_LABELS, METRICS, type Metric } from '@platform/contract';
+import type { Platform } from '../schema.js';
+import { oneOf } from '../suggest.js';
+import { alloyHosts, runtimeHost, servicePort } from '../views.js';
+import { dupes, problems, type RawProblem } from './problems.js';
 
 /*
  * Observability checks a schema cannot express: extra dashboard panels against the metric catalog,
@@ -15,10 +15,7 @@ const METRIC_BY_NAME = new Map<string, Metric>(METRICS.map((m) => [m.name, m]));
 const PUSH_PATHS = { loki: '/loki/api/v1/push', prometheus: '/api/prom/push' } as const;
 
 export function checkObservability(p: Platform): RawProblem[] {
-  const out: RawProblem[] = [];
-  const add = (path: RawProblem['path'], message: string, fix: string, atKey = false): void => {
-    out.push({ path, message, fix, atKey });
-  };
+  const { list, add } = problems();
   const o = p.observability;
 
   // ---- Grafana Cloud endpoints
@@ -34,11 +31,7 @@ export function checkObservability(p: Platform): RawProblem[] {
   }
 
   // ---- dashboards
-  const seen = new Set<string>();
-  o.dashboards.forEach((d, i) => {
-    if (seen.has(d)) add(['observability', 'dashboards', i], `dashboard "${d}" is listed twice`, 'list each dashboard once');
-    seen.add(d);
-  });
+  dupes(o.dashboards).forEach((i) => add(['observability', 'dashboards', i], `dashboard "${o.dashboards[i]}" is listed twice`, 'list each dashboard once'));
   o.extraPanels.forEach((panel, i) => {
     const at = ['observability', 'extraPanels', i];
     if (!o.dashboards.includes(panel.dashboard)) {
@@ -46,7 +39,7 @@ export function checkObservability(p: Platform): RawProblem[] {
     }
     const m = METRIC_BY_NAME.get(panel.metric);
     if (!m) {
-      add([...at, 'metric'], `metric "${panel.metric}" is not in the metric catalog`, `${oneOf(panel.metric, METRICS.map((x) => x.name))}, or add it to METRICS in model/metrics.ts`);
+      add([...at, 'metric'], `metric "${panel.metric}" is not in the metric catalog`, `${oneOf(panel.metric, METRICS.map((x) => x.name))}, or add it to METRICS in packages/contract/src/metrics.ts`);
       return;
     }
     const fits = panel.show === 'rate' ? m.type !== 'gauge' : panel.show === 'value' ? m.type === 'gauge' : m.type === 'histogram';
@@ -80,5 +73,5 @@ export function checkObservability(p: Platform): RawProblem[] {
       add(['services', 'worker', 'ports'], `Alloy runs on "${rt}" outside compose and cannot reach the worker's metrics port ${port}, which is not published`, `publish it on loopback: publish: [{ port: ${port}, hostPort: ${port} }]`, true);
     }
   }
-  return out;
+  return list;
 }

@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
-import type { Platform } from './schema.js';
-import { oneOf } from './suggest.js';
-import type { RawProblem } from './validate.js';
+import type { Platform } from '../schema.js';
+import { oneOf } from '../suggest.js';
+import type { RawProblem } from './problems.js';
 
 /*
  * Schedule checks: the cron expression, its time zone, the model it names and the template path.

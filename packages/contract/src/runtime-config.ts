@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ProviderKindSchema, type HostedProvider } from './providers.js';
+import { SecretNameSchema } from './secrets.js';
 
 /*
  * The runtime's slice of the model: what `generated/runtime/runtime.json` holds and what the
@@ -6,12 +8,11 @@ import { z } from 'zod';
  * without the rest of the model or CDKTF.
  */
 
-const SecretName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
 const Url = z.url({ protocol: /^https?$/ });
 
 export const RuntimeRouteSchema = z.strictObject({
   id: z.string().min(1),
-  provider: z.enum(['ollama', 'groq', 'gemini', 'anthropic']),
+  provider: ProviderKindSchema,
   /** Ollama routes only: the host whose Ollama serves the model (key into `ollamaHosts`). */
   host: z.string().optional(),
   purpose: z.string(),
@@ -25,7 +26,7 @@ export const RuntimeRouteSchema = z.strictObject({
 
 export const RuntimeProviderSchema = z.strictObject({
   baseUrl: Url,
-  apiKeySecret: SecretName,
+  apiKeySecret: SecretNameSchema,
   timeoutMs: z.number().int().positive(),
   rateLimitRetries: z.number().int().min(0),
   maxRetryWaitMs: z.number().int().positive(),
@@ -76,9 +77,9 @@ export const RetrievalSchema = z.strictObject({
       graph: z.enum(['embedded', 'neo4j']).default('embedded'),
       qdrantCollection: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('vault'),
       /** Empty when Qdrant runs without an API key (on the private network). */
-      qdrantApiKeySecret: SecretName.optional(),
+      qdrantApiKeySecret: SecretNameSchema.optional(),
       neo4jUser: z.string().min(1).default('neo4j'),
-      neo4jPasswordSecret: SecretName.default('NEO4J_PASSWORD'),
+      neo4jPasswordSecret: SecretNameSchema.default('NEO4J_PASSWORD'),
     })
     .prefault({}),
   entities: z
@@ -131,7 +132,14 @@ export const RuntimeConfigSchema = z.strictObject({
   }),
   /** Ollama base URL per host, as seen from the runtime's containers. */
   ollamaHosts: z.record(z.string(), Url),
-  providers: z.strictObject({ groq: RuntimeProviderSchema, gemini: RuntimeProviderSchema, anthropic: RuntimeProviderSchema }),
+  providers: z.strictObject({
+    groq: RuntimeProviderSchema,
+    gemini: RuntimeProviderSchema,
+    anthropic: RuntimeProviderSchema.extend({
+      /** max_tokens for a request that names none: the Messages API requires one on every call. */
+      defaultMaxTokens: z.number().int().positive(),
+    }),
+  } satisfies Record<HostedProvider, z.ZodType>),
   vault: z.strictObject({
     /** The vault as mounted in the runtime's containers. */
     path: z.string(),
@@ -163,12 +171,19 @@ export const RuntimeConfigSchema = z.strictObject({
   }),
   /** In name order. */
   schedules: z.array(RuntimeScheduleSchema),
-  services: z.strictObject({ mcpUrl: Url, ragUrl: Url, qdrantUrl: Url, neo4jUri: z.string() }),
+  services: z.strictObject({
+    mcpUrl: Url,
+    ragUrl: Url,
+    /** Absent when the model runs no Qdrant: retrieval then keeps its vectors in the embedded store. */
+    qdrantUrl: Url.optional(),
+    /** Absent when the model runs no Neo4j: retrieval then keeps its graph in the embedded store. */
+    neo4jUri: z.string().optional(),
+  }),
   retrieval: RetrievalSchema.prefault({}),
-  notify: z.strictObject({ discordWebhookSecret: SecretName }),
+  notify: z.strictObject({ discordWebhookSecret: SecretNameSchema }),
   /** The MCP tool server (`runtime mcp`) and the research jobs that use it. */
   mcp: z.strictObject({
-    authTokenSecret: SecretName,
+    authTokenSecret: SecretNameSchema,
     /** Host header names accepted (DNS-rebinding protection), loopback and the service name included. */
     hostnames: z.array(z.string().min(1)),
     /** Origin header values accepted; a request without Origin passes. */
@@ -197,7 +212,12 @@ export const RuntimeConfigSchema = z.strictObject({
     }),
     research: z.strictObject({ maxSteps: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxTokens: z.number().int().positive() }),
   }),
-  telemetry: z.strictObject({ otlpEndpoint: Url, serviceNamespace: z.string() }),
+  telemetry: z.strictObject({
+    /** Alloy's OTLP/HTTP receiver beside the runtime; without one, the OpenTelemetry default (an
+     *  exporter on the loopback), which OTEL_EXPORTER_OTLP_ENDPOINT overrides at start-up. */
+    otlpEndpoint: Url.default('http://127.0.0.1:4318'),
+    serviceNamespace: z.string(),
+  }),
 });
 
 export type RuntimeConfigFile = z.infer<typeof RuntimeConfigSchema>;

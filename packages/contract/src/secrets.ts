@@ -1,3 +1,17 @@
+import { z } from 'zod';
+
+/*
+ * Secrets are named in the model and in the runtime slice, never written there: a secret name is
+ * the key Infisical stores the value under and the environment variable the value arrives in.
+ */
+
+/** A secret is referenced by its name in Infisical (and the environment), never by value. */
+export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const SecretNameSchema = z
+  .string()
+  .regex(SECRET_NAME, 'the name of an Infisical secret (letters, digits, underscores) such as "ANTHROPIC_API_KEY"');
+
 /*
  * Secret values must never reach the model: fields ending in "Secret" and "secrets" lists hold
  * Infisical secret names. These checks spot a value pasted where a name belongs.
