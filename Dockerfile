@@ -25,6 +25,7 @@ WORKDIR /app
 # Manifests first: the dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json ./
 COPY runtime/package.json runtime/
+COPY packages/contract/package.json packages/contract/
 # `npm install` at the locked versions rather than `npm ci`: npm 11 leaves other platforms' optional
 # packages (rollup's) out of the lockfile, and `npm ci` then refuses it (see the Makefile).
 # A network that intercepts TLS needs its CA: the build passes it as the secret npm-ca (never a layer).
@@ -49,6 +50,8 @@ RUN --mount=type=secret,id=npm-ca \
 COPY scripts/build.mjs scripts/
 COPY runtime/ runtime/
 COPY model/ model/
+# The workspace package the runtime shares with the model (TypeScript sources, bundled by esbuild).
+COPY packages/contract/ packages/contract/
 # `make build`: the runtime compiled to runtime/dist/ (its npm dependencies bundled, native addons
 # external), started by runtime/bin/runtime.js with plain node.
 RUN node scripts/build.mjs runtime \
