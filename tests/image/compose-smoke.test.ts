@@ -45,7 +45,8 @@ const NOT_YET_IN_SMOKE: Record<string, string> = {
 /** The runtime's own services, in the image's words: `runtime --help` marks those not built. */
 function notBuilt(help: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const m of help.matchAll(/^ {2}([a-z]+) +(.*)\(not built yet\)\s*$/gm)) out.set(m[1]!, `\`runtime ${m[1]}\` is not built yet in this image (${m[2]!.trim()})`);
+  for (const m of help.matchAll(/^ {2}([a-z]+) +(.*)\(not built yet\)\s*$/gm))
+    out.set(m[1]!, `\`runtime ${m[1]}\` is not built yet in this image (${m[2]!.trim()})`);
   return out;
 }
 
@@ -87,7 +88,18 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
   const compose = (args: string[], timeoutMs = 300_000) =>
     podman(['-p', project, '-f', join(dir, 'docker-compose.yml'), ...args], { bin: 'podman-compose', cwd: dir, timeoutMs });
   const containerOf = async (service: string): Promise<string> => {
-    const ids = (await podmanOk(['ps', '-a', '--format', '{{.ID}}', '--filter', `label=io.podman.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`])).trim();
+    const ids = (
+      await podmanOk([
+        'ps',
+        '-a',
+        '--format',
+        '{{.ID}}',
+        '--filter',
+        `label=io.podman.compose.project=${project}`,
+        '--filter',
+        `label=com.docker.compose.service=${service}`,
+      ])
+    ).trim();
     if (!ids) throw new Error(`no container for ${service}`);
     return ids.split('\n')[0]!;
   };
@@ -99,7 +111,9 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     const unbuilt = notBuilt(help);
 
     // ---- which services run
-    const runtimeServices = Object.entries(platform.services).filter(([, s]) => s.host === HOST && s.runtime).map(([n]) => n);
+    const runtimeServices = Object.entries(platform.services)
+      .filter(([, s]) => s.host === HOST && s.runtime)
+      .map(([n]) => n);
     const reasons = new Map<string, string>();
     for (const name of Object.keys(generated.services)) {
       if (runtimeServices.includes(name)) {
@@ -164,7 +178,11 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
         // The Infisical agent's env file: no provider keys (the cloud providers stay unused), the
         // Discord webhook pointed at the protocol double.
         mkdirSync(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
-        writeFileSync(join(dir, `secrets/${name}.env`), `DISCORD_WEBHOOK_URL=http://host.docker.internal:${discordPort}/api/webhooks/123456/token-double\n`, { mode: 0o600 });
+        writeFileSync(
+          join(dir, `secrets/${name}.env`),
+          `DISCORD_WEBHOOK_URL=http://host.docker.internal:${discordPort}/api/webhooks/123456/token-double\n`,
+          { mode: 0o600 },
+        );
       }
     }
     for (const net of Object.values(out.networks)) net.name = network;
@@ -222,7 +240,9 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
       }
       expect(last.code, `${name}: ${last.stdout}${last.stderr}`).toBe(0);
     }
-    console.warn(`compose smoke: health-checked: ${checked.join(', ') || '(none)'}; running without a health check of their own: ${running.filter((n) => !checked.includes(n)).join(', ') || '(none)'}`);
+    console.warn(
+      `compose smoke: health-checked: ${checked.join(', ') || '(none)'}; running without a health check of their own: ${running.filter((n) => !checked.includes(n)).join(', ') || '(none)'}`,
+    );
   }, 120_000);
 
   it('runs a job dropped into the vault, writing as the vault owner', async (ctx) => {
