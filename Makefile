@@ -77,6 +77,7 @@ format-check: install
 
 test: install tools build
 	@$(RENDER) --check
+	@$(MAKE) -s format-check
 	node_modules/.bin/tsc --noEmit -p tsconfig.json
 	node_modules/.bin/tsc --noEmit -p runtime/ui/tsconfig.json
 	node_modules/.bin/eslint .
