@@ -22,7 +22,7 @@ TSX := node_modules/.bin/tsx
 # The compiled render CLI; V8's code cache for its 2 MB bundle saves about 0.1 s per run.
 RENDER := NODE_COMPILE_CACHE=.build/compile-cache node .build/render.mjs
 
-.PHONY: install tools build render check test lint typecheck bench FORCE
+.PHONY: install tools build render check test lint typecheck format format-check bench FORCE
 
 # Node dependencies at the locked versions, reinstalled when the manifests or the Node version
 # change. `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional packages
@@ -67,8 +67,17 @@ typecheck: install
 lint: install
 	node_modules/.bin/eslint .
 
+# One layout for every source file (Prettier, .prettierrc.json); generated files keep their generators' format.
+PRETTIER_FILES := "**/*.{ts,tsx,js,mjs,cjs,css}"
+format: install
+	@node_modules/.bin/prettier --log-level warn --write $(PRETTIER_FILES)
+
+format-check: install
+	@node_modules/.bin/prettier --check --log-level warn $(PRETTIER_FILES) || { echo "format-check: run \`make format\`" >&2; exit 1; }
+
 test: install tools build
 	@$(RENDER) --check
+	@$(MAKE) -s format-check
 	node_modules/.bin/tsc --noEmit -p tsconfig.json
 	node_modules/.bin/tsc --noEmit -p runtime/ui/tsconfig.json
 	node_modules/.bin/eslint .

@@ -76,7 +76,8 @@ export function testFiles(p: Platform): Array<{ group: string; content: Record<s
         tests: rules
           .filter((r) => r.group === group)
           .flatMap((r) => {
-            const which = rules.filter((x) => x.alert === r.alert).length > 1 ? ` (${Object.values(r.fires.firing[0]?.labels ?? {}).join(', ')})` : '';
+            const which =
+              rules.filter((x) => x.alert === r.alert).length > 1 ? ` (${Object.values(r.fires.firing[0]?.labels ?? {}).join(', ')})` : '';
             return [testCase(p, r, r.fires, `fires${which}`), testCase(p, r, r.quiet, `stays quiet${which}`)];
           }),
       },
@@ -108,8 +109,10 @@ export function alertmanagerConfig(p: Platform): Record<string, unknown> {
             // The webhook URL is a secret: the Infisical agent writes it to this file, never the model.
             webhook_url_file: `${ALERTMANAGER_SECRETS_DIR}/${d.webhookSecret}`,
             send_resolved: true,
-            title: '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}',
-            message: '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}',
+            title:
+              '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}',
+            message:
+              '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}',
           },
         ],
       },
@@ -125,7 +128,7 @@ export function runbooksDoc(p: Platform): string {
     notice('<!--').trimEnd(),
     '# Runbooks',
     '',
-    'One section per alert in `generated/alerts/rules.yml`; each alert\'s `runbook_url` points here.',
+    "One section per alert in `generated/alerts/rules.yml`; each alert's `runbook_url` points here.",
     '',
     '| alert | group | severity | for |',
     '|---|---|---|---|',

@@ -171,13 +171,15 @@ export function alertRules(p: Platform): AlertRule[] {
     for: '10m',
     severity: 'warning',
     summary: 'Schedule {{ $labels.schedule }} has not run for {{ $value | humanizeDuration }}',
-    description: 'The latest slot schedule {{ $labels.schedule }} settled was {{ $value | humanizeDuration }} ago, more than twice its period: its jobs are not being enqueued.',
+    description:
+      'The latest slot schedule {{ $labels.schedule }} settled was {{ $value | humanizeDuration }} ago, more than twice its period: its jobs are not being enqueued.',
     runbook: {
       title: 'A schedule has not run',
-      meaning: 'A schedule has settled no slot (enqueued or skipped) for more than twice the longest gap between its slots: the worker is down, its clock is wrong, or the schedule ledger cannot be written.',
+      meaning:
+        'A schedule has settled no slot (enqueued or skipped) for more than twice the longest gap between its slots: the worker is down, its clock is wrong, or the schedule ledger cannot be written.',
       steps: [
         'Check the worker is up and holds the queue: `docker compose ps worker`, then its logs in Loki: `{service="worker"} |= "schedule"`.',
-        'Run `runtime schedule list` on the runtime host: it shows each schedule\'s last slot, its status and its next runs.',
+        "Run `runtime schedule list` on the runtime host: it shows each schedule's last slot, its status and its next runs.",
         'Check the host clock (`timedatectl`): a clock set back holds a schedule until it passes the last slot again.',
         'Enqueue the job by hand if it is needed now: `runtime schedule run NAME`.',
       ],
@@ -239,7 +241,10 @@ export function alertRules(p: Platform): AlertRule[] {
 
   const N = t.rateLimitedPer15m;
   const limited = (values: string): InputSeries =>
-    s(sel('platform_provider_requests_total', { provider: 'groq', model: 'llama-3.3-70b-versatile', outcome: 'rate_limited', ...runtime }), values);
+    s(
+      sel('platform_provider_requests_total', { provider: 'groq', model: 'llama-3.3-70b-versatile', outcome: 'rate_limited', ...runtime }),
+      values,
+    );
   rules.push({
     group: GROUPS.providers,
     alert: 'ProviderRateLimited',
@@ -253,7 +258,7 @@ export function alertRules(p: Platform): AlertRule[] {
       meaning: `A hosted provider answered 429 at least ${N} times in 15 minutes, for 5 minutes.`,
       steps: [
         'Check the LLM providers dashboard: which model, and whether time to first token rose too.',
-        "Read the retry hints in the worker logs: `{service=\"worker\"} |= \"rate_limited\"`.",
+        'Read the retry hints in the worker logs: `{service="worker"} |= "rate_limited"`.',
         "Lower the worker's concurrency (vault.worker.concurrency) or move heavy jobs to another model, then `make render`.",
       ],
     },
@@ -275,7 +280,8 @@ export function alertRules(p: Platform): AlertRule[] {
   const size = sel('node_filesystem_size_bytes', fsFilter);
   const D = t.diskFreeRatio;
   const disk = { device: '/dev/sda1', fstype: 'ext4', mountpoint: '/', host: runtime.host };
-  const fs = (name: 'node_filesystem_avail_bytes' | 'node_filesystem_size_bytes', values: string): InputSeries => s(sel(name, disk), values);
+  const fs = (name: 'node_filesystem_avail_bytes' | 'node_filesystem_size_bytes', values: string): InputSeries =>
+    s(sel(name, disk), values);
   const lowAvail = Math.max(1, Math.round(D * 500));
   rules.push({
     group: GROUPS.hosts,

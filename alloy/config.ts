@@ -45,8 +45,16 @@ function externalLabels(p: Platform, host: string): Record<string, string> {
 }
 
 /** A Grafana Cloud writer (Loki or Mimir): its push endpoint with basic auth, and the external labels. */
-function cloudWriter(component: 'loki.write' | 'prometheus.remote_write', e: { url: string; user: string; tokenSecret: string }, p: Platform, host: string): Block {
-  return block(component, 'cloud', [block('endpoint', undefined, [attr('url', e.url), basicAuth(e.user, e.tokenSecret)]), attr('external_labels', externalLabels(p, host))]);
+function cloudWriter(
+  component: 'loki.write' | 'prometheus.remote_write',
+  e: { url: string; user: string; tokenSecret: string },
+  p: Platform,
+  host: string,
+): Block {
+  return block(component, 'cloud', [
+    block('endpoint', undefined, [attr('url', e.url), basicAuth(e.user, e.tokenSecret)]),
+    attr('external_labels', externalLabels(p, host)),
+  ]);
 }
 
 function logs(p: Platform, a: AlloyPlacement): Statement[] {
@@ -59,8 +67,15 @@ function logs(p: Platform, a: AlloyPlacement): Statement[] {
       // Rules only: loki.source.docker applies them to each container's log stream.
       block('discovery.relabel', 'containers', [
         attr('targets', []),
-        block('rule', undefined, [attr('source_labels', ['__meta_docker_container_name']), attr('regex', '/(.*)'), attr('target_label', 'container')]),
-        block('rule', undefined, [attr('source_labels', ['__meta_docker_container_label_com_docker_compose_service']), attr('target_label', 'service')]),
+        block('rule', undefined, [
+          attr('source_labels', ['__meta_docker_container_name']),
+          attr('regex', '/(.*)'),
+          attr('target_label', 'container'),
+        ]),
+        block('rule', undefined, [
+          attr('source_labels', ['__meta_docker_container_label_com_docker_compose_service']),
+          attr('target_label', 'service'),
+        ]),
         block('rule', undefined, [attr('source_labels', ['__meta_docker_container_log_stream']), attr('target_label', 'stream')]),
       ]),
       block('loki.source.docker', 'containers', [
@@ -75,7 +90,11 @@ function logs(p: Platform, a: AlloyPlacement): Statement[] {
   if (!a.docker && !a.inCompose) {
     out.push(
       comment('No containers here: ship the systemd journal (Ollama, Alloy itself) instead.'),
-      block('loki.source.journal', 'system', [attr('max_age', '12h'), attr('labels', { source: 'journal' }), attr('forward_to', [ref('loki.write', 'cloud', 'receiver')])]),
+      block('loki.source.journal', 'system', [
+        attr('max_age', '12h'),
+        attr('labels', { source: 'journal' }),
+        attr('forward_to', [ref('loki.write', 'cloud', 'receiver')]),
+      ]),
     );
   }
   out.push(cloudWriter('loki.write', loki, p, a.host));
@@ -101,7 +120,11 @@ function metrics(p: Platform, a: AlloyPlacement): Statement[] {
   if (a.docker) {
     out.push(
       comment('Container metrics (cAdvisor), Docker containers only.'),
-      block('prometheus.exporter.cadvisor', 'containers', [attr('docker_host', DOCKER_SOCKET), attr('docker_only', true), attr('store_container_labels', false)]),
+      block('prometheus.exporter.cadvisor', 'containers', [
+        attr('docker_host', DOCKER_SOCKET),
+        attr('docker_only', true),
+        attr('store_container_labels', false),
+      ]),
       block('prometheus.scrape', 'containers', [
         attr('targets', ref('prometheus.exporter.cadvisor', 'containers', 'targets')),
         attr('scrape_interval', SCRAPE_INTERVAL),
@@ -111,9 +134,12 @@ function metrics(p: Platform, a: AlloyPlacement): Statement[] {
   }
   if (a.runtimeTargets.length) {
     out.push(
-      comment("The runtime's own metrics (each runtime service's port named \"metrics\")."),
+      comment('The runtime\'s own metrics (each runtime service\'s port named "metrics").'),
       block('prometheus.scrape', 'runtime', [
-        attr('targets', a.runtimeTargets.map((t) => ({ __address__: t.address, service: t.service }))),
+        attr(
+          'targets',
+          a.runtimeTargets.map((t) => ({ __address__: t.address, service: t.service })),
+        ),
         attr('job_name', 'platform-runtime'),
         attr('scrape_interval', SCRAPE_INTERVAL),
         attr('forward_to', [write]),
@@ -137,7 +163,9 @@ function traces(p: Platform, a: AlloyPlacement): Statement[] {
       block('http', undefined, [attr('endpoint', `${a.bind}:${a.otlpHttpPort}`)]),
       block('output', undefined, [attr('traces', [ref('otelcol.processor.batch', 'default', 'input')])]),
     ]),
-    block('otelcol.processor.batch', 'default', [block('output', undefined, [attr('traces', [ref('otelcol.exporter.otlp', 'tempo', 'input')])])]),
+    block('otelcol.processor.batch', 'default', [
+      block('output', undefined, [attr('traces', [ref('otelcol.exporter.otlp', 'tempo', 'input')])]),
+    ]),
     block('otelcol.auth.basic', 'tempo', [attr('username', tempo.user), attr('password', env(tempo.tokenSecret))]),
     block('otelcol.exporter.otlp', 'tempo', [
       block('client', undefined, [attr('endpoint', tempoEndpoint(tempo.url)), attr('auth', ref('otelcol.auth.basic', 'tempo', 'handler'))]),

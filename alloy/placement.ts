@@ -1,5 +1,14 @@
 import { COMPOSE_NETWORK } from '../compose.js';
-import { alloyHosts, composeHosts, hostServiceOfKind, RUNTIME_SERVICES, runtimeHost, servicePort, servicesOn, type Platform } from '../model/index.js';
+import {
+  alloyHosts,
+  composeHosts,
+  hostServiceOfKind,
+  RUNTIME_SERVICES,
+  runtimeHost,
+  servicePort,
+  servicesOn,
+  type Platform,
+} from '../model/index.js';
 
 /** Where Alloy runs on a host and what it can reach from there. */
 export interface AlloyPlacement {

@@ -34,7 +34,10 @@ const f = (n: number): string => n.toFixed(2);
 
 async function firstNdjsonToken(url: string): Promise<number> {
   const t0 = performance.now();
-  const res = await fetch(`${url}/api/chat`, { method: 'POST', body: JSON.stringify({ model: 'qwen2.5:14b', messages: [{ role: 'user', content: 'hi' }], stream: true }) });
+  const res = await fetch(`${url}/api/chat`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'qwen2.5:14b', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+  });
   const reader = res.body!.getReader();
   const { value } = await reader.read();
   const t = performance.now() - t0;
@@ -69,7 +72,12 @@ async function firstOpenAiToken(base: string): Promise<number> {
   const res = await fetch(`${base}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'qwen2.5:14b', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }),
+    body: JSON.stringify({
+      model: 'qwen2.5:14b',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
   });
   if (!res.ok) throw new Error(`/v1/chat/completions answered ${res.status}: ${await res.text()}`);
   const reader = res.body!.getReader();
@@ -94,7 +102,8 @@ async function main(): Promise<void> {
   const ollama = await startOllama();
   const dir = tempDir('bench-chat-');
   const vault = join(dir, 'vault');
-  for (const d of ['_queue', '_active', '_completed', '_failed', 'runner-outputs', 'skills']) await mkdir(join(vault, d), { recursive: true });
+  for (const d of ['_queue', '_active', '_completed', '_failed', 'runner-outputs', 'skills'])
+    await mkdir(join(vault, d), { recursive: true });
   const dead = `http://127.0.0.1:${await deadPort()}`;
   const file = writeRuntimeConfig(dir, {
     ollamaHosts: { contabo: ollama.url, davas: dead },
@@ -105,7 +114,18 @@ async function main(): Promise<void> {
   const port = await deadPort();
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, [join(ROOT, 'runtime/bin/runtime.js'), 'web', '--no-auth'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', RUNTIME_CONFIG: file, DATA_DIR: join(dir, 'data'), VAULT_DIR: vault, OTEL_SDK_DISABLED: 'true', WEB_HOST: '127.0.0.1', WEB_PORT: String(port), WEB_RATE_PER_MINUTE: '1000000', LOG_LEVEL: 'error' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      RUNTIME_CONFIG: file,
+      DATA_DIR: join(dir, 'data'),
+      VAULT_DIR: vault,
+      OTEL_SDK_DISABLED: 'true',
+      WEB_HOST: '127.0.0.1',
+      WEB_PORT: String(port),
+      WEB_RATE_PER_MINUTE: '1000000',
+      LOG_LEVEL: 'error',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
@@ -119,7 +139,10 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-    const post = async <T>(url: string, body: unknown): Promise<T> => (await (await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as T;
+    const post = async <T>(url: string, body: unknown): Promise<T> =>
+      (await (
+        await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      ).json()) as T;
 
     // (a) time to first token
     ollama.chat.fallback = { chunks: CHUNKS, evalCount: TOKENS };
@@ -132,16 +155,26 @@ async function main(): Promise<void> {
       const s = await post<{ id: string }>('/api/sessions', {});
       const t0 = performance.now();
       // One round trip: the POST answers with the stream itself.
-      const res = await fetch(`${base}/api/sessions/${s.id}/messages`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ content: 'hi' }) });
+      const res = await fetch(`${base}/api/sessions/${s.id}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ content: 'hi' }),
+      });
       let first = 0;
       await readSse(res, (at) => {
         if (!first) first = at - t0;
       });
       if (i >= 10) viaWeb.push(first);
     }
-    console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${(await import('node:os')).cpus().length} cores`);
-    console.log(`(a) TTFT direct p50 ${f(pct(direct, 50))} ms p99 ${f(pct(direct, 99))} ms; via web p50 ${f(pct(viaWeb, 50))} ms p99 ${f(pct(viaWeb, 99))} ms`);
-    console.log(`    overhead p50 ${f(pct(viaWeb, 50) - pct(direct, 50))} ms (target <= 5), p99 ${f(pct(viaWeb, 99) - pct(direct, 99))} ms`);
+    console.log(
+      `load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${(await import('node:os')).cpus().length} cores`,
+    );
+    console.log(
+      `(a) TTFT direct p50 ${f(pct(direct, 50))} ms p99 ${f(pct(direct, 99))} ms; via web p50 ${f(pct(viaWeb, 50))} ms p99 ${f(pct(viaWeb, 99))} ms`,
+    );
+    console.log(
+      `    overhead p50 ${f(pct(viaWeb, 50) - pct(direct, 50))} ms (target <= 5), p99 ${f(pct(viaWeb, 99) - pct(direct, 99))} ms`,
+    );
 
     // (d) time to first token through /v1/chat/completions (read to the end, like a client)
     const viaOpenAi: number[] = [];
@@ -150,7 +183,9 @@ async function main(): Promise<void> {
       if (i >= 10) viaOpenAi.push(t);
     }
     console.log(`(d) TTFT via /v1/chat/completions p50 ${f(pct(viaOpenAi, 50))} ms p99 ${f(pct(viaOpenAi, 99))} ms`);
-    console.log(`    overhead p50 ${f(pct(viaOpenAi, 50) - pct(direct, 50))} ms (target <= 5), p99 ${f(pct(viaOpenAi, 99) - pct(direct, 99))} ms`);
+    console.log(
+      `    overhead p50 ${f(pct(viaOpenAi, 50) - pct(direct, 50))} ms (target <= 5), p99 ${f(pct(viaOpenAi, 99) - pct(direct, 99))} ms`,
+    );
 
     // (b) 200 concurrent chats
     const CHATS = 200;
@@ -175,8 +210,12 @@ async function main(): Promise<void> {
     );
     const wall = (performance.now() - t0) / 1000;
     clearInterval(sampler);
-    console.log(`(b) ${CHATS} chats x ${TOKENS} tokens: ${delivered} tokens in ${f(wall)} s = ${Math.round(delivered / wall)} tokens/s delivered`);
-    console.log(`    added inter-token delay p50 ${f(pct(added, 50))} ms p99 ${f(pct(added, 99))} ms (target <= 50); server RSS peak ${Math.round(peak)} MB (target <= 300)`);
+    console.log(
+      `(b) ${CHATS} chats x ${TOKENS} tokens: ${delivered} tokens in ${f(wall)} s = ${Math.round(delivered / wall)} tokens/s delivered`,
+    );
+    console.log(
+      `    added inter-token delay p50 ${f(pct(added, 50))} ms p99 ${f(pct(added, 99))} ms (target <= 50); server RSS peak ${Math.round(peak)} MB (target <= 300)`,
+    );
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('close', r));
@@ -187,13 +226,19 @@ async function main(): Promise<void> {
   const store = new ChatStore(join(dir, 'search.db'));
   const words = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}x`);
   let seed = 42;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const text = (n: number): string => Array.from({ length: n }, () => words[Math.floor(rnd() ** 2 * words.length)]).join(' ');
   const fill = store.db.transaction(() => {
     for (let s = 0; s < 1000; s++) {
       const sess = store.createSession({ title: text(4), model: 'qwen2.5:14b' });
       let parent: string | null = null;
-      for (let m = 0; m < 100; m++) parent = store.addMessage({ sessionId: sess.id, parentId: parent, role: m % 2 ? 'assistant' : 'user', content: text(m % 2 ? 60 : 15) }).id;
+      for (let m = 0; m < 100; m++)
+        parent = store.addMessage({
+          sessionId: sess.id,
+          parentId: parent,
+          role: m % 2 ? 'assistant' : 'user',
+          content: text(m % 2 ? 60 : 15),
+        }).id;
     }
   });
   const tf = performance.now();

@@ -35,9 +35,16 @@ async function main(): Promise<void> {
 
   const image = await inspectImage(ref);
   const baseRef = (await podmanOk(['image', 'inspect', '--format', '{{index .Labels "org.opencontainers.image.base.name"}}', ref])).trim();
-  const history = JSON.parse(await podmanOk(['image', 'history', '--format', 'json', ref])) as Array<{ size: number; createdBy?: string; CreatedBy?: string; Size?: number }>;
+  const history = JSON.parse(await podmanOk(['image', 'history', '--format', 'json', ref])) as Array<{
+    size: number;
+    createdBy?: string;
+    CreatedBy?: string;
+    Size?: number;
+  }>;
   console.log(`image ${ref}: ${mb(image.size)}${baseRef ? ` (base ${baseRef})` : ''}`);
-  const layers = history.map((h) => ({ size: h.size ?? h.Size ?? 0, by: (h.createdBy ?? h.CreatedBy ?? '').replace(/\s+/g, ' ').slice(0, 90) })).filter((l) => l.size > 1e6);
+  const layers = history
+    .map((h) => ({ size: h.size ?? h.Size ?? 0, by: (h.createdBy ?? h.CreatedBy ?? '').replace(/\s+/g, ' ').slice(0, 90) }))
+    .filter((l) => l.size > 1e6);
   for (const l of layers) console.log(`  ${mb(l.size).padStart(9)}  ${l.by}`);
 
   const owner = platform.vault.owner;
@@ -52,7 +59,21 @@ async function main(): Promise<void> {
       const volume = `${name}-data`;
       const s = platform.services[service];
       const t = performance.now();
-      const args = ['run', '-d', '--name', name, '--read-only', '--tmpfs', '/tmp', '--user', `${owner.uid}:${owner.gid}`, '-v', `${vault}:/vault`, '-v', `${volume}:/data`];
+      const args = [
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--read-only',
+        '--tmpfs',
+        '/tmp',
+        '--user',
+        `${owner.uid}:${owner.gid}`,
+        '-v',
+        `${vault}:/vault`,
+        '-v',
+        `${volume}:/data`,
+      ];
       // Loopback inside the container: nothing listens there, and no address outside is contacted.
       args.push('-e', 'OTEL_SDK_DISABLED=true', '-e', 'OLLAMA_URL_CONTABO=http://127.0.0.1:9', '-e', 'OLLAMA_URL_DAVAS=http://127.0.0.1:9');
       if (s?.healthcheck) args.push('--health-cmd', JSON.stringify(s.healthcheck.test.slice(1)));
@@ -60,7 +81,10 @@ async function main(): Promise<void> {
       await podmanOk([...args, ref, service]);
       try {
         for (;;) {
-          const state = JSON.parse(await podmanOk(['inspect', '--format', '{{json .State}}', name])) as { Running: boolean; ExitCode: number };
+          const state = JSON.parse(await podmanOk(['inspect', '--format', '{{json .State}}', name])) as {
+            Running: boolean;
+            ExitCode: number;
+          };
           if (!state.Running) {
             const logs = await podman(['logs', name]);
             const ms = performance.now() - t;
@@ -94,7 +118,11 @@ async function main(): Promise<void> {
       const runs = [];
       for (let i = 0; i < RUNS; i++) runs.push(await coldStart(service));
       const note = runs.at(-1)!.note;
-      console.log(`  ${service.padEnd(8)} ${median(runs.map((r) => r.ms)).toFixed(0).padStart(6)} ms  (${note})`);
+      console.log(
+        `  ${service.padEnd(8)} ${median(runs.map((r) => r.ms))
+          .toFixed(0)
+          .padStart(6)} ms  (${note})`,
+      );
     }
   } finally {
     for (const name of started) await podman(['rm', '--force', '--volumes', '--time', '0', name]);

@@ -52,7 +52,14 @@ const ctx: ToolContext = {
     sandbox: limits,
     research: { maxSteps: 8, timeoutMs: 600_000, maxTokens: 100_000 },
   },
-  vault: await VaultAccess.open({ root, writableFolders: ['inbox'], queueFolders: ['_queue'], queueFolder: '_queue', maxReadBytes: 1_000_000, maxWriteBytes: 1_000_000 }),
+  vault: await VaultAccess.open({
+    root,
+    writableFolders: ['inbox'],
+    queueFolders: ['_queue'],
+    queueFolder: '_queue',
+    maxReadBytes: 1_000_000,
+    maxWriteBytes: 1_000_000,
+  }),
   sandbox: new Sandbox({ limits }),
   metrics: createMetrics(),
   log: silentLogger,
@@ -98,7 +105,9 @@ try {
     }),
   );
   const wall = performance.now() - t0;
-  console.log(`50 concurrent sessions x 20 calls: ${ms(wall)} wall, ${Math.round((per.length / wall) * 1000)} calls/s, p50 ${ms(pct(per, 50))}, p99 ${ms(pct(per, 99))}, sessions left open ${server.sessionCount()}`);
+  console.log(
+    `50 concurrent sessions x 20 calls: ${ms(wall)} wall, ${Math.round((per.length / wall) * 1000)} calls/s, p50 ${ms(pct(per, 50))}, p99 ${ms(pct(per, 99))}, sessions left open ${server.sessionCount()}`,
+  );
 } finally {
   await server.close();
   rmSync(root, { recursive: true, force: true });

@@ -16,7 +16,14 @@ import type { ChatEvent } from '../runtime/src/providers/types.js';
 import { createWorker, type WorkerConfig } from '../runtime/src/worker/index.js';
 import { openWorkerParts } from '../runtime/src/worker/parts.js';
 
-const FOLDERS = { queue: '_queue', active: '_active', completed: '_completed', failed: '_failed', outputs: 'runner-outputs', skills: 'skills' };
+const FOLDERS = {
+  queue: '_queue',
+  active: '_active',
+  completed: '_completed',
+  failed: '_failed',
+  outputs: 'runner-outputs',
+  skills: 'skills',
+};
 
 /** Answers at once; `onCall` sees each call (pickup timing). */
 function instantRouter(onCall?: (prompt: string) => void): ChatRouter {
@@ -32,7 +39,11 @@ function instantRouter(onCall?: (prompt: string) => void): ChatRouter {
 }
 
 /** The model's worker settings as rendered (caps, timeouts, lease), under the bench's timings. */
-const RENDERED_WORKER = (JSON.parse(readFileSync(join(import.meta.dirname, '../generated/runtime/runtime.json'), 'utf8')) as { vault: { worker: WorkerConfig['vault']['worker'] } }).vault.worker;
+const RENDERED_WORKER = (
+  JSON.parse(readFileSync(join(import.meta.dirname, '../generated/runtime/runtime.json'), 'utf8')) as {
+    vault: { worker: WorkerConfig['vault']['worker'] };
+  }
+).vault.worker;
 
 async function vault(): Promise<{ root: string; queue: string; config: (w: Partial<WorkerConfig['vault']['worker']>) => WorkerConfig }> {
   const root = await mkdtemp(join(tmpdir(), 'bench-queue-'));
@@ -43,7 +54,11 @@ async function vault(): Promise<{ root: string; queue: string; config: (w: Parti
     config: (w) => ({
       dataDir: join(root, 'data'),
       routing: { default: 'bench-model' },
-      vault: { path: join(root, 'vault'), folders: FOLDERS, worker: { ...RENDERED_WORKER, concurrency: 2, mtimeGuardMs: 2_000, rescanMs: 30_000, graceMs: 5_000, ...w } },
+      vault: {
+        path: join(root, 'vault'),
+        folders: FOLDERS,
+        worker: { ...RENDERED_WORKER, concurrency: 2, mtimeGuardMs: 2_000, rescanMs: 30_000, graceMs: 5_000, ...w },
+      },
     }),
   };
 }
@@ -155,7 +170,9 @@ async function memory(files: number): Promise<void> {
   const samples: string[] = [];
   const sample = (): void => {
     const m = process.memoryUsage();
-    samples.push(`${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s ${String(done).padStart(5)} done  rss ${mb(m.rss)}  heap ${mb(m.heapUsed)}`);
+    samples.push(
+      `${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s ${String(done).padStart(5)} done  rss ${mb(m.rss)}  heap ${mb(m.heapUsed)}`,
+    );
   };
   sample();
   const timer = setInterval(sample, 5_000);
@@ -176,7 +193,12 @@ async function backlog(files: number, seconds: number): Promise<void> {
   // Fresh mtimes and a long guard: every file stays queued, every rescan walks all of them.
   for (const n of readdirSync(v.queue)) utimesSync(join(v.queue, n), now, now);
   const config = v.config({ mtimeGuardMs: 3_600_000, rescanMs: 500 });
-  const worker = createWorker({ config, ...(await openWorkerParts(config, { log: silentLogger })), router: instantRouter(), log: silentLogger });
+  const worker = createWorker({
+    config,
+    ...(await openWorkerParts(config, { log: silentLogger })),
+    router: instantRouter(),
+    log: silentLogger,
+  });
   global.gc?.();
   const t0 = performance.now();
   await worker.start();

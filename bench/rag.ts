@@ -53,7 +53,10 @@ const scriptedModel: Completer = {
   },
 };
 
-const WORDS = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(' ');
+const WORDS =
+  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(
+    ' ',
+  );
 const FIRST = ['Ada', 'Bruno', 'Chiara', 'Dmitri', 'Elena', 'Farid', 'Greta', 'Hugo', 'Ines', 'Jonas'];
 const LAST = ['Brennan', 'Castell', 'Dunmore', 'Eskola', 'Fairweather', 'Galloway', 'Hollis', 'Ilves', 'Jarrow', 'Kettering'];
 
@@ -70,9 +73,13 @@ function writeBenchVault(dir: string, n: number): void {
       `---\ntags: [project, t${i % 20}]\ndate: 2025-01-${String((i % 28) + 1).padStart(2, '0')}\n---\n# Project ${i}\n\nProject ${i} is owned by [[${person(i % people)}]] and covers ${w(i, 30)}.\n\n## Design\n\n${w(i + 1, 80)}.\n\n## Operations\n\n| key | value |\n|---|---|\n| port | ${7000 + i} |\n| region | ${w(i, 1)} |\n\n${w(i + 2, 60)}.\n`,
     );
   }
-  for (let i = 0; i < people; i++) writeFileSync(join(dir, `people/${person(i)}.md`), `# ${person(i)}\n\n${person(i)} works on ${w(i, 20)} and plays ${w(i + 5, 1)}.\n`);
+  for (let i = 0; i < people; i++)
+    writeFileSync(join(dir, `people/${person(i)}.md`), `# ${person(i)}\n\n${person(i)} works on ${w(i, 20)} and plays ${w(i + 5, 1)}.\n`);
   for (let i = 0; i < journal; i++) {
-    writeFileSync(join(dir, `journal/day-${i}.md`), `---\ntags: [journal]\n---\n# Day ${i}\n\nMet [[${person(i % people)}]] about [[Project ${i % projects}]]: ${w(i, 40)}.\n`);
+    writeFileSync(
+      join(dir, `journal/day-${i}.md`),
+      `---\ntags: [journal]\n---\n# Day ${i}\n\nMet [[${person(i % people)}]] about [[Project ${i % projects}]]: ${w(i, 40)}.\n`,
+    );
   }
 }
 
@@ -99,10 +106,15 @@ async function main(): Promise<void> {
       `index:      ${first.indexed} notes, ${first.chunks} chunks in ${(first.totalMs / 1000).toFixed(1)} s (${(first.providerMs / 1000).toFixed(1)} s in provider doubles) -> ${Math.round(first.chunks / (own / 1000))} chunks/s excluding providers (target >= 500); rss ${mb()}`,
     );
     const again = await indexer.run();
-    console.log(`re-index:   unchanged vault in ${(again.totalMs / 1000).toFixed(2)} s, ${again.embedCalls + again.extractCalls} provider calls (target <= 2 s); rss ${mb()}`);
+    console.log(
+      `re-index:   unchanged vault in ${(again.totalMs / 1000).toFixed(2)} s, ${again.embedCalls + again.extractCalls} provider calls (target <= 2 s); rss ${mb()}`,
+    );
 
     const retriever = new Retriever({ vectors, graph, embedder, settings });
-    const qs = Array.from({ length: 300 }, (_, i) => `What does Project ${(i * 13) % Math.ceil(NOTES * 0.3)} cover about ${WORDS[i % WORDS.length]}, and who owns it?`);
+    const qs = Array.from(
+      { length: 300 },
+      (_, i) => `What does Project ${(i * 13) % Math.ceil(NOTES * 0.3)} cover about ${WORDS[i % WORDS.length]}, and who owns it?`,
+    );
     for (const q of qs.slice(0, 10)) await retriever.retrieve({ query: q, decompose: false });
     const lat: number[] = [];
     const stage: Record<string, number[]> = {};
@@ -112,8 +124,14 @@ async function main(): Promise<void> {
       lat.push(performance.now() - t);
       for (const [k, v] of Object.entries(r.timings)) (stage[k] ??= []).push(v);
     }
-    console.log(`retrieve:   ${qs.length} hybrid queries: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms (target p50 <= 30 ms); rss ${mb()}`);
-    console.log(`  stages p50: ${Object.entries(stage).map(([k, v]) => `${k} ${pct(v, 50).toFixed(1)} ms`).join(', ')}`);
+    console.log(
+      `retrieve:   ${qs.length} hybrid queries: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms (target p50 <= 30 ms); rss ${mb()}`,
+    );
+    console.log(
+      `  stages p50: ${Object.entries(stage)
+        .map(([k, v]) => `${k} ${pct(v, 50).toFixed(1)} ms`)
+        .join(', ')}`,
+    );
     indexer.close();
     await vectors.close();
     await graph.close();

@@ -161,7 +161,12 @@ async function series(fn: () => Sample | Promise<Sample>): Promise<Sample[]> {
 const ms = (n: number): string => `${n.toFixed(0).padStart(5)} ms`;
 
 function line(what: string, before: Sample[], after: Sample[]): string {
-  const [bw, bc, aw, ac] = [median(before.map((s) => s.wall)), median(before.map((s) => s.cpu)), median(after.map((s) => s.wall)), median(after.map((s) => s.cpu))];
+  const [bw, bc, aw, ac] = [
+    median(before.map((s) => s.wall)),
+    median(before.map((s) => s.cpu)),
+    median(after.map((s) => s.wall)),
+    median(after.map((s) => s.cpu)),
+  ];
   const range = `${Math.min(...after.map((s) => s.wall)).toFixed(0)}-${Math.max(...after.map((s) => s.wall)).toFixed(0)}`;
   return `  ${what.padEnd(32)} ${ms(bw)} ${ms(bc)}   ${ms(aw)} ${ms(ac)}   ${(bw / aw).toFixed(1).padStart(4)}x   ${aw <= TARGET_MS ? 'within' : 'OVER  '} (after wall ${range} ms)`;
 }
@@ -177,7 +182,9 @@ try {
   const renderBefore = await series(() => renderCheck(RENDER.before));
   // As `make render` runs it: with V8's code cache for the bundle.
   const renderAfter = await series(() => renderCheck(RENDER.after, { NODE_COMPILE_CACHE: join(ROOT, '.build/compile-cache') }));
-  console.log(`start-up on Node ${version}, median of ${RUNS} runs; target: after wall <= ${TARGET_MS} ms; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cpus`);
+  console.log(
+    `start-up on Node ${version}, median of ${RUNS} runs; target: after wall <= ${TARGET_MS} ms; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cpus`,
+  );
   console.log(`  ${''.padEnd(32)} ${'before (tsx)'.padEnd(17)}   ${'after (node)'.padEnd(17)}`);
   console.log(`  ${''.padEnd(32)} ${'wall'.padStart(8)} ${'cpu'.padStart(8)}   ${'wall'.padStart(8)} ${'cpu'.padStart(8)}   speed-up`);
   console.log(line('runtime worker, spawn to ready', workerBefore, workerAfter));

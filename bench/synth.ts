@@ -27,12 +27,24 @@ async function phases(): Promise<void> {
   const p = loadPlatform(process.env.PLATFORM_MODEL ?? 'platform.yaml');
   const tLoad = performance.now();
   const outdir = process.env.CDKTF_OUTDIR!;
-  const { app } = buildPlatformApp({ platform: p, outdir, dashboards: readDashboards(join(ROOT, 'generated/grafana/dashboards')), bootstrapBackend: 'local', stateDir: ROOT });
+  const { app } = buildPlatformApp({
+    platform: p,
+    outdir,
+    dashboards: readDashboards(join(ROOT, 'generated/grafana/dashboards')),
+    bootstrapBackend: 'local',
+    stateDir: ROOT,
+  });
   const tBuild = performance.now();
   app.synth();
   const tSynth = performance.now();
   process.stdout.write(
-    JSON.stringify({ importMs: tImport - t0, loadMs: tLoad - tImport, buildMs: tBuild - tLoad, synthMs: tSynth - tBuild, rssMb: process.resourceUsage().maxRSS / 1024 }),
+    JSON.stringify({
+      importMs: tImport - t0,
+      loadMs: tLoad - tImport,
+      buildMs: tBuild - tLoad,
+      synthMs: tSynth - tBuild,
+      rssMb: process.resourceUsage().maxRSS / 1024,
+    }),
   );
 }
 
@@ -73,13 +85,20 @@ interface Measure {
 function measure(cmd: string[], env: Record<string, string>): Promise<Measure> {
   return new Promise((done) => {
     const t0 = performance.now();
-    const child = spawn('/usr/bin/time', ['-v', ...cmd], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-v', ...cmd], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     let treeKb = 0;
     const timer = setInterval(() => {
       if (child.pid === undefined) return;
-      treeKb = Math.max(treeKb, descendants(child.pid).reduce((sum, p) => sum + rssKb(p), 0));
+      treeKb = Math.max(
+        treeKb,
+        descendants(child.pid).reduce((sum, p) => sum + rssKb(p), 0),
+      );
     }, 25);
     child.on('close', (code) => {
       clearInterval(timer);
@@ -104,22 +123,37 @@ async function main(): Promise<void> {
   const models = { example: 'platform.yaml', alt: 'tests/fixtures/platform-alt.yaml' };
   const appCommand = (JSON.parse(readFileSync(join(ROOT, 'cdktf.json'), 'utf8')) as { app: string }).app.split(/\s+/);
   const tmp = mkdtempSync(join(tmpdir(), 'bench-synth-'));
-  console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores (wall times stretch under load; CPU times do not)`);
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} on ${cpus().length} cores (wall times stretch under load; CPU times do not)`,
+  );
   console.log('peak memory target applies per process; the whole-tree figure adds the CLI and the app, which run side by side');
   let failed = false;
   try {
     for (const [label, model] of Object.entries(models)) {
       const out = (name: string): string => join(tmp, `${label}-${name}`);
-      const phase = spawnSync(tsx, [fileURLToPath(import.meta.url), '--phases'], { cwd: ROOT, env: { ...process.env, PLATFORM_MODEL: model, CDKTF_OUTDIR: out('phases') }, encoding: 'utf8' });
+      const phase = spawnSync(tsx, [fileURLToPath(import.meta.url), '--phases'], {
+        cwd: ROOT,
+        env: { ...process.env, PLATFORM_MODEL: model, CDKTF_OUTDIR: out('phases') },
+        encoding: 'utf8',
+      });
       const ph = JSON.parse(phase.stdout) as Record<string, number>;
       const stacks = readdirSync(join(out('phases'), 'stacks')).length;
       console.log(`\n== ${label} model (${model}): ${stacks} stacks`);
-      console.log(`   app phases in-process: import ${fmt(ph.importMs!, 'ms')}, load ${fmt(ph.loadMs!, 'ms')}, build ${fmt(ph.buildMs!, 'ms')}, synth ${fmt(ph.synthMs!, 'ms')}, rss ${fmt(ph.rssMb!, 'MB')}`);
+      console.log(
+        `   app phases in-process: import ${fmt(ph.importMs!, 'ms')}, load ${fmt(ph.loadMs!, 'ms')}, build ${fmt(ph.buildMs!, 'ms')}, synth ${fmt(ph.synthMs!, 'ms')}, rss ${fmt(ph.rssMb!, 'MB')}`,
+      );
 
       const runs: Record<'app' | 'cdktf', Measure[]> = { app: [], cdktf: [] };
       for (let i = 0; i < RUNS; i++) {
         runs.app.push(await measure(appCommand, { PLATFORM_MODEL: model, CDKTF_OUTDIR: out(`app-${i}`) }));
-        runs.cdktf.push(await measure([cdktf, 'synth', '--check-code-maker-output=false', '--output', out(`cdktf-${i}`)], { ...quiet, PLATFORM_MODEL: model }));
+        runs.cdktf.push(
+          await measure([cdktf, 'synth', '--check-code-maker-output=false', '--output', out(`cdktf-${i}`)], {
+            ...quiet,
+            PLATFORM_MODEL: model,
+          }),
+        );
       }
       for (const [name, ms] of Object.entries(runs) as ['app' | 'cdktf', Measure[]][]) {
         const target = name === 'app' ? TARGETS.app : TARGETS.cdktf;

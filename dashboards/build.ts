@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { VizLegendOptionsBuilder, LegendDisplayMode, LegendPlacement, StackingConfigBuilder, StackingMode, BigValueGraphMode, ReduceDataOptionsBuilder } from '@grafana/grafana-foundation-sdk/common';
+import {
+  VizLegendOptionsBuilder,
+  LegendDisplayMode,
+  LegendPlacement,
+  StackingConfigBuilder,
+  StackingMode,
+  BigValueGraphMode,
+  ReduceDataOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
 import {
   CustomVariableBuilder,
   DashboardBuilder,
@@ -74,7 +82,10 @@ export function dashboardUid(platform: string, name: string): string {
 }
 
 function target(t: Target, i: number): DataqueryBuilder {
-  const q = new DataqueryBuilder().refId(String.fromCharCode(65 + i)).expr(t.expr).range();
+  const q = new DataqueryBuilder()
+    .refId(String.fromCharCode(65 + i))
+    .expr(t.expr)
+    .range();
   return t.legend === undefined ? q : q.legendFormat(t.legend);
 }
 

@@ -12,7 +12,10 @@ export const dashboardsGenerator: Generator = {
   name: 'dashboards',
   generate(p): Artifact[] {
     return dashboardSpecs(p).map((spec) => {
-      const d = buildDashboard(p.name, { ...spec, description: `${spec.description} Generated from platform.yaml by make render, do not edit.` });
+      const d = buildDashboard(p.name, {
+        ...spec,
+        description: `${spec.description} Generated from platform.yaml by make render, do not edit.`,
+      });
       return { path: `grafana/dashboards/${spec.name}.json`, content: toJson(d) };
     });
   },

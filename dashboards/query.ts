@@ -26,6 +26,11 @@ export function quantile(q: number, metric: SeriesName, matchers: Matchers = {},
 }
 
 /** A gauge aggregated by `labels`. */
-export function gauge(series: SeriesName, matchers: Matchers = {}, labels: readonly string[] = [], agg: 'sum' | 'max' | 'min' | 'avg' = 'sum'): string {
+export function gauge(
+  series: SeriesName,
+  matchers: Matchers = {},
+  labels: readonly string[] = [],
+  agg: 'sum' | 'max' | 'min' | 'avg' = 'sum',
+): string {
   return `${agg}${by(labels)} (${sel(series, matchers)})`;
 }

@@ -19,8 +19,22 @@ function modelVariable(p: Platform): VariableSpec {
   return { name: 'model', label: 'Model', values: p.routing.models.map((m) => m.id) };
 }
 
-const ts = (title: string, unit: string, targets: PanelSpec['targets'], w = 12, extra: Partial<PanelSpec> = {}): PanelSpec => ({ kind: 'timeseries', title, unit, targets, w, ...extra });
-const stat = (title: string, unit: string, targets: PanelSpec['targets'], w = 6, extra: Partial<PanelSpec> = {}): PanelSpec => ({ kind: 'stat', title, unit, targets, w, ...extra });
+const ts = (title: string, unit: string, targets: PanelSpec['targets'], w = 12, extra: Partial<PanelSpec> = {}): PanelSpec => ({
+  kind: 'timeseries',
+  title,
+  unit,
+  targets,
+  w,
+  ...extra,
+});
+const stat = (title: string, unit: string, targets: PanelSpec['targets'], w = 6, extra: Partial<PanelSpec> = {}): PanelSpec => ({
+  kind: 'stat',
+  title,
+  unit,
+  targets,
+  w,
+  ...extra,
+});
 
 function jobs(p: Platform): DashboardSpec {
   const t = p.observability.alerts;
@@ -34,11 +48,31 @@ function jobs(p: Platform): DashboardSpec {
         title: 'Throughput',
         panels: [
           stat('Jobs finished (range)', 'short', [{ expr: increase('platform_jobs_total', HOST) }]),
-          stat('Jobs failed (range)', 'short', [{ expr: increase('platform_jobs_total', { ...HOST, outcome: 'failed' }) }], 6, { redFrom: 1 }),
+          stat('Jobs failed (range)', 'short', [{ expr: increase('platform_jobs_total', { ...HOST, outcome: 'failed' }) }], 6, {
+            redFrom: 1,
+          }),
           stat('Jobs running', 'short', [{ expr: gauge('platform_jobs_running', HOST) }]),
-          stat('Failure ratio (range)', 'percentunit', [{ expr: `${increase('platform_jobs_total', { ...HOST, outcome: 'failed' })} / ${increase('platform_jobs_total', { ...HOST, outcome: re('completed|failed') })}` }], 6, { redFrom: t.jobFailureRatio }),
-          ts('Jobs finished per minute by outcome', 'short', [{ expr: `${rate('platform_jobs_total', HOST, ['outcome'])} * 60`, legend: '{{outcome}}' }], 12, { stacked: true }),
-          ts('Failures by job type', 'short', [{ expr: increase('platform_jobs_total', { ...HOST, outcome: 'failed' }, ['type'], '$__rate_interval'), legend: '{{type}}' }]),
+          stat(
+            'Failure ratio (range)',
+            'percentunit',
+            [
+              {
+                expr: `${increase('platform_jobs_total', { ...HOST, outcome: 'failed' })} / ${increase('platform_jobs_total', { ...HOST, outcome: re('completed|failed') })}`,
+              },
+            ],
+            6,
+            { redFrom: t.jobFailureRatio },
+          ),
+          ts(
+            'Jobs finished per minute by outcome',
+            'short',
+            [{ expr: `${rate('platform_jobs_total', HOST, ['outcome'])} * 60`, legend: '{{outcome}}' }],
+            12,
+            { stacked: true },
+          ),
+          ts('Failures by job type', 'short', [
+            { expr: increase('platform_jobs_total', { ...HOST, outcome: 'failed' }, ['type'], '$__rate_interval'), legend: '{{type}}' },
+          ]),
         ],
       },
       {
@@ -49,24 +83,65 @@ function jobs(p: Platform): DashboardSpec {
             { expr: quantile(0.95, 'platform_job_duration_seconds', HOST), legend: 'p95' },
             { expr: quantile(0.99, 'platform_job_duration_seconds', HOST), legend: 'p99' },
           ]),
-          ts('Job duration p95 by type', 's', [{ expr: quantile(0.95, 'platform_job_duration_seconds', HOST, ['type']), legend: '{{type}}' }]),
+          ts('Job duration p95 by type', 's', [
+            { expr: quantile(0.95, 'platform_job_duration_seconds', HOST, ['type']), legend: '{{type}}' },
+          ]),
         ],
       },
       {
         title: 'Queue',
         panels: [
-          ts('Queue depth by folder', 'short', [{ expr: gauge('platform_queue_depth', HOST, ['folder'], 'max'), legend: '{{folder}}' }], 12),
+          ts(
+            'Queue depth by folder',
+            'short',
+            [{ expr: gauge('platform_queue_depth', HOST, ['folder'], 'max'), legend: '{{folder}}' }],
+            12,
+          ),
           ts('Oldest queued job', 's', [{ expr: gauge('platform_queue_oldest_age_seconds', HOST, [], 'max'), legend: 'age' }], 6),
-          stat('Oldest queued job now', 's', [{ expr: gauge('platform_queue_oldest_age_seconds', HOST, [], 'max') }], 6, { redFrom: t.queueStuckMinutes * 60, h: 8 }),
+          stat('Oldest queued job now', 's', [{ expr: gauge('platform_queue_oldest_age_seconds', HOST, [], 'max') }], 6, {
+            redFrom: t.queueStuckMinutes * 60,
+            h: 8,
+          }),
         ],
       },
       {
         title: 'Schedules',
         panels: [
-          ts('Scheduled slots by outcome', 'short', [{ expr: increase('platform_schedule_runs_total', HOST, ['schedule', 'outcome'], '$__rate_interval'), legend: '{{schedule}} {{outcome}}' }], 8, { stacked: true }),
-          ts('Slots missed (downtime, clock jumps)', 'short', [{ expr: increase('platform_schedule_missed_total', HOST, ['schedule'], '$__rate_interval'), legend: '{{schedule}}' }], 8),
-          ts('Lateness p95 (slot to queued)', 's', [{ expr: quantile(0.95, 'platform_schedule_lateness_seconds', HOST, ['schedule']), legend: '{{schedule}}' }], 8),
-          ts('Time since last run, in periods', 'short', [{ expr: `(time() - ${gauge('platform_schedule_last_run_timestamp_seconds', HOST, ['schedule'], 'max')}) / ${gauge('platform_schedule_period_seconds', HOST, ['schedule'], 'max')}`, legend: '{{schedule}}' }], 24),
+          ts(
+            'Scheduled slots by outcome',
+            'short',
+            [
+              {
+                expr: increase('platform_schedule_runs_total', HOST, ['schedule', 'outcome'], '$__rate_interval'),
+                legend: '{{schedule}} {{outcome}}',
+              },
+            ],
+            8,
+            { stacked: true },
+          ),
+          ts(
+            'Slots missed (downtime, clock jumps)',
+            'short',
+            [{ expr: increase('platform_schedule_missed_total', HOST, ['schedule'], '$__rate_interval'), legend: '{{schedule}}' }],
+            8,
+          ),
+          ts(
+            'Lateness p95 (slot to queued)',
+            's',
+            [{ expr: quantile(0.95, 'platform_schedule_lateness_seconds', HOST, ['schedule']), legend: '{{schedule}}' }],
+            8,
+          ),
+          ts(
+            'Time since last run, in periods',
+            'short',
+            [
+              {
+                expr: `(time() - ${gauge('platform_schedule_last_run_timestamp_seconds', HOST, ['schedule'], 'max')}) / ${gauge('platform_schedule_period_seconds', HOST, ['schedule'], 'max')}`,
+                legend: '{{schedule}}',
+              },
+            ],
+            24,
+          ),
         ],
       },
     ],
@@ -84,13 +159,42 @@ function providers(p: Platform): DashboardSpec {
       {
         title: 'Requests',
         panels: [
-          ts('Requests per second by provider and model', 'reqps', [{ expr: rate('platform_provider_requests_total', req(), ['provider', 'model']), legend: '{{provider}} {{model}}' }]),
-          ts('Errors by provider and outcome', 'reqps', [{ expr: rate('platform_provider_requests_total', req({ outcome: nre('ok|aborted') }), ['provider', 'outcome']), legend: '{{provider}} {{outcome}}' }], 12, { stacked: true }),
+          ts('Requests per second by provider and model', 'reqps', [
+            { expr: rate('platform_provider_requests_total', req(), ['provider', 'model']), legend: '{{provider}} {{model}}' },
+          ]),
+          ts(
+            'Errors by provider and outcome',
+            'reqps',
+            [
+              {
+                expr: rate('platform_provider_requests_total', req({ outcome: nre('ok|aborted') }), ['provider', 'outcome']),
+                legend: '{{provider}} {{outcome}}',
+              },
+            ],
+            12,
+            { stacked: true },
+          ),
           ts('429s (rate limited) by provider and model', 'short', [
-            { expr: increase('platform_provider_requests_total', req({ outcome: 'rate_limited' }), ['provider', 'model'], '$__rate_interval'), legend: '{{provider}} {{model}}' },
+            {
+              expr: increase(
+                'platform_provider_requests_total',
+                req({ outcome: 'rate_limited' }),
+                ['provider', 'model'],
+                '$__rate_interval',
+              ),
+              legend: '{{provider}} {{model}}',
+            },
           ]),
           ts('Timeouts and unavailable (503) by model', 'short', [
-            { expr: increase('platform_provider_requests_total', req({ outcome: re('timeout|unavailable') }), ['model', 'outcome'], '$__rate_interval'), legend: '{{model}} {{outcome}}' },
+            {
+              expr: increase(
+                'platform_provider_requests_total',
+                req({ outcome: re('timeout|unavailable') }),
+                ['model', 'outcome'],
+                '$__rate_interval',
+              ),
+              legend: '{{model}} {{outcome}}',
+            },
           ]),
         ],
       },
@@ -98,18 +202,52 @@ function providers(p: Platform): DashboardSpec {
         title: 'Latency and tokens',
         panels: [
           ts('Time to first token p50 / p95', 's', [
-            { expr: quantile(0.5, 'platform_provider_time_to_first_token_seconds', MODEL, ['provider', 'model']), legend: 'p50 {{provider}} {{model}}' },
-            { expr: quantile(0.95, 'platform_provider_time_to_first_token_seconds', MODEL, ['provider', 'model']), legend: 'p95 {{provider}} {{model}}' },
+            {
+              expr: quantile(0.5, 'platform_provider_time_to_first_token_seconds', MODEL, ['provider', 'model']),
+              legend: 'p50 {{provider}} {{model}}',
+            },
+            {
+              expr: quantile(0.95, 'platform_provider_time_to_first_token_seconds', MODEL, ['provider', 'model']),
+              legend: 'p95 {{provider}} {{model}}',
+            },
           ]),
-          ts('Tokens per minute, in and out', 'short', [{ expr: `${rate('platform_provider_tokens_total', MODEL, ['model', 'direction'])} * 60`, legend: '{{model}} {{direction}}' }], 12, { stacked: true }),
+          ts(
+            'Tokens per minute, in and out',
+            'short',
+            [{ expr: `${rate('platform_provider_tokens_total', MODEL, ['model', 'direction'])} * 60`, legend: '{{model}} {{direction}}' }],
+            12,
+            { stacked: true },
+          ),
         ],
       },
       {
         title: 'Availability',
         panels: [
-          stat('Health-gated hosts up now', 'short', [{ expr: gauge('platform_provider_up', {}, ['host'], 'min'), legend: '{{host}}' }], 6, { greenFrom: 1, h: 8 }),
-          stat('Availability (range)', 'percentunit', [{ expr: `avg by (host) (avg_over_time(${gauge('platform_provider_up', {}, ['host'], 'min')}[$__range:]))`, legend: '{{host}}' }], 6, { greenFrom: 0.99, h: 8 }),
-          ts('Provider hosts up (1) or down (0)', 'short', [{ expr: gauge('platform_provider_up', {}, ['provider', 'host'], 'min'), legend: '{{provider}} on {{host}}' }], 6),
+          stat(
+            'Health-gated hosts up now',
+            'short',
+            [{ expr: gauge('platform_provider_up', {}, ['host'], 'min'), legend: '{{host}}' }],
+            6,
+            { greenFrom: 1, h: 8 },
+          ),
+          stat(
+            'Availability (range)',
+            'percentunit',
+            [
+              {
+                expr: `avg by (host) (avg_over_time(${gauge('platform_provider_up', {}, ['host'], 'min')}[$__range:]))`,
+                legend: '{{host}}',
+              },
+            ],
+            6,
+            { greenFrom: 0.99, h: 8 },
+          ),
+          ts(
+            'Provider hosts up (1) or down (0)',
+            'short',
+            [{ expr: gauge('platform_provider_up', {}, ['provider', 'host'], 'min'), legend: '{{provider}} on {{host}}' }],
+            6,
+          ),
           ts('Chat streams open', 'short', [{ expr: gauge('platform_chat_streams_open'), legend: 'open' }], 6),
         ],
       },
@@ -129,11 +267,24 @@ function hosts(p: Platform): DashboardSpec {
     panels: [
       ts('CPU busy', 'percentunit', [{ expr: cpu(HOST), legend: '{{host}}' }], 6),
       ts('Memory used', 'percentunit', [{ expr: mem(HOST), legend: '{{host}}' }], 6),
-      ts('Disk free', 'percentunit', [{ expr: diskFree(HOST), legend: '{{host}} {{mountpoint}}' }], 6, { redFrom: p.observability.alerts.diskFreeRatio }),
-      ts('Network in / out', 'Bps', [
-        { expr: rate('node_network_receive_bytes_total', { ...HOST, device: nre('lo|veth.*|docker.*|br-.*') }, ['host']), legend: '{{host}} in' },
-        { expr: `-${rate('node_network_transmit_bytes_total', { ...HOST, device: nre('lo|veth.*|docker.*|br-.*') }, ['host'])}`, legend: '{{host}} out' },
-      ], 6),
+      ts('Disk free', 'percentunit', [{ expr: diskFree(HOST), legend: '{{host}} {{mountpoint}}' }], 6, {
+        redFrom: p.observability.alerts.diskFreeRatio,
+      }),
+      ts(
+        'Network in / out',
+        'Bps',
+        [
+          {
+            expr: rate('node_network_receive_bytes_total', { ...HOST, device: nre('lo|veth.*|docker.*|br-.*') }, ['host']),
+            legend: '{{host}} in',
+          },
+          {
+            expr: `-${rate('node_network_transmit_bytes_total', { ...HOST, device: nre('lo|veth.*|docker.*|br-.*') }, ['host'])}`,
+            legend: '{{host}} out',
+          },
+        ],
+        6,
+      ),
     ],
   };
   const perHost = alloyHosts(p).map((host): RowSpec => {
@@ -142,15 +293,37 @@ function hosts(p: Platform): DashboardSpec {
       ts(`CPU busy`, 'percentunit', [{ expr: cpu(m), legend: 'busy' }], 6),
       ts(`Memory used`, 'percentunit', [{ expr: mem(m), legend: 'used' }], 6),
       ts(`Disk free`, 'percentunit', [{ expr: diskFree(m), legend: '{{mountpoint}}' }], 6),
-      ts(`Network`, 'Bps', [
-        { expr: rate('node_network_receive_bytes_total', { host, device: nre('lo|veth.*|docker.*|br-.*') }, ['device']), legend: '{{device}} in' },
-        { expr: `-${rate('node_network_transmit_bytes_total', { host, device: nre('lo|veth.*|docker.*|br-.*') }, ['device'])}`, legend: '{{device}} out' },
-      ], 6),
+      ts(
+        `Network`,
+        'Bps',
+        [
+          {
+            expr: rate('node_network_receive_bytes_total', { host, device: nre('lo|veth.*|docker.*|br-.*') }, ['device']),
+            legend: '{{device}} in',
+          },
+          {
+            expr: `-${rate('node_network_transmit_bytes_total', { host, device: nre('lo|veth.*|docker.*|br-.*') }, ['device'])}`,
+            legend: '{{device}} out',
+          },
+        ],
+        6,
+      ),
     ];
     if (composeHosts(p).includes(host)) {
       panels.push(
-        ts('Container restarts (1h)', 'short', [{ expr: `sum by (name) (changes(${selContainer('container_start_time_seconds', host)}[1h]))`, legend: '{{name}}' }], 12, { redFrom: 1 }),
-        ts('Container memory', 'bytes', [{ expr: gauge('container_memory_working_set_bytes', { host, name: nre('') }, ['name']), legend: '{{name}}' }], 12),
+        ts(
+          'Container restarts (1h)',
+          'short',
+          [{ expr: `sum by (name) (changes(${selContainer('container_start_time_seconds', host)}[1h]))`, legend: '{{name}}' }],
+          12,
+          { redFrom: 1 },
+        ),
+        ts(
+          'Container memory',
+          'bytes',
+          [{ expr: gauge('container_memory_working_set_bytes', { host, name: nre('') }, ['name']), legend: '{{name}}' }],
+          12,
+        ),
       );
     }
     return { title: `${host}: ${p.hosts[host]?.description || p.hosts[host]?.kind || host}`, panels };
@@ -174,22 +347,49 @@ function retrieval(): DashboardSpec {
       {
         title: 'Latency',
         panels: [
-          ts('Retrieval latency p95 by stage', 's', [{ expr: quantile(0.95, 'platform_retrieval_duration_seconds', {}, ['stage']), legend: '{{stage}}' }]),
-          ts('Retrieval latency p50 by stage', 's', [{ expr: quantile(0.5, 'platform_retrieval_duration_seconds', {}, ['stage']), legend: '{{stage}}' }]),
-          ts('Retrievals per second by stage', 'reqps', [{ expr: rate('platform_retrieval_duration_seconds_count', {}, ['stage']), legend: '{{stage}}' }], 24),
+          ts('Retrieval latency p95 by stage', 's', [
+            { expr: quantile(0.95, 'platform_retrieval_duration_seconds', {}, ['stage']), legend: '{{stage}}' },
+          ]),
+          ts('Retrieval latency p50 by stage', 's', [
+            { expr: quantile(0.5, 'platform_retrieval_duration_seconds', {}, ['stage']), legend: '{{stage}}' },
+          ]),
+          ts(
+            'Retrievals per second by stage',
+            'reqps',
+            [{ expr: rate('platform_retrieval_duration_seconds_count', {}, ['stage']), legend: '{{stage}}' }],
+            24,
+          ),
         ],
       },
       {
         title: 'Index',
         panels: [
-          stat('Last index run', 'dateTimeFromNow', [{ expr: `${gauge('platform_index_last_run_timestamp_seconds', {}, [], 'max')} * 1000` }], 6),
-          stat('Since last index run', 's', [{ expr: `time() - ${gauge('platform_index_last_run_timestamp_seconds', {}, [], 'max')}` }], 6, { redFrom: 86400 }),
+          stat(
+            'Last index run',
+            'dateTimeFromNow',
+            [{ expr: `${gauge('platform_index_last_run_timestamp_seconds', {}, [], 'max')} * 1000` }],
+            6,
+          ),
+          stat(
+            'Since last index run',
+            's',
+            [{ expr: `time() - ${gauge('platform_index_last_run_timestamp_seconds', {}, [], 'max')}` }],
+            6,
+            { redFrom: 86400 },
+          ),
           stat('Documents indexed', 'short', [{ expr: gauge('platform_index_documents', { store: 'vector' }, [], 'max') }], 6),
-          stat('Index runs failed (range)', 'short', [{ expr: increase('platform_index_runs_total', { outcome: 'failed' }) }], 6, { redFrom: 1 }),
-          ts('Index size by store', 'short', [
-            { expr: gauge('platform_index_documents', {}, ['store'], 'max'), legend: 'documents ({{store}})' },
-            { expr: gauge('platform_index_chunks', {}, ['store'], 'max'), legend: 'chunks ({{store}})' },
-          ], 24),
+          stat('Index runs failed (range)', 'short', [{ expr: increase('platform_index_runs_total', { outcome: 'failed' }) }], 6, {
+            redFrom: 1,
+          }),
+          ts(
+            'Index size by store',
+            'short',
+            [
+              { expr: gauge('platform_index_documents', {}, ['store'], 'max'), legend: 'documents ({{store}})' },
+              { expr: gauge('platform_index_chunks', {}, ['store'], 'max'), legend: 'chunks ({{store}})' },
+            ],
+            24,
+          ),
         ],
       },
     ],

@@ -8,9 +8,15 @@ import { defineErrors } from '@platform/contract';
 
 export const MODEL_ERRORS = {
   MODEL_NOT_FOUND: { message: 'cannot read {file}: {reason}', hint: 'pass the path of a platform.yaml, or run from the repository root' },
-  MODEL_INVALID: { message: 'the platform model is invalid', hint: 'fix each problem at the line and column shown, then run `make render` again' },
+  MODEL_INVALID: {
+    message: 'the platform model is invalid',
+    hint: 'fix each problem at the line and column shown, then run `make render` again',
+  },
   RENDER_STALE: { message: 'generated/ is out of date', hint: 'run `make render` and commit generated/' },
-  RENDER_FAILED: { message: 'generator "{name}" failed: {reason}', hint: 'this is a bug in the generator: the model validated, so the generator must handle it' },
+  RENDER_FAILED: {
+    message: 'generator "{name}" failed: {reason}',
+    hint: 'this is a bug in the generator: the model validated, so the generator must handle it',
+  },
 } as const;
 
 export type ModelErrorCode = keyof typeof MODEL_ERRORS;
@@ -36,6 +42,9 @@ export function formatProblem(p: Problem): string {
 export class ModelInvalidError extends PlatformError {
   constructor(readonly problems: readonly Problem[]) {
     const file = problems[0]?.file ?? 'platform.yaml';
-    super('MODEL_INVALID', `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map(formatProblem).join('\n')}`);
+    super(
+      'MODEL_INVALID',
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map(formatProblem).join('\n')}`,
+    );
   }
 }

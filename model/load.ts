@@ -99,7 +99,14 @@ function zodProblem(issue: z.core.$ZodIssue, root: unknown): RawProblem[] {
   const found = get(root, path);
   if (found === undefined && issue.code !== 'unrecognized_keys' && issue.code !== 'custom' && path.length > 0) {
     const key = String(path[path.length - 1]);
-    return [{ path: path.slice(0, -1), atKey: true, message: `missing required key "${key}"`, fix: `add "${key}:" here (see generated/platform.schema.json)` }];
+    return [
+      {
+        path: path.slice(0, -1),
+        atKey: true,
+        message: `missing required key "${key}"`,
+        fix: `add "${key}:" here (see generated/platform.schema.json)`,
+      },
+    ];
   }
   switch (issue.code) {
     case 'unrecognized_keys': {
@@ -115,7 +122,13 @@ function zodProblem(issue: z.core.$ZodIssue, root: unknown): RawProblem[] {
       return [{ path, message: `expected ${issue.expected}, found ${describe(found)}`, fix: `write ${article(issue.expected)} here` }];
     case 'invalid_value': {
       const values = issue.values.map(String);
-      return [{ path, message: `found ${describe(found)}, which is not allowed here`, fix: oneOf(typeof found === 'string' ? found : undefined, values) }];
+      return [
+        {
+          path,
+          message: `found ${describe(found)}, which is not allowed here`,
+          fix: oneOf(typeof found === 'string' ? found : undefined, values),
+        },
+      ];
     }
     case 'invalid_union': {
       // A discriminated union whose tag is wrong: zod points at the tag and lists the allowed ones.
@@ -129,7 +142,13 @@ function zodProblem(issue: z.core.$ZodIssue, root: unknown): RawProblem[] {
           },
         ];
       }
-      return [{ path, message: `found ${describe(found)}, which matches none of the allowed forms`, fix: 'see generated/platform.schema.json for the allowed forms' }];
+      return [
+        {
+          path,
+          message: `found ${describe(found)}, which matches none of the allowed forms`,
+          fix: 'see generated/platform.schema.json for the allowed forms',
+        },
+      ];
     }
     case 'too_small':
     case 'too_big': {

@@ -20,12 +20,10 @@ export const DurationSchema = z.string().regex(DURATION, 'a duration such as "50
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 export const Ipv4Schema = z.string().regex(IPV4, 'an IPv4 address such as "203.0.113.10"');
-export const CidrSchema = z
-  .string()
-  .refine((v) => {
-    const [ip, bits, ...rest] = v.split('/');
-    return rest.length === 0 && ip !== undefined && IPV4.test(ip) && bits !== undefined && /^\d+$/.test(bits) && Number(bits) <= 32;
-  }, 'a CIDR block such as "203.0.113.0/24" or "0.0.0.0/0"');
+export const CidrSchema = z.string().refine((v) => {
+  const [ip, bits, ...rest] = v.split('/');
+  return rest.length === 0 && ip !== undefined && IPV4.test(ip) && bits !== undefined && /^\d+$/.test(bits) && Number(bits) <= 32;
+}, 'a CIDR block such as "203.0.113.0/24" or "0.0.0.0/0"');
 
 /** "22", "80-90" or "any". */
 export const PortRangeSchema = z.string().refine((v) => {
@@ -181,11 +179,12 @@ export const HostServiceSchema = z.discriminatedUnion('kind', [
 export const HostSchema = z.strictObject({
   kind: z.enum(['vps', 'proxmox-vm', 'gpu']),
   description: z.string().default(''),
-  addresses: z
-    .strictObject({ public: Ipv4Schema.optional(), tailnet: Ipv4Schema.optional() })
-    .default({}),
+  addresses: z.strictObject({ public: Ipv4Schema.optional(), tailnet: Ipv4Schema.optional() }).default({}),
   /** The OS user Ansible connects as. */
-  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a POSIX user name such as "root" or "ops"').default('root'),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, 'a POSIX user name such as "root" or "ops"')
+    .default('root'),
   /** Provider instance id, where a cloud firewall needs it (Contabo). */
   instanceId: z.string().min(1).optional(),
   /** Services installed on the host itself, outside compose. Key is the service name. */
@@ -199,9 +198,19 @@ export const HostSchema = z.strictObject({
 
 export const VolumeSchema = z.discriminatedUnion('type', [
   /** A named compose volume. */
-  z.strictObject({ type: z.literal('volume'), source: NameSchema, target: z.string().regex(/^\//, 'an absolute path'), readOnly: z.boolean().default(false) }),
+  z.strictObject({
+    type: z.literal('volume'),
+    source: NameSchema,
+    target: z.string().regex(/^\//, 'an absolute path'),
+    readOnly: z.boolean().default(false),
+  }),
   /** A host path. */
-  z.strictObject({ type: z.literal('bind'), source: z.string().regex(/^\//, 'an absolute path'), target: z.string().regex(/^\//, 'an absolute path'), readOnly: z.boolean().default(false) }),
+  z.strictObject({
+    type: z.literal('bind'),
+    source: z.string().regex(/^\//, 'an absolute path'),
+    target: z.string().regex(/^\//, 'an absolute path'),
+    readOnly: z.boolean().default(false),
+  }),
   /** The host's vault (its `vaultPath`). */
   z.strictObject({ type: z.literal('vault'), target: z.string().regex(/^\//, 'an absolute path'), readOnly: z.boolean().default(false) }),
 ]);
@@ -227,9 +236,7 @@ export const ServiceSchema = z
     /** Ports the container listens on; reachable on the compose network only. */
     ports: z.array(z.strictObject({ name: NameSchema, port: PortSchema })).default([]),
     /** Ports published on the host. Empty unless something outside compose must reach the service. */
-    publish: z
-      .array(z.strictObject({ port: PortSchema, hostPort: PortSchema, hostIp: Ipv4Schema.default('127.0.0.1') }))
-      .default([]),
+    publish: z.array(z.strictObject({ port: PortSchema, hostPort: PortSchema, hostIp: Ipv4Schema.default('127.0.0.1') })).default([]),
     volumes: z.array(VolumeSchema).default([]),
     dependsOn: z.record(NameSchema, z.enum(['started', 'healthy', 'completed'])).default({}),
     healthcheck: HealthcheckSchema.optional(),
@@ -240,7 +247,10 @@ export const ServiceSchema = z
     usesHostServices: z.array(NameSchema).default([]),
     restart: z.enum(['no', 'always', 'on-failure', 'unless-stopped']).default('unless-stopped'),
     /** Memory limit, e.g. "2g". */
-    memLimit: z.string().regex(/^\d+[kmg]$/, 'a size such as "512m" or "2g"').optional(),
+    memLimit: z
+      .string()
+      .regex(/^\d+[kmg]$/, 'a size such as "512m" or "2g"')
+      .optional(),
     /**
      * The service runs untrusted code under bubblewrap. The compose file then lifts only the
      * container profiles that forbid creating namespaces (seccomp, AppArmor); no capability
@@ -375,10 +385,23 @@ export type DashboardName = (typeof DASHBOARD_NAMES)[number];
 
 export const VaultOwnerSchema = z.strictObject({
   /** The user Syncthing runs as on every vault host; it owns the vault's files. */
-  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a POSIX user name such as "syncthing"').default('syncthing'),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, 'a POSIX user name such as "syncthing"')
+    .default('syncthing'),
   /** Its uid and gid: the runtime's containers run as them, so what they write stays the owner's. */
-  uid: z.number().int().min(1, 'a non-root uid (the containers must not run as root)').max(2 ** 31 - 1).default(1000),
-  gid: z.number().int().min(1, 'a non-root gid').max(2 ** 31 - 1).default(1000),
+  uid: z
+    .number()
+    .int()
+    .min(1, 'a non-root uid (the containers must not run as root)')
+    .max(2 ** 31 - 1)
+    .default(1000),
+  gid: z
+    .number()
+    .int()
+    .min(1, 'a non-root gid')
+    .max(2 ** 31 - 1)
+    .default(1000),
 });
 
 export const VaultSchema = z.strictObject({
@@ -478,7 +501,12 @@ export const RuntimeImageSchema = z.strictObject({
   /** The registry CI pushes the runtime image to and the hosts pull it from. */
   registry: HostnameSchema.default('ghcr.io'),
   /** Repository path inside the registry, e.g. "owner/platform-runtime". */
-  repository: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, 'a lower-case repository path such as "owner/platform-runtime"'),
+  repository: z
+    .string()
+    .regex(
+      /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
+      'a lower-case repository path such as "owner/platform-runtime"',
+    ),
   /** The release the hosts run; CI tags the image with it, the deploy pins its digest. */
   tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image tag such as "0.1.0"'),
 });
@@ -520,7 +548,16 @@ export const McpSchema = z.strictObject({
   vault: z
     .strictObject({
       /** Folders (relative to the vault) vault_write may create and replace notes under. */
-      writableFolders: z.array(z.string().regex(/^(?!\.|_)[^/\\\0]+(\/[^/\\\0.][^/\\\0]*)*$/, 'a relative folder such as "inbox" or "notes/research" (no "..", no leading "_" or ".")')).default(['inbox', 'research']),
+      writableFolders: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^(?!\.|_)[^/\\\0]+(\/[^/\\\0.][^/\\\0]*)*$/,
+              'a relative folder such as "inbox" or "notes/research" (no "..", no leading "_" or ".")',
+            ),
+        )
+        .default(['inbox', 'research']),
       maxReadBytes: z.number().int().min(1024).max(50_000_000).default(1_000_000),
       maxWriteBytes: z.number().int().min(1024).max(50_000_000).default(1_000_000),
     })

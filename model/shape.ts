@@ -8,7 +8,8 @@ function unwrap(schema: unknown, value: unknown): unknown {
   let s = schema;
   for (;;) {
     const def = defOf(s);
-    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault' || def.type === 'readonly') s = def['innerType'];
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault' || def.type === 'readonly')
+      s = def['innerType'];
     else if (def.type === 'pipe') s = def['in'];
     else if (def.type === 'union' && typeof def['discriminator'] === 'string' && value && typeof value === 'object') {
       const tag = (value as Record<string, unknown>)[def['discriminator']];

@@ -25,7 +25,11 @@ export function hostServicesOf(p: Platform, host: string): [string, HostService]
   return Object.entries(p.hosts[host]?.hostServices ?? {});
 }
 
-export function hostServiceOfKind<K extends HostService['kind']>(p: Platform, host: string, kind: K): [string, Extract<HostService, { kind: K }>] | undefined {
+export function hostServiceOfKind<K extends HostService['kind']>(
+  p: Platform,
+  host: string,
+  kind: K,
+): [string, Extract<HostService, { kind: K }>] | undefined {
   const hit = hostServicesOf(p, host).find(([, s]) => s.kind === kind);
   return hit as [string, Extract<HostService, { kind: K }>] | undefined;
 }
@@ -89,8 +93,7 @@ export function ollamaUrl(p: Platform, host: string, fromHost: string): string |
 }
 
 export type HostnameTarget =
-  | { kind: 'service'; service: string; host: string; port: number }
-  | { kind: 'host-service'; service: string; host: string; port: number };
+  { kind: 'service'; service: string; host: string; port: number } | { kind: 'host-service'; service: string; host: string; port: number };
 
 /** Resolve a public hostname's `target` ("web" or "davas/ollama"), or undefined if it names nothing. */
 export function resolveTarget(p: Platform, target: string): HostnameTarget | undefined {

@@ -54,7 +54,9 @@ export function envFilesOn(p: Platform, host: string): EnvFile[] {
       reload: { compose_service: name },
     }));
   const alloy = hostServiceOfKind(p, host, 'alloy');
-  const hostAlloy: EnvFile[] = alloy ? [{ name: alloy[0], dest: ALLOY_ENV_FILE, secrets: alloyTokenSecrets(p), reload: { systemd_unit: 'alloy' } }] : [];
+  const hostAlloy: EnvFile[] = alloy
+    ? [{ name: alloy[0], dest: ALLOY_ENV_FILE, secrets: alloyTokenSecrets(p), reload: { systemd_unit: 'alloy' } }]
+    : [];
   return [...compose, ...hostAlloy];
 }
 
@@ -75,7 +77,8 @@ const groupCache = new WeakMap<Platform, Array<[string, string[]]>>();
 function computeGroups(p: Platform): Array<[string, string[]]> {
   const hosts = hostNames(p);
   const byKind = (kind: string): string[] => hosts.filter((h) => p.hosts[h]!.kind === kind);
-  const withService = (kind: 'ollama' | 'syncthing' | 'tailscale'): string[] => hosts.filter((h) => hostServiceOfKind(p, h, kind) !== undefined);
+  const withService = (kind: 'ollama' | 'syncthing' | 'tailscale'): string[] =>
+    hosts.filter((h) => hostServiceOfKind(p, h, kind) !== undefined);
   const snapshot = vaultSnapshotHost(p);
   const groups: Array<[string, string[]]> = [
     ['vps', byKind('vps')],

@@ -20,7 +20,9 @@ export function inventory(p: Platform): Record<string, unknown> {
       return [h, { ansible_host: connectionAddress(host)!, ansible_user: host.user }];
     }),
   );
-  const children = Object.fromEntries(ansibleGroups(p).map(([g, members]) => [g, { hosts: Object.fromEntries(members.map((m) => [m, {}])) }]));
+  const children = Object.fromEntries(
+    ansibleGroups(p).map(([g, members]) => [g, { hosts: Object.fromEntries(members.map((m) => [m, {}])) }]),
+  );
   return { all: { vars: { ansible_python_interpreter: '/usr/bin/python3' }, hosts, children } };
 }
 

@@ -23,7 +23,9 @@ function composeFiles(p: Platform, host: string): Array<{ src: string; dest: str
   const alloy = servicesOn(p, host).find(([n]) => n === 'alloy')?.[1];
   const prefix = `${COMPOSE_PROJECT_DIR}/`;
   return (alloy?.volumes ?? []).flatMap((v) =>
-    v.type === 'bind' && v.source.startsWith(prefix) && v.source.endsWith('.alloy') ? [{ src: hostFile(host, 'config.alloy'), dest: v.source.slice(prefix.length) }] : [],
+    v.type === 'bind' && v.source.startsWith(prefix) && v.source.endsWith('.alloy')
+      ? [{ src: hostFile(host, 'config.alloy'), dest: v.source.slice(prefix.length) }]
+      : [],
   );
 }
 

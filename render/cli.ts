@@ -24,7 +24,9 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--model' && argv[i + 1]) args.model = argv[++i]!;
     else if (a === '--out' && argv[i + 1]) args.out = argv[++i]!;
     else {
-      process.stderr.write(`render: unknown argument "${a}"\nusage: render [--check] [--quiet] [--model platform.yaml] [--out generated]\n`);
+      process.stderr.write(
+        `render: unknown argument "${a}"\nusage: render [--check] [--quiet] [--model platform.yaml] [--out generated]\n`,
+      );
       process.exit(3);
     }
   }
@@ -49,14 +51,19 @@ export function main(argv: string[]): number {
         return 0;
       }
       process.stdout.write(staleDiff(reports));
-      process.stderr.write(`render --check: ${stale.length} file(s) in ${args.out}/ are stale: run \`make render\` and commit ${args.out}/\n`);
+      process.stderr.write(
+        `render --check: ${stale.length} file(s) in ${args.out}/ are stale: run \`make render\` and commit ${args.out}/\n`,
+      );
       return 1;
     }
     writePlan(resolve(args.out), reports);
     const ms = performance.now() - t0;
     if (!args.quiet) {
       const width = Math.max(...reports.map((r) => r.path.length));
-      for (const r of reports) process.stdout.write(`  ${r.status.padEnd(9)} ${`${args.out}/${r.path}`.padEnd(width + args.out.length + 2)} ${size(r.bytes).padStart(9)}\n`);
+      for (const r of reports)
+        process.stdout.write(
+          `  ${r.status.padEnd(9)} ${`${args.out}/${r.path}`.padEnd(width + args.out.length + 2)} ${size(r.bytes).padStart(9)}\n`,
+        );
     }
     const count = (s: string): number => reports.filter((r) => r.status === s).length;
     process.stdout.write(

@@ -9,4 +9,13 @@ import { ansibleGenerator } from '../playbooks-gen/index.js';
 import type { Generator } from './types.js';
 
 /** Every generator `make render` runs. A new generator is one import and one entry here. */
-export const GENERATORS: readonly Generator[] = [composeGenerator, platformSchemaGenerator, runtimeConfigGenerator, systemMapGenerator, ansibleGenerator, alloyGenerator, alertsGenerator, dashboardsGenerator];
+export const GENERATORS: readonly Generator[] = [
+  composeGenerator,
+  platformSchemaGenerator,
+  runtimeConfigGenerator,
+  systemMapGenerator,
+  ansibleGenerator,
+  alloyGenerator,
+  alertsGenerator,
+  dashboardsGenerator,
+];

@@ -19,7 +19,10 @@ export function generateAll(p: Platform, generators: readonly Generator[] = GENE
     }
     for (const a of artifacts) {
       const prior = owner.get(a.path);
-      if (prior) throw new PlatformError('RENDER_FAILED', `generators "${prior}" and "${g.name}" both write ${a.path}`, { hint: 'give each artifact one owner' });
+      if (prior)
+        throw new PlatformError('RENDER_FAILED', `generators "${prior}" and "${g.name}" both write ${a.path}`, {
+          hint: 'give each artifact one owner',
+        });
       owner.set(a.path, g.name);
       all.push(a);
     }
@@ -99,6 +102,10 @@ function pruneEmptyDirs(dir: string, stop: string): void {
 export function staleDiff(reports: ReturnType<typeof plan>): string {
   return reports
     .filter((r) => r.status !== 'unchanged')
-    .map((r) => createTwoFilesPatch(`a/generated/${r.path}`, `b/generated/${r.path}`, r.old ?? '', r.content ?? '', undefined, undefined, { context: 3 }))
+    .map((r) =>
+      createTwoFilesPatch(`a/generated/${r.path}`, `b/generated/${r.path}`, r.old ?? '', r.content ?? '', undefined, undefined, {
+        context: 3,
+      }),
+    )
     .join('');
 }

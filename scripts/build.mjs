@@ -49,7 +49,8 @@ function nativeExternals() {
 
 // CommonJS dependencies bundled into an ES module still call require() (node builtins, optional
 // peers): give the module one, resolving from where the bundle lies.
-const CJS_SHIM = "import { createRequire as __platformCreateRequire } from 'node:module'; const require = __platformCreateRequire(import.meta.url);";
+const CJS_SHIM =
+  "import { createRequire as __platformCreateRequire } from 'node:module'; const require = __platformCreateRequire(import.meta.url);";
 
 const TARGETS = {
   runtime: {
@@ -119,7 +120,9 @@ async function buildTarget(name, t) {
   writeFileSync(join(ROOT, t.meta), JSON.stringify(result.metafile));
   const outputs = Object.entries(result.metafile.outputs).filter(([f]) => !f.endsWith('.map'));
   const bytes = outputs.reduce((n, [, o]) => n + o.bytes, 0);
-  process.stderr.write(`build: ${name}: ${outputs.length} file(s), ${(bytes / 1024).toFixed(0)} KiB, in ${(performance.now() - t0).toFixed(0)} ms\n`);
+  process.stderr.write(
+    `build: ${name}: ${outputs.length} file(s), ${(bytes / 1024).toFixed(0)} KiB, in ${(performance.now() - t0).toFixed(0)} ms\n`,
+  );
 }
 
 const args = process.argv.slice(2);

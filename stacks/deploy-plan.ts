@@ -32,7 +32,11 @@ const AWS: EnvNeed = {
   checkOnly: true,
 };
 const INFISICAL: EnvNeed[] = [
-  { name: 'INFISICAL_UNIVERSAL_AUTH_CLIENT_ID', from: ['INFISICAL_UNIVERSAL_AUTH_CLIENT_ID'], why: 'Infisical provider (a machine identity allowed to manage identities and secrets)' },
+  {
+    name: 'INFISICAL_UNIVERSAL_AUTH_CLIENT_ID',
+    from: ['INFISICAL_UNIVERSAL_AUTH_CLIENT_ID'],
+    why: 'Infisical provider (a machine identity allowed to manage identities and secrets)',
+  },
   { name: 'INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET', from: ['INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET'], why: 'Infisical provider' },
 ];
 
@@ -45,16 +49,32 @@ export function deployPlan(p: Platform): StackStep[] {
       AWS,
       ...INFISICAL,
       { name: 'CLOUDFLARE_API_TOKEN', from: ['CLOUDFLARE_API_TOKEN'], why: 'Cloudflare provider (Tunnel, DNS, Access edit)' },
-      { name: `TF_VAR_${accountIdVariable(p)}`, from: [`TF_VAR_${accountIdVariable(p)}`, p.cloudflare.accountIdEnv], why: 'Cloudflare account id' },
+      {
+        name: `TF_VAR_${accountIdVariable(p)}`,
+        from: [`TF_VAR_${accountIdVariable(p)}`, p.cloudflare.accountIdEnv],
+        why: 'Cloudflare account id',
+      },
     ],
     hosts: [
       AWS,
-      ...['CNTB_OAUTH2_CLIENT_ID', 'CNTB_OAUTH2_CLIENT_SECRET', 'CNTB_OAUTH2_USER', 'CNTB_OAUTH2_PASS'].map((n) => ({ name: n, from: [n], why: 'Contabo provider' })),
+      ...['CNTB_OAUTH2_CLIENT_ID', 'CNTB_OAUTH2_CLIENT_SECRET', 'CNTB_OAUTH2_USER', 'CNTB_OAUTH2_PASS'].map((n) => ({
+        name: n,
+        from: [n],
+        why: 'Contabo provider',
+      })),
     ],
     observability: [
       AWS,
-      { name: 'GRAFANA_AUTH', from: ['GRAFANA_AUTH', p.observability.grafanaCloud.apiTokenSecret], why: 'Grafana provider (a service account token of the Grafana Cloud stack)' },
-      { name: `TF_VAR_${webhookVariable(p)}`, from: [`TF_VAR_${webhookVariable(p)}`, p.observability.discord.webhookSecret], why: 'Discord webhook of the contact point' },
+      {
+        name: 'GRAFANA_AUTH',
+        from: ['GRAFANA_AUTH', p.observability.grafanaCloud.apiTokenSecret],
+        why: 'Grafana provider (a service account token of the Grafana Cloud stack)',
+      },
+      {
+        name: `TF_VAR_${webhookVariable(p)}`,
+        from: [`TF_VAR_${webhookVariable(p)}`, p.observability.discord.webhookSecret],
+        why: 'Discord webhook of the contact point',
+      },
     ],
   };
   return STACK_ORDER.map((stack) => ({ stack, needs: needs[stack] }));

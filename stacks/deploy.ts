@@ -34,26 +34,40 @@ function main(argv: string[]): number {
   const modelFile = process.env.PLATFORM_MODEL ?? 'platform.yaml';
   const p = loadPlatform(resolve(modelFile), modelFile);
   const backend = mode === 'bootstrap' ? 'local' : 's3';
-  const wanted: StackName[] = mode === 'all' ? (named.length ? STACK_ORDER.filter((s) => named.includes(s)) : [...STACK_ORDER]) : ['bootstrap'];
+  const wanted: StackName[] =
+    mode === 'all' ? (named.length ? STACK_ORDER.filter((s) => named.includes(s)) : [...STACK_ORDER]) : ['bootstrap'];
   const steps = deployPlan(p).filter((s) => wanted.includes(s.stack));
 
   out(`platform ${p.name} (${modelFile}), state bucket ${p.aws.buckets.tfstate.name} in ${p.aws.region}`);
-  out(mode === 'bootstrap' ? 'first bootstrap: the state bucket, with its own state in terraform.bootstrap.tfstate' : mode === 'migrate' ? `moving the bootstrap state into s3://${p.aws.buckets.tfstate.name}/${stateKey(p, 'bootstrap')}` : 'deploying, in order:');
+  out(
+    mode === 'bootstrap'
+      ? 'first bootstrap: the state bucket, with its own state in terraform.bootstrap.tfstate'
+      : mode === 'migrate'
+        ? `moving the bootstrap state into s3://${p.aws.buckets.tfstate.name}/${stateKey(p, 'bootstrap')}`
+        : 'deploying, in order:',
+  );
   const missing: string[] = [];
   const envs = new Map<StackName, Record<string, string>>();
   steps.forEach((step, i) => {
     const { env, missing: lacks } = stackEnv(step, process.env);
     envs.set(step.stack, env);
-    const state = step.stack === 'bootstrap' && backend === 'local' ? 'local state file' : `s3://${p.aws.buckets.tfstate.name}/${stateKey(p, step.stack)} (lock ${stateKey(p, step.stack)}.tflock)`;
+    const state =
+      step.stack === 'bootstrap' && backend === 'local'
+        ? 'local state file'
+        : `s3://${p.aws.buckets.tfstate.name}/${stateKey(p, step.stack)} (lock ${stateKey(p, step.stack)}.tflock)`;
     out(`  ${i + 1}. ${step.stack.padEnd(13)} state: ${state}`);
     for (const need of step.needs) {
       const lack = lacks.includes(need);
-      out(`       ${lack ? 'MISSING' : 'ok     '} ${need.name}${need.from.length > 1 || need.from[0] !== need.name ? ` (from ${need.from.join(' or ')})` : ''}: ${need.why}`);
+      out(
+        `       ${lack ? 'MISSING' : 'ok     '} ${need.name}${need.from.length > 1 || need.from[0] !== need.name ? ` (from ${need.from.join(' or ')})` : ''}: ${need.why}`,
+      );
       if (lack) missing.push(`${step.stack}: ${need.from.join(' or ')}`);
     }
   });
   if (missing.length) {
-    process.stderr.write(`\nnot deploying, credentials missing (stack: variable)\n${missing.map((m) => `  - ${m}`).join('\n')}\nhint: run under \`infisical run --env=${p.infisical.env} --\` or export them; see docs/deploy-cloud.md\n`);
+    process.stderr.write(
+      `\nnot deploying, credentials missing (stack: variable)\n${missing.map((m) => `  - ${m}`).join('\n')}\nhint: run under \`infisical run --env=${p.infisical.env} --\` or export them; see docs/deploy-cloud.md\n`,
+    );
     if (!dryRun) return 1;
   }
   if (dryRun) return missing.length ? 1 : 0;
@@ -66,7 +80,10 @@ function main(argv: string[]): number {
   for (const step of steps) {
     const extra = mode === 'migrate' ? ['--migrate-state'] : [];
     out(`\n== cdktf deploy ${step.stack} ${[...extra, ...passThrough].join(' ')}`.trimEnd());
-    const r = spawnSync(cdktf, ['deploy', step.stack, '--skip-synth', ...extra, ...passThrough], { stdio: 'inherit', env: { ...base, ...envs.get(step.stack) } });
+    const r = spawnSync(cdktf, ['deploy', step.stack, '--skip-synth', ...extra, ...passThrough], {
+      stdio: 'inherit',
+      env: { ...base, ...envs.get(step.stack) },
+    });
     if (r.status !== 0) {
       process.stderr.write(`cdktf deploy ${step.stack} failed; later stacks were not deployed\n`);
       return r.status ?? 1;

@@ -8,7 +8,10 @@ import type { Construct } from 'constructs';
  */
 
 export const STACK_ERRORS = {
-  STACK_PROPS_INVALID: { message: '{construct} {path}: its props cannot be expressed', hint: 'fix the value in platform.yaml that these props come from, then synthesize again' },
+  STACK_PROPS_INVALID: {
+    message: '{construct} {path}: its props cannot be expressed',
+    hint: 'fix the value in platform.yaml that these props come from, then synthesize again',
+  },
   DASHBOARD_INVALID: { message: 'dashboard "{name}": {reason}', hint: 'run `make render` to regenerate generated/grafana/dashboards/' },
   SYNTH_FAILED: { message: 'synthesis failed: {reason}', hint: 'fix the setting named in the message, then synthesize again' },
 } as const;

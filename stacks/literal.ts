@@ -44,7 +44,9 @@ export function literal(text: string): string {
  */
 export function externalLiteral(what: string, text: string): string {
   if (Token.isUnresolved(text)) {
-    throw new StackError('STACK_PROPS_INVALID', `${what} contains a CDKTF token marker ("\${TfToken[...]}")`, { hint: 'external text must be plain text; regenerate the file with `make render`' });
+    throw new StackError('STACK_PROPS_INVALID', `${what} contains a CDKTF token marker ("\${TfToken[...]}")`, {
+      hint: 'external text must be plain text; regenerate the file with `make render`',
+    });
   }
   return literal(text);
 }

@@ -28,7 +28,9 @@ function main(): void {
   const modelFile = process.env.PLATFORM_MODEL ?? 'platform.yaml';
   const backend = process.env.PLATFORM_BOOTSTRAP_BACKEND ?? 'local';
   if (backend !== 'local' && backend !== 's3') {
-    throw new StackError('SYNTH_FAILED', `PLATFORM_BOOTSTRAP_BACKEND is "${backend}"`, { hint: 'set it to "local" (first bootstrap) or "s3"' });
+    throw new StackError('SYNTH_FAILED', `PLATFORM_BOOTSTRAP_BACKEND is "${backend}"`, {
+      hint: 'set it to "local" (first bootstrap) or "s3"',
+    });
   }
   const platform = loadPlatform(resolve(root, modelFile), modelFile);
   const { app } = buildPlatformApp({

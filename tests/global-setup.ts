@@ -7,6 +7,10 @@ import { join } from 'node:path';
  */
 export default function setup(): void {
   const root = join(import.meta.dirname, '..');
-  const r = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--if-stale', 'runtime'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new Error(`scripts/build.mjs runtime failed (exit ${r.status ?? r.signal}): the runtime CLI tests need runtime/dist`);
+  const r = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--if-stale', 'runtime'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0)
+    throw new Error(`scripts/build.mjs runtime failed (exit ${r.status ?? r.signal}): the runtime CLI tests need runtime/dist`);
 }

@@ -11,24 +11,54 @@ export function checkHosts(p: Platform): RawProblem[] {
   for (const [name, h] of Object.entries(p.hosts)) {
     const address = connectionAddress(h);
     if (!address) {
-      add(['hosts', name], `host "${name}" has no address`, 'add "addresses: { tailnet: ... }" or a public address so Ansible can reach it', true);
+      add(
+        ['hosts', name],
+        `host "${name}" has no address`,
+        'add "addresses: { tailnet: ... }" or a public address so Ansible can reach it',
+        true,
+      );
     }
     const rules = h.firewall.inbound;
-    dupes(rules.map((r) => r.name)).forEach((i) => add(['hosts', name, 'firewall', 'inbound', i, 'name'], `firewall rule "${rules[i]!.name}" is defined twice on host "${name}"`, 'give each rule a unique name'));
+    dupes(rules.map((r) => r.name)).forEach((i) =>
+      add(
+        ['hosts', name, 'firewall', 'inbound', i, 'name'],
+        `firewall rule "${rules[i]!.name}" is defined twice on host "${name}"`,
+        'give each rule a unique name',
+      ),
+    );
     const ssh = sshRules(rules);
     if (ssh.length === 0) {
-      add(['hosts', name, 'firewall'], `no inbound rule lets SSH (tcp/22) in to "${name}": the firewall would lock out Ansible and you`, 'add a rule { name: ssh, protocol: tcp, ports: "22", sources: [<your tailnet or admin CIDR>] }', true);
+      add(
+        ['hosts', name, 'firewall'],
+        `no inbound rule lets SSH (tcp/22) in to "${name}": the firewall would lock out Ansible and you`,
+        'add a rule { name: ssh, protocol: tcp, ports: "22", sources: [<your tailnet or admin CIDR>] }',
+        true,
+      );
     }
     if (h.kind === 'vps' && h.instanceId === undefined) {
-      add(['hosts', name], `VPS "${name}" has no instanceId, so its provider firewall cannot be attached`, 'add "instanceId:" with the provider\'s instance id', true);
+      add(
+        ['hosts', name],
+        `VPS "${name}" has no instanceId, so its provider firewall cannot be attached`,
+        'add "instanceId:" with the provider\'s instance id',
+        true,
+      );
     }
     const listens = hostServicesOf(p, name).flatMap(([svc, s]) => {
       const l = listenOf(s);
       return l ? [{ svc, ...l }] : [];
     });
     for (const [svc, s] of hostServicesOf(p, name)) {
-      if (s.kind === 'ollama' && listenOf(s)?.address !== '127.0.0.1' && listenOf(s)?.address !== h.addresses.tailnet && listenOf(s)?.address !== '0.0.0.0') {
-        add(['hosts', name, 'hostServices', svc, 'listen'], `Ollama listens on ${listenOf(s)?.address}, which is neither loopback nor this host's tailnet address`, `use "127.0.0.1:<port>" or "${h.addresses.tailnet ?? '<tailnet address>'}:<port>"`);
+      if (
+        s.kind === 'ollama' &&
+        listenOf(s)?.address !== '127.0.0.1' &&
+        listenOf(s)?.address !== h.addresses.tailnet &&
+        listenOf(s)?.address !== '0.0.0.0'
+      ) {
+        add(
+          ['hosts', name, 'hostServices', svc, 'listen'],
+          `Ollama listens on ${listenOf(s)?.address}, which is neither loopback nor this host's tailnet address`,
+          `use "127.0.0.1:<port>" or "${h.addresses.tailnet ?? '<tailnet address>'}:<port>"`,
+        );
       }
     }
     // Published ports collide with each other and with host services' ports.
@@ -38,12 +68,20 @@ export function checkHosts(p: Platform): RawProblem[] {
       s.publish.forEach((pub, i) => {
         const prior = taken.get(`${pub.hostPort}`);
         if (prior) {
-          add(['services', svc, 'publish', i, 'hostPort'], `host port ${pub.hostPort} on "${name}" is already taken by ${prior}`, 'publish on another host port, or remove one of the two');
+          add(
+            ['services', svc, 'publish', i, 'hostPort'],
+            `host port ${pub.hostPort} on "${name}" is already taken by ${prior}`,
+            'publish on another host port, or remove one of the two',
+          );
         } else {
           taken.set(`${pub.hostPort}`, `service "${svc}"`);
         }
         if (!s.ports.some((x) => x.port === pub.port)) {
-          add(['services', svc, 'publish', i, 'port'], `service "${svc}" publishes port ${pub.port}, which it does not list under "ports"`, `add { name: ..., port: ${pub.port} } to its ports, or publish one of: ${s.ports.map((x) => x.port).join(', ') || '(none)'}`);
+          add(
+            ['services', svc, 'publish', i, 'port'],
+            `service "${svc}" publishes port ${pub.port}, which it does not list under "ports"`,
+            `add { name: ..., port: ${pub.port} } to its ports, or publish one of: ${s.ports.map((x) => x.port).join(', ') || '(none)'}`,
+          );
         }
       });
     }
@@ -51,11 +89,20 @@ export function checkHosts(p: Platform): RawProblem[] {
     // ---- what the Ansible roles rely on
     const viaTailnet = address !== undefined && address === h.addresses.tailnet;
     if (viaTailnet && !hostServiceOfKind(p, name, 'tailscale')) {
-      add(['hosts', name, 'addresses', 'tailnet'], `Ansible reaches "${name}" over the tailnet (${address}), but the host runs no tailscale`, 'add "tailscale: { kind: tailscale }" under its hostServices, or remove the tailnet address', true);
+      add(
+        ['hosts', name, 'addresses', 'tailnet'],
+        `Ansible reaches "${name}" over the tailnet (${address}), but the host runs no tailscale`,
+        'add "tailscale: { kind: tailscale }" under its hostServices, or remove the tailnet address',
+        true,
+      );
     }
     rules.forEach((r, i) => {
       if (r.protocol === 'icmp' && r.ports !== 'any') {
-        add(['hosts', name, 'firewall', 'inbound', i, 'ports'], `ICMP rule "${r.name}" lists ports "${r.ports}", but ICMP has no ports`, 'remove "ports" from the ICMP rule');
+        add(
+          ['hosts', name, 'firewall', 'inbound', i, 'ports'],
+          `ICMP rule "${r.name}" lists ports "${r.ports}", but ICMP has no ports`,
+          'remove "ports" from the ICMP rule',
+        );
       }
     });
     if (viaTailnet && ssh.length > 0 && !ssh.some((r) => r.sources.some((s) => cidrOverlaps(s, TAILNET_CIDR)))) {
@@ -68,13 +115,25 @@ export function checkHosts(p: Platform): RawProblem[] {
     }
     for (const [svc, s] of hostServicesOf(p, name)) {
       if (s.kind === 'syncthing' && !h.vaultPath) {
-        add(['hosts', name, 'hostServices', svc], `host "${name}" runs Syncthing but has no vaultPath, so there is no folder to sync`, `add "vaultPath:" to hosts.${name}, or remove the syncthing host service`, true);
+        add(
+          ['hosts', name, 'hostServices', svc],
+          `host "${name}" runs Syncthing but has no vaultPath, so there is no folder to sync`,
+          `add "vaultPath:" to hosts.${name}, or remove the syncthing host service`,
+          true,
+        );
       }
       if (s.kind === 'ollama') {
-        dupes(s.models).forEach((i) => add(['hosts', name, 'hostServices', svc, 'models', i], `model "${s.models[i]}" is listed twice`, 'list each model once'));
+        dupes(s.models).forEach((i) =>
+          add(['hosts', name, 'hostServices', svc, 'models', i], `model "${s.models[i]}" is listed twice`, 'list each model once'),
+        );
       }
       if (s.kind === 'alloy' && !identityFor(p, name)) {
-        add(['hosts', name, 'hostServices', svc], `host "${name}" runs Alloy, which needs its Grafana Cloud tokens from Infisical, but no Infisical identity covers the host`, `add "${name}" to the hosts of an identity under infisical.identities`, true);
+        add(
+          ['hosts', name, 'hostServices', svc],
+          `host "${name}" runs Alloy, which needs its Grafana Cloud tokens from Infisical, but no Infisical identity covers the host`,
+          `add "${name}" to the hosts of an identity under infisical.identities`,
+          true,
+        );
       }
     }
   }

@@ -22,24 +22,45 @@ export function checkObservability(p: Platform): RawProblem[] {
   for (const [name, suffix] of Object.entries(PUSH_PATHS) as Array<[keyof typeof PUSH_PATHS, string]>) {
     const url = new URL(o.grafanaCloud[name].url);
     if (!url.pathname.endsWith(suffix)) {
-      add(['observability', 'grafanaCloud', name, 'url'], `the ${name} URL must be the push endpoint, ending in "${suffix}"; found path "${url.pathname}"`, `copy the push URL from the Grafana Cloud stack's ${name} details, e.g. "${url.origin}${suffix}"`);
+      add(
+        ['observability', 'grafanaCloud', name, 'url'],
+        `the ${name} URL must be the push endpoint, ending in "${suffix}"; found path "${url.pathname}"`,
+        `copy the push URL from the Grafana Cloud stack's ${name} details, e.g. "${url.origin}${suffix}"`,
+      );
     }
   }
   const tempo = new URL(o.grafanaCloud.tempo.url);
   if (tempo.pathname !== '/' && tempo.pathname !== '') {
-    add(['observability', 'grafanaCloud', 'tempo', 'url'], `the Tempo URL is an OTLP gRPC endpoint and takes no path; found path "${tempo.pathname}"`, `write "${tempo.protocol}//${tempo.host}${tempo.port ? '' : ':443'}"`);
+    add(
+      ['observability', 'grafanaCloud', 'tempo', 'url'],
+      `the Tempo URL is an OTLP gRPC endpoint and takes no path; found path "${tempo.pathname}"`,
+      `write "${tempo.protocol}//${tempo.host}${tempo.port ? '' : ':443'}"`,
+    );
   }
 
   // ---- dashboards
-  dupes(o.dashboards).forEach((i) => add(['observability', 'dashboards', i], `dashboard "${o.dashboards[i]}" is listed twice`, 'list each dashboard once'));
+  dupes(o.dashboards).forEach((i) =>
+    add(['observability', 'dashboards', i], `dashboard "${o.dashboards[i]}" is listed twice`, 'list each dashboard once'),
+  );
   o.extraPanels.forEach((panel, i) => {
     const at = ['observability', 'extraPanels', i];
     if (!o.dashboards.includes(panel.dashboard)) {
-      add([...at, 'dashboard'], `panel "${panel.title}" goes on dashboard "${panel.dashboard}", which is not rendered`, oneOf(panel.dashboard, o.dashboards));
+      add(
+        [...at, 'dashboard'],
+        `panel "${panel.title}" goes on dashboard "${panel.dashboard}", which is not rendered`,
+        oneOf(panel.dashboard, o.dashboards),
+      );
     }
     const m = METRIC_BY_NAME.get(panel.metric);
     if (!m) {
-      add([...at, 'metric'], `metric "${panel.metric}" is not in the metric catalog`, `${oneOf(panel.metric, METRICS.map((x) => x.name))}, or add it to METRICS in packages/contract/src/metrics.ts`);
+      add(
+        [...at, 'metric'],
+        `metric "${panel.metric}" is not in the metric catalog`,
+        `${oneOf(
+          panel.metric,
+          METRICS.map((x) => x.name),
+        )}, or add it to METRICS in packages/contract/src/metrics.ts`,
+      );
       return;
     }
     const fits = panel.show === 'rate' ? m.type !== 'gauge' : panel.show === 'value' ? m.type === 'gauge' : m.type === 'histogram';
@@ -59,7 +80,12 @@ export function checkObservability(p: Platform): RawProblem[] {
     if (name !== 'alloy' || !alloyHosts(p).includes(s.host)) continue;
     const missing = tokens.filter((t) => !s.secrets.includes(t));
     if (missing.length) {
-      add(['services', name, 'secrets'], `Alloy on "${s.host}" pushes to Grafana Cloud but does not get ${missing.join(', ')}`, `add ${missing.map((t) => `"${t}"`).join(', ')} to services.${name}.secrets`, true);
+      add(
+        ['services', name, 'secrets'],
+        `Alloy on "${s.host}" pushes to Grafana Cloud but does not get ${missing.join(', ')}`,
+        `add ${missing.map((t) => `"${t}"`).join(', ')} to services.${name}.secrets`,
+        true,
+      );
     }
   }
   const worker = p.services.worker;
@@ -68,9 +94,19 @@ export function checkObservability(p: Platform): RawProblem[] {
     const port = servicePort(worker, 'metrics');
     const alloyInCompose = p.services.alloy?.host === rt;
     if (port === undefined) {
-      add(['services', 'worker', 'ports'], 'the worker has no port named "metrics", so Alloy cannot scrape the runtime\'s metrics', 'add { name: metrics, port: 9464 } to services.worker.ports', true);
+      add(
+        ['services', 'worker', 'ports'],
+        'the worker has no port named "metrics", so Alloy cannot scrape the runtime\'s metrics',
+        'add { name: metrics, port: 9464 } to services.worker.ports',
+        true,
+      );
     } else if (!alloyInCompose && !worker.publish.some((x) => x.port === port)) {
-      add(['services', 'worker', 'ports'], `Alloy runs on "${rt}" outside compose and cannot reach the worker's metrics port ${port}, which is not published`, `publish it on loopback: publish: [{ port: ${port}, hostPort: ${port} }]`, true);
+      add(
+        ['services', 'worker', 'ports'],
+        `Alloy runs on "${rt}" outside compose and cannot reach the worker's metrics port ${port}, which is not published`,
+        `publish it on loopback: publish: [{ port: ${port}, hostPort: ${port} }]`,
+        true,
+      );
     }
   }
   return list;

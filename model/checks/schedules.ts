@@ -13,7 +13,10 @@ import type { RawProblem } from './problems.js';
 /** Parses a standard five-field cron in a time zone, or says why it cannot. */
 export function parseCron(expr: string, timezone: string): { cron: Cron } | { error: string } {
   const fields = expr.trim().split(/\s+/);
-  if (fields.length !== 5) return { error: `"${expr}" has ${fields.length} field${fields.length === 1 ? '' : 's'}; standard cron has five (minute hour day-of-month month day-of-week)` };
+  if (fields.length !== 5)
+    return {
+      error: `"${expr}" has ${fields.length} field${fields.length === 1 ? '' : 's'}; standard cron has five (minute hour day-of-month month day-of-week)`,
+    };
   if (!isTimeZone(timezone)) return { error: `unknown time zone "${timezone}"` };
   try {
     return { cron: new Cron(expr, { timezone, paused: true, mode: '5-part' }) };
@@ -48,24 +51,54 @@ export function checkSchedules(p: Platform, now: Date): RawProblem[] {
     const when = 'cron' in parsed ? ` (next runs in ${s.timezone}: ${nextRuns(parsed.cron, now, 3).join(', ')})` : '';
     if ('error' in parsed) {
       if (!isTimeZone(s.timezone)) {
-        add(out, ['schedules', name, 'timezone'], `schedule "${name}": unknown time zone "${s.timezone}"`, 'use an IANA zone name such as "Europe/Berlin", "America/New_York" or "UTC"');
+        add(
+          out,
+          ['schedules', name, 'timezone'],
+          `schedule "${name}": unknown time zone "${s.timezone}"`,
+          'use an IANA zone name such as "Europe/Berlin", "America/New_York" or "UTC"',
+        );
       } else {
-        add(out, ['schedules', name, 'cron'], `schedule "${name}": bad cron: ${parsed.error}`, 'write five fields, e.g. "0 7 * * *" (07:00 daily) or "*/15 9-17 * * 1-5"');
+        add(
+          out,
+          ['schedules', name, 'cron'],
+          `schedule "${name}": bad cron: ${parsed.error}`,
+          'write five fields, e.g. "0 7 * * *" (07:00 daily) or "*/15 9-17 * * 1-5"',
+        );
       }
     }
     if (s.job.model !== undefined && !models.includes(s.job.model)) {
-      add(out, ['schedules', name, 'job', 'model'], `schedule "${name}" names model "${s.job.model}", which is not in routing.models${when}`, oneOf(s.job.model, models));
+      add(
+        out,
+        ['schedules', name, 'job', 'model'],
+        `schedule "${name}" names model "${s.job.model}", which is not in routing.models${when}`,
+        oneOf(s.job.model, models),
+      );
     }
     const t = s.job.template;
     if (t !== undefined) {
       if (!TEMPLATE.test(t)) {
-        add(out, ['schedules', name, 'job', 'template'], `schedule "${name}": template "${t}" is not a vault-relative markdown path${when}`, 'write a path inside the vault such as "templates/briefing.md" (no leading "/", no "..")');
+        add(
+          out,
+          ['schedules', name, 'job', 'template'],
+          `schedule "${name}": template "${t}" is not a vault-relative markdown path${when}`,
+          'write a path inside the vault such as "templates/briefing.md" (no leading "/", no "..")',
+        );
       } else if (system.has(t.split('/')[0]!)) {
-        add(out, ['schedules', name, 'job', 'template'], `schedule "${name}": template "${t}" lies in the runtime's "${t.split('/')[0]}" folder, where it would be taken for a job or moved`, 'keep templates in a folder of their own, e.g. "templates/"');
+        add(
+          out,
+          ['schedules', name, 'job', 'template'],
+          `schedule "${name}": template "${t}" lies in the runtime's "${t.split('/')[0]}" folder, where it would be taken for a job or moved`,
+          'keep templates in a folder of their own, e.g. "templates/"',
+        );
       }
     }
     if (s.job.type === 'chain') {
-      add(out, ['schedules', name, 'job', 'type'], `schedule "${name}": a scheduled job cannot be a chain (its steps would need a template of their own)`, 'use type "text" or "research"');
+      add(
+        out,
+        ['schedules', name, 'job', 'type'],
+        `schedule "${name}": a scheduled job cannot be a chain (its steps would need a template of their own)`,
+        'use type "text" or "research"',
+      );
     }
   }
   return out;

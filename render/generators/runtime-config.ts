@@ -21,13 +21,22 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
   const host = runtimeHost(p);
   const port = (name: string, portName?: string): number => {
     const s = must(p.services[name], `service "${name}"`);
-    return must(portName === undefined ? servicePort(s) : servicePort(s, portName), `a port${portName ? ` named "${portName}"` : ''} of service "${name}"`);
+    return must(
+      portName === undefined ? servicePort(s) : servicePort(s, portName),
+      `a port${portName ? ` named "${portName}"` : ''} of service "${name}"`,
+    );
   };
   const svc = (name: string): string => `http://${name}:${servicePort(must(p.services[name], `service "${name}"`), 'http') ?? port(name)}`;
-  const vaultMount = must(p.services.worker?.volumes.find((v) => v.type === 'vault')?.target, 'the worker\'s vault mount');
+  const vaultMount = must(p.services.worker?.volumes.find((v) => v.type === 'vault')?.target, "the worker's vault mount");
   const hosted = (k: HostedProvider) => {
     const s = p.routing.providers[k];
-    return { baseUrl: s.baseUrl, apiKeySecret: s.apiKeySecret, timeoutMs: ms(s.timeoutSeconds), rateLimitRetries: s.rateLimitRetries, maxRetryWaitMs: ms(s.maxRetryWaitSeconds) };
+    return {
+      baseUrl: s.baseUrl,
+      apiKeySecret: s.apiKeySecret,
+      timeoutMs: ms(s.timeoutSeconds),
+      rateLimitRetries: s.rateLimitRetries,
+      maxRetryWaitMs: ms(s.maxRetryWaitSeconds),
+    };
   };
   const alloyBeside = p.services.alloy?.host === host;
   const config: z.input<typeof RuntimeConfigSchema> = {

@@ -51,12 +51,16 @@ function mermaid(p: Platform): string[] {
     for (const hs of s.usesHostServices) lines.push(`  ${id('svc', n)} -.->|host.docker.internal| ${id('hs', s.host, hs)}`);
     if (s.volumes.some((v) => v.type === 'vault')) lines.push(`  ${id('svc', n)} --- ${id('vault', s.host)}`);
   }
-  const routedHosts = [...new Set(p.routing.models.flatMap((r) => (r.provider === 'ollama' && r.host && p.services.worker?.host !== r.host ? [r.host] : [])))];
+  const routedHosts = [
+    ...new Set(p.routing.models.flatMap((r) => (r.provider === 'ollama' && r.host && p.services.worker?.host !== r.host ? [r.host] : []))),
+  ];
   for (const h of routedHosts) {
     const ollama = hostServicesOf(p, h).find(([, s]) => s.kind === 'ollama');
     if (ollama && p.services.worker) lines.push(`  ${id('svc', 'worker')} -.->|tailnet| ${id('hs', h, ollama[0])}`);
   }
-  for (const [h] of Object.entries(p.hosts)) if (hostServicesOf(p, h).some(([, s]) => s.kind === 'alloy') || servicesOn(p, h).some(([n]) => n === 'alloy')) lines.push(`  ${id('host', h)} -.->|telemetry| grafana`);
+  for (const [h] of Object.entries(p.hosts))
+    if (hostServicesOf(p, h).some(([, s]) => s.kind === 'alloy') || servicesOn(p, h).some(([n]) => n === 'alloy'))
+      lines.push(`  ${id('host', h)} -.->|telemetry| grafana`);
   const snapshotHosts = Object.entries(p.hosts).filter(([, h]) => h.vaultPath);
   if (snapshotHosts[0]) lines.push(`  ${id('vault', snapshotHosts[0][0])} -.->|snapshots| ${id('bucket', 'vault-snapshots')}`);
   return lines;
@@ -69,19 +73,26 @@ function table(header: string[], rows: string[][]): string[] {
 
 export function systemMap(p: Platform): string {
   const out: string[] = [notice('<!--').trimEnd(), '', `# System map: ${p.name}`, ''];
-  out.push(`Environment \`${p.env}\`, domain \`${p.domain}\`, ${Object.keys(p.hosts).length} hosts, ${Object.keys(p.services).length} compose services, ${p.routing.models.length} routed models.`, '');
+  out.push(
+    `Environment \`${p.env}\`, domain \`${p.domain}\`, ${Object.keys(p.hosts).length} hosts, ${Object.keys(p.services).length} compose services, ${p.routing.models.length} routed models.`,
+    '',
+  );
   out.push('```mermaid', ...mermaid(p), '```', '');
 
   out.push('## Services per host', '');
   for (const [hostName, h] of Object.entries(p.hosts)) {
-    const addr = [h.addresses.public && `public ${h.addresses.public}`, h.addresses.tailnet && `tailnet ${h.addresses.tailnet}`].filter(Boolean).join(', ');
+    const addr = [h.addresses.public && `public ${h.addresses.public}`, h.addresses.tailnet && `tailnet ${h.addresses.tailnet}`]
+      .filter(Boolean)
+      .join(', ');
     out.push(`### ${hostName}`, '', `${h.kind}${h.description ? `: ${h.description}` : ''}. ${addr}; Ansible user \`${h.user}\`.`, '');
     const rows = servicesOn(p, hostName).map(([n, s]) => [
       n,
       'compose',
       s.ports.map((x) => `${x.port} (${x.name})`).join(', ') || '-',
       s.publish.map((x) => `${x.hostIp}:${x.hostPort}`).join(', ') || '-',
-      Object.entries(s.dependsOn).map(([d, c]) => `${d} (${c})`).join(', ') || '-',
+      Object.entries(s.dependsOn)
+        .map(([d, c]) => `${d} (${c})`)
+        .join(', ') || '-',
     ]);
     for (const [n, s] of hostServicesOf(p, hostName)) {
       const l = listenOf(s);
@@ -89,7 +100,13 @@ export function systemMap(p: Platform): string {
     }
     out.push(...table(['service', 'runs as', 'ports', 'listens / published', 'depends on'], rows), '');
     if (h.firewall.inbound.length) {
-      out.push(...table(['inbound rule', 'protocol', 'ports', 'from'], h.firewall.inbound.map((r) => [r.name, r.protocol, r.ports, r.sources.join(', ')])), '');
+      out.push(
+        ...table(
+          ['inbound rule', 'protocol', 'ports', 'from'],
+          h.firewall.inbound.map((r) => [r.name, r.protocol, r.ports, r.sources.join(', ')]),
+        ),
+        '',
+      );
     }
   }
 
@@ -101,7 +118,11 @@ export function systemMap(p: Platform): string {
         e.hostname,
         e.target.kind === 'service' ? `${e.target.service} on ${e.target.host}` : `${e.target.service} on ${e.target.host} (host)`,
         e.origin,
-        e.access ? (e.access.policy === 'people' ? `people: ${e.access.emails.join(', ')}` : `service token ${e.access.serviceToken}`) : 'public',
+        e.access
+          ? e.access.policy === 'people'
+            ? `people: ${e.access.emails.join(', ')}`
+            : `service token ${e.access.serviceToken}`
+          : 'public',
       ]),
     ),
     '',
@@ -111,7 +132,13 @@ export function systemMap(p: Platform): string {
   out.push(
     ...table(
       ['model', 'provider', 'host', 'purpose', 'health-gated'],
-      p.routing.models.map((r) => [`${r.id}${r.id === p.routing.default ? ' (default)' : ''}`, r.provider, r.host ?? '-', r.purpose, r.healthGated ? 'yes' : 'no']),
+      p.routing.models.map((r) => [
+        `${r.id}${r.id === p.routing.default ? ' (default)' : ''}`,
+        r.provider,
+        r.host ?? '-',
+        r.purpose,
+        r.healthGated ? 'yes' : 'no',
+      ]),
     ),
     '',
     `Embeddings: \`${p.routing.embedding.model}\` on ${p.routing.embedding.host} (${p.routing.embedding.dimensions} dimensions).`,
@@ -126,7 +153,14 @@ export function systemMap(p: Platform): string {
     out.push(
       ...table(
         ['schedule', 'cron', 'time zone', 'job', 'catch-up', 'enabled'],
-        schedules.map(([n, s]) => [n, `\`${s.cron}\``, s.timezone, `${s.job.type}${s.job.model ? ` on ${s.job.model}` : ''}${s.job.template ? `, template ${s.job.template}` : ''}`, s.catchUp, s.enabled ? 'yes' : 'no']),
+        schedules.map(([n, s]) => [
+          n,
+          `\`${s.cron}\``,
+          s.timezone,
+          `${s.job.type}${s.job.model ? ` on ${s.job.model}` : ''}${s.job.template ? `, template ${s.job.template}` : ''}`,
+          s.catchUp,
+          s.enabled ? 'yes' : 'no',
+        ]),
       ),
       '',
       'Upcoming runs: `runtime schedule next NAME`.',
@@ -137,9 +171,15 @@ export function systemMap(p: Platform): string {
   out.push('## Data stores', '');
   const stores: string[][] = Object.entries(p.services)
     .filter(([, s]) => s.image && DATA_STORE.test(s.image))
-    .map(([n, s]) => [n, s.host, s.image!, s.volumes.map((v) => (v.type === 'volume' ? v.source : v.type === 'bind' ? v.source : 'vault')).join(', ') || '-']);
+    .map(([n, s]) => [
+      n,
+      s.host,
+      s.image!,
+      s.volumes.map((v) => (v.type === 'volume' ? v.source : v.type === 'bind' ? v.source : 'vault')).join(', ') || '-',
+    ]);
   for (const [key, b] of Object.entries(p.aws.buckets)) stores.push([key, `S3 ${p.aws.region}`, b.name, b.purpose]);
-  for (const [h, host] of Object.entries(p.hosts)) if (host.vaultPath) stores.push(['vault', h, host.vaultPath, 'Obsidian vault (Syncthing)']);
+  for (const [h, host] of Object.entries(p.hosts))
+    if (host.vaultPath) stores.push(['vault', h, host.vaultPath, 'Obsidian vault (Syncthing)']);
   out.push(...table(['store', 'where', 'image / name', 'holds'], stores), '');
   return `${out.join('\n')}`;
 }

@@ -5,7 +5,9 @@ import { enableCompileCache } from 'node:module';
 
 const cli = new URL('../dist/cli.js', import.meta.url);
 if (!existsSync(cli)) {
-  process.stderr.write(`runtime: ${cli.pathname} is missing: the runtime is not built; run \`make build\` in the repository (it compiles runtime/src to runtime/dist)\n`);
+  process.stderr.write(
+    `runtime: ${cli.pathname} is missing: the runtime is not built; run \`make build\` in the repository (it compiles runtime/src to runtime/dist)\n`,
+  );
   process.exit(1);
 }
 // V8 code cache for every module this process loads (ours and node_modules), kept in

@@ -72,7 +72,11 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
   }
   const stdio = service === 'mcp' && argv.includes('--stdio');
   // On stdio, stdout carries the protocol: logs go to stderr.
-  const log = createLogger({ level: config.logLevel, fields: { service }, ...(stdio ? { sink: (line: string) => void process.stderr.write(`${line}\n`) } : {}) });
+  const log = createLogger({
+    level: config.logLevel,
+    fields: { service },
+    ...(stdio ? { sink: (line: string) => void process.stderr.write(`${line}\n`) } : {}),
+  });
   for (const w of config.warnings) log.warn(w);
   try {
     if (service === 'index') {
@@ -101,7 +105,12 @@ async function scheduleMain(args: readonly string[], env: Env, io: CliIo): Promi
   const { scheduleCommand } = await import('./schedule/cli.js');
   try {
     const config = loadConfig(env);
-    await scheduleCommand(args, config, createLogger({ level: config.logLevel, sink: (line) => io.stderr(`${line}\n`), fields: { service: 'schedule' } }), io);
+    await scheduleCommand(
+      args,
+      config,
+      createLogger({ level: config.logLevel, sink: (line) => io.stderr(`${line}\n`), fields: { service: 'schedule' } }),
+      io,
+    );
     return 0;
   } catch (e) {
     io.stderr(formatFatal(e));

@@ -8,31 +8,127 @@ import { defineErrors, type CatalogErrorOptions } from '@platform/contract';
  */
 
 export const RUNTIME_ERRORS = {
-  CONFIG_INVALID: { message: 'the runtime configuration is invalid', httpStatus: 500, hint: 'run `make render` to regenerate runtime.json and check the environment variables it names' },
-  PROVIDER_UNAVAILABLE: { message: 'the model is unavailable right now', httpStatus: 503, hint: 'wait for the provider or its host to come back, or pick another model yourself' },
-  PROVIDER_RATE_LIMITED: { message: 'the provider rate-limited the request', httpStatus: 429, hint: 'retry later, or pick a model on another provider' },
-  PROVIDER_TIMEOUT: { message: 'the provider did not answer in time', httpStatus: 504, hint: 'retry, or raise timeoutSeconds for the route in platform.yaml' },
-  PROVIDER_ERROR: { message: 'the provider returned an error', httpStatus: 502, hint: 'retry; if it persists, read the provider\'s message above and its status page' },
-  PROVIDER_AUTH: { message: 'the provider rejected the credentials', httpStatus: 502, hint: 'check the API key secret named in routing.providers' },
+  CONFIG_INVALID: {
+    message: 'the runtime configuration is invalid',
+    httpStatus: 500,
+    hint: 'run `make render` to regenerate runtime.json and check the environment variables it names',
+  },
+  PROVIDER_UNAVAILABLE: {
+    message: 'the model is unavailable right now',
+    httpStatus: 503,
+    hint: 'wait for the provider or its host to come back, or pick another model yourself',
+  },
+  PROVIDER_RATE_LIMITED: {
+    message: 'the provider rate-limited the request',
+    httpStatus: 429,
+    hint: 'retry later, or pick a model on another provider',
+  },
+  PROVIDER_TIMEOUT: {
+    message: 'the provider did not answer in time',
+    httpStatus: 504,
+    hint: 'retry, or raise timeoutSeconds for the route in platform.yaml',
+  },
+  PROVIDER_ERROR: {
+    message: 'the provider returned an error',
+    httpStatus: 502,
+    hint: "retry; if it persists, read the provider's message above and its status page",
+  },
+  PROVIDER_AUTH: {
+    message: 'the provider rejected the credentials',
+    httpStatus: 502,
+    hint: 'check the API key secret named in routing.providers',
+  },
   MODEL_UNKNOWN: { message: 'no route for this model id', httpStatus: 404, hint: 'use a model id from routing.models in platform.yaml' },
-  MCP_UNAVAILABLE: { message: 'the MCP tool server is unavailable', httpStatus: 503, hint: 'start the mcp service, or check services.mcpUrl in runtime.json' },
-  MCP_AUTH: { message: 'the MCP request carried no valid bearer token', httpStatus: 401, hint: 'send the token from the MCP auth secret (mcp.authTokenSecret) as `Authorization: Bearer <token>`' },
-  MCP_TOOL_INPUT: { message: 'a tool was called with arguments it cannot use', httpStatus: 400, hint: 'call the tool with the arguments its input schema lists (tools/list shows them)' },
-  FETCH_BLOCKED: { message: 'the URL points at an address the fetch tool may not reach', httpStatus: 403, hint: 'fetch public http(s) URLs only, or add the host:port to mcp.fetch.allowHosts in platform.yaml' },
-  FETCH_FAILED: { message: 'the page could not be fetched', httpStatus: 502, hint: 'check the URL in a browser; retry later if the site is down or slow' },
-  SEARCH_UNAVAILABLE: { message: 'the search engine is unavailable', httpStatus: 503, hint: 'set mcp.search.searxngUrl in platform.yaml and check that SearXNG answers' },
-  VAULT_PATH_REFUSED: { message: 'the vault path is refused', httpStatus: 400, hint: 'use a relative path to a note inside the vault, in a folder the tool may write (mcp.vault.writableFolders)' },
-  VAULT_NOT_FOUND: { message: 'no such note in the vault', httpStatus: 404, hint: 'list the vault\'s notes to find the path, and check its spelling' },
-  RESEARCH_BUDGET: { message: 'the research job ran out of steps, time or tokens', httpStatus: 422, hint: 'narrow the question, or raise mcp.research.maxSteps, timeoutSeconds or maxTokens in platform.yaml' },
-  SANDBOX_UNAVAILABLE: { message: 'the code sandbox cannot run', httpStatus: 503, hint: 'install bubblewrap in the runtime image and give services.mcp "sandbox: bubblewrap"' },
-  RAG_UNAVAILABLE: { message: 'the retrieval service is unavailable', httpStatus: 503, hint: 'start the rag service, or check services.ragUrl in runtime.json' },
-  RAG_BAD_REQUEST: { message: 'the retrieval request is invalid', httpStatus: 400, hint: 'send a query the retrieval API accepts; the message names the field' },
-  RAG_INDEX_MISMATCH: { message: 'the index was built with another embedding model', httpStatus: 409, hint: 're-index with `runtime index` after changing routing.embedding, or switch the embedding model back' },
-  RAG_STORE_ERROR: { message: 'a vector or graph store failed', httpStatus: 502, hint: 'check that Qdrant and Neo4j answer at the URLs in runtime.json (services.qdrantUrl, services.neo4jUri)' },
-  RAG_EMBEDDER: { message: 'the embedding model failed', httpStatus: 502, hint: 'check that the embedding model in routing.embedding is pulled on its Ollama host' },
-  JOB_INVALID: { message: 'the job file is invalid', httpStatus: 400, hint: 'fix the job file\'s frontmatter and drop it into the queue again' },
-  SKILL_UNKNOWN: { message: 'the job names a skill that does not exist', httpStatus: 400, hint: 'name a skill from the vault\'s skills folder' },
-  QUEUE_IO: { message: 'a vault queue file operation failed', httpStatus: 500, hint: 'check that the vault is mounted, writable and not full' },
+  MCP_UNAVAILABLE: {
+    message: 'the MCP tool server is unavailable',
+    httpStatus: 503,
+    hint: 'start the mcp service, or check services.mcpUrl in runtime.json',
+  },
+  MCP_AUTH: {
+    message: 'the MCP request carried no valid bearer token',
+    httpStatus: 401,
+    hint: 'send the token from the MCP auth secret (mcp.authTokenSecret) as `Authorization: Bearer <token>`',
+  },
+  MCP_TOOL_INPUT: {
+    message: 'a tool was called with arguments it cannot use',
+    httpStatus: 400,
+    hint: 'call the tool with the arguments its input schema lists (tools/list shows them)',
+  },
+  FETCH_BLOCKED: {
+    message: 'the URL points at an address the fetch tool may not reach',
+    httpStatus: 403,
+    hint: 'fetch public http(s) URLs only, or add the host:port to mcp.fetch.allowHosts in platform.yaml',
+  },
+  FETCH_FAILED: {
+    message: 'the page could not be fetched',
+    httpStatus: 502,
+    hint: 'check the URL in a browser; retry later if the site is down or slow',
+  },
+  SEARCH_UNAVAILABLE: {
+    message: 'the search engine is unavailable',
+    httpStatus: 503,
+    hint: 'set mcp.search.searxngUrl in platform.yaml and check that SearXNG answers',
+  },
+  VAULT_PATH_REFUSED: {
+    message: 'the vault path is refused',
+    httpStatus: 400,
+    hint: 'use a relative path to a note inside the vault, in a folder the tool may write (mcp.vault.writableFolders)',
+  },
+  VAULT_NOT_FOUND: {
+    message: 'no such note in the vault',
+    httpStatus: 404,
+    hint: "list the vault's notes to find the path, and check its spelling",
+  },
+  RESEARCH_BUDGET: {
+    message: 'the research job ran out of steps, time or tokens',
+    httpStatus: 422,
+    hint: 'narrow the question, or raise mcp.research.maxSteps, timeoutSeconds or maxTokens in platform.yaml',
+  },
+  SANDBOX_UNAVAILABLE: {
+    message: 'the code sandbox cannot run',
+    httpStatus: 503,
+    hint: 'install bubblewrap in the runtime image and give services.mcp "sandbox: bubblewrap"',
+  },
+  RAG_UNAVAILABLE: {
+    message: 'the retrieval service is unavailable',
+    httpStatus: 503,
+    hint: 'start the rag service, or check services.ragUrl in runtime.json',
+  },
+  RAG_BAD_REQUEST: {
+    message: 'the retrieval request is invalid',
+    httpStatus: 400,
+    hint: 'send a query the retrieval API accepts; the message names the field',
+  },
+  RAG_INDEX_MISMATCH: {
+    message: 'the index was built with another embedding model',
+    httpStatus: 409,
+    hint: 're-index with `runtime index` after changing routing.embedding, or switch the embedding model back',
+  },
+  RAG_STORE_ERROR: {
+    message: 'a vector or graph store failed',
+    httpStatus: 502,
+    hint: 'check that Qdrant and Neo4j answer at the URLs in runtime.json (services.qdrantUrl, services.neo4jUri)',
+  },
+  RAG_EMBEDDER: {
+    message: 'the embedding model failed',
+    httpStatus: 502,
+    hint: 'check that the embedding model in routing.embedding is pulled on its Ollama host',
+  },
+  JOB_INVALID: {
+    message: 'the job file is invalid',
+    httpStatus: 400,
+    hint: "fix the job file's frontmatter and drop it into the queue again",
+  },
+  SKILL_UNKNOWN: {
+    message: 'the job names a skill that does not exist',
+    httpStatus: 400,
+    hint: "name a skill from the vault's skills folder",
+  },
+  QUEUE_IO: {
+    message: 'a vault queue file operation failed',
+    httpStatus: 500,
+    hint: 'check that the vault is mounted, writable and not full',
+  },
   VAULT_IO: {
     message: 'the vault storage failed (disk full, quota, I/O error)',
     httpStatus: 503,
@@ -64,16 +160,36 @@ export const RUNTIME_ERRORS = {
     hint: 'ask for a shorter answer or raise vault.worker.maxAnswerChars in platform.yaml',
   },
   STORE_ERROR: { message: 'the local database failed', httpStatus: 500, hint: 'check that DATA_DIR is writable and has free space' },
-  SERVICE_NOT_BUILT: { message: 'this runtime service is not built yet', httpStatus: 501, hint: 'run a service this version ships (`runtime --help` lists them)' },
+  SERVICE_NOT_BUILT: {
+    message: 'this runtime service is not built yet',
+    httpStatus: 501,
+    hint: 'run a service this version ships (`runtime --help` lists them)',
+  },
   USAGE: { message: 'the command line was not understood', httpStatus: 400, hint: 'run `runtime --help` for the commands' },
-  BAD_REQUEST: { message: 'the request is malformed or out of bounds', httpStatus: 400, hint: 'fix the request as the message says; the API\'s limits are in the message' },
+  BAD_REQUEST: {
+    message: 'the request is malformed or out of bounds',
+    httpStatus: 400,
+    hint: "fix the request as the message says; the API's limits are in the message",
+  },
   UNAUTHORIZED: { message: 'the request carries no valid credentials', httpStatus: 401, hint: 'sign in again, or send valid credentials' },
   FORBIDDEN: { message: 'the credentials do not allow this', httpStatus: 403, hint: 'use an identity that is allowed this action' },
   NOT_FOUND: { message: 'no such resource', httpStatus: 404, hint: 'check the id or path in the request' },
-  CONFLICT: { message: 'the resource is not in a state that allows this', httpStatus: 409, hint: 'reload the resource and try again once it is in the state the action needs' },
-  PAYLOAD_TOO_LARGE: { message: 'the request body is too large', httpStatus: 413, hint: 'send a smaller body; the limit is in the message' },
+  CONFLICT: {
+    message: 'the resource is not in a state that allows this',
+    httpStatus: 409,
+    hint: 'reload the resource and try again once it is in the state the action needs',
+  },
+  PAYLOAD_TOO_LARGE: {
+    message: 'the request body is too large',
+    httpStatus: 413,
+    hint: 'send a smaller body; the limit is in the message',
+  },
   RATE_LIMITED: { message: 'too many requests from this identity', httpStatus: 429, hint: 'wait a little and retry' },
-  INTERNAL: { message: 'an unexpected internal error', httpStatus: 500, hint: 'this is a bug in the runtime: report it with the log lines around it' },
+  INTERNAL: {
+    message: 'an unexpected internal error',
+    httpStatus: 500,
+    hint: 'this is a bug in the runtime: report it with the log lines around it',
+  },
 } as const;
 
 export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;
@@ -95,7 +211,11 @@ export class RuntimeError extends defineErrors('RuntimeError', RUNTIME_ERRORS) {
 
   /** A plain object for logs and JSON answers. */
   override toJSON(): { code: RuntimeErrorCode; message: string; hint: string; httpStatus: number; retryAfterMs?: number } {
-    return { ...super.toJSON(), httpStatus: this.httpStatus, ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}) };
+    return {
+      ...super.toJSON(),
+      httpStatus: this.httpStatus,
+      ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),
+    };
   }
 }
 

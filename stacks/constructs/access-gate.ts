@@ -6,8 +6,7 @@ import { HostnameSchema, NameSchema } from '../../model/schema.js';
 import { checkProps } from '../errors.js';
 
 export type AccessRule =
-  | { readonly kind: 'people'; readonly emails: readonly string[] }
-  | { readonly kind: 'service-token'; readonly tokenName: string };
+  { readonly kind: 'people'; readonly emails: readonly string[] } | { readonly kind: 'service-token'; readonly tokenName: string };
 
 export interface AccessGateProps {
   readonly accountId: string;
@@ -36,7 +35,8 @@ export class AccessGate extends Construct {
     super(scope, id);
     const problems: string[] = [];
     if (!HostnameSchema.safeParse(props.hostname).success) problems.push(`hostname "${props.hostname}" is not a DNS name`);
-    if (!GO_DURATION.test(props.sessionDuration)) problems.push(`session duration "${props.sessionDuration}" is not a duration Access accepts (ns, us, ms, s, m, h)`);
+    if (!GO_DURATION.test(props.sessionDuration))
+      problems.push(`session duration "${props.sessionDuration}" is not a duration Access accepts (ns, us, ms, s, m, h)`);
     if (props.rule.kind === 'people') {
       if (props.rule.emails.length === 0) problems.push('people access with no emails would let nobody in');
       problems.push(...props.rule.emails.filter((e) => !EMAIL.test(e)).map((e) => `"${e}" is not an email address`));

@@ -27,7 +27,8 @@ export class GrafanaDashboards extends Construct {
   constructor(scope: Construct, id: string, props: GrafanaDashboardsProps) {
     super(scope, id);
     const problems: string[] = [];
-    if (!/^[A-Za-z0-9_-]{1,40}$/.test(props.folderUid)) problems.push(`folder uid "${props.folderUid}" is not 1-40 letters, digits, "-" or "_"`);
+    if (!/^[A-Za-z0-9_-]{1,40}$/.test(props.folderUid))
+      problems.push(`folder uid "${props.folderUid}" is not 1-40 letters, digits, "-" or "_"`);
     const names = new Set<string>();
     for (const d of props.dashboards) {
       if (!/^[a-z0-9][a-z0-9_-]*$/.test(d.name)) problems.push(`dashboard file name "${d.name}" is not a lower-case name`);
@@ -47,7 +48,13 @@ export class GrafanaDashboards extends Construct {
 
     this.folder = new GrafanaFolder(this, 'folder', { title: props.folderTitle, uid: props.folderUid });
     this.dashboards = props.dashboards.map(
-      (d) => new GrafanaDashboard(this, `dashboard-${d.name}`, { configJson: externalLiteral(`dashboard "${d.name}"`, d.json), folder: this.folder, overwrite: true, message: 'generated from platform.yaml' }),
+      (d) =>
+        new GrafanaDashboard(this, `dashboard-${d.name}`, {
+          configJson: externalLiteral(`dashboard "${d.name}"`, d.json),
+          folder: this.folder,
+          overwrite: true,
+          message: 'generated from platform.yaml',
+        }),
     );
   }
 }

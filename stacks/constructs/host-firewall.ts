@@ -36,9 +36,12 @@ export class HostFirewall extends Construct {
     if (!/^\d+$/.test(props.instanceId)) problems.push(`instance id "${props.instanceId}" is not the numeric id Contabo uses`);
     if (props.inbound.length === 0) problems.push('no inbound rules: the firewall would shut the host off, SSH included');
     for (const r of props.inbound) {
-      if (!PortRangeSchema.safeParse(r.ports).success) problems.push(`rule "${r.name}": ports "${r.ports}" is not a port, a low-high range or "any"`);
+      if (!PortRangeSchema.safeParse(r.ports).success)
+        problems.push(`rule "${r.name}": ports "${r.ports}" is not a port, a low-high range or "any"`);
       if (r.sources.length === 0) problems.push(`rule "${r.name}" has no sources`);
-      problems.push(...r.sources.filter((s) => !CidrSchema.safeParse(s).success).map((s) => `rule "${r.name}": "${s}" is not an IPv4 CIDR`));
+      problems.push(
+        ...r.sources.filter((s) => !CidrSchema.safeParse(s).success).map((s) => `rule "${r.name}": "${s}" is not an IPv4 CIDR`),
+      );
     }
     checkProps(this, problems);
 

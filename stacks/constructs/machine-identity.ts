@@ -37,8 +37,12 @@ export class MachineIdentity extends Construct {
     super(scope, id);
     checkProps(this, [
       ...(NameSchema.safeParse(props.identityName).success ? [] : [`identity name "${props.identityName}" is not a lower-case name`]),
-      ...(['viewer', 'member', 'admin', 'no-access'].includes(props.projectRole) ? [] : [`project role "${props.projectRole}" is not viewer, member, admin or no-access`]),
-      ...(Number.isInteger(props.clientSecretTtlDays) && props.clientSecretTtlDays >= 0 ? [] : [`client secret TTL ${props.clientSecretTtlDays} is not a whole number of days`]),
+      ...(['viewer', 'member', 'admin', 'no-access'].includes(props.projectRole)
+        ? []
+        : [`project role "${props.projectRole}" is not viewer, member, admin or no-access`]),
+      ...(Number.isInteger(props.clientSecretTtlDays) && props.clientSecretTtlDays >= 0
+        ? []
+        : [`client secret TTL ${props.clientSecretTtlDays} is not a whole number of days`]),
       ...(props.hosts.length > 0 ? [] : ['no hosts use this identity']),
     ]);
 

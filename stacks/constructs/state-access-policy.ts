@@ -23,9 +23,13 @@ export class StateAccessPolicy extends Construct {
   constructor(scope: Construct, id: string, props: StateAccessPolicyProps) {
     super(scope, id);
     checkProps(this, [
-      ...(BucketNameSchema.safeParse(props.stateBucketName).success ? [] : [`bucket name "${props.stateBucketName}" is not a name S3 accepts`]),
+      ...(BucketNameSchema.safeParse(props.stateBucketName).success
+        ? []
+        : [`bucket name "${props.stateBucketName}" is not a name S3 accepts`]),
       ...(props.stateKeys.length > 0 ? [] : ['no state keys']),
-      ...props.stateKeys.filter((k) => !k.endsWith('.tfstate') || k.includes('*')).map((k) => `state key "${k}" must be one object ending in .tfstate`),
+      ...props.stateKeys
+        .filter((k) => !k.endsWith('.tfstate') || k.includes('*'))
+        .map((k) => `state key "${k}" must be one object ending in .tfstate`),
     ]);
     const bucketArn = `arn:aws:s3:::${props.stateBucketName}`;
     const prefixes = [...new Set(props.stateKeys.map((k) => k.slice(0, k.lastIndexOf('/') + 1)))];
@@ -42,7 +46,12 @@ export class StateAccessPolicy extends Construct {
             Resource: [bucketArn],
             Condition: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
           },
-          { Sid: 'ReadWriteState', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: props.stateKeys.map((k) => `${bucketArn}/${k}`) },
+          {
+            Sid: 'ReadWriteState',
+            Effect: 'Allow',
+            Action: ['s3:GetObject', 's3:PutObject'],
+            Resource: props.stateKeys.map((k) => `${bucketArn}/${k}`),
+          },
           {
             Sid: 'LockFiles',
             Effect: 'Allow',

@@ -132,7 +132,14 @@ export class InfisicalIdentityUniversalAuthClientSecret extends TerraformResourc
     id: string,
     private readonly config: InfisicalIdentityUniversalAuthClientSecretConfig,
   ) {
-    super(scope, id, resourceConfig(InfisicalIdentityUniversalAuthClientSecret.tfResourceType, INFISICAL, { ...config, dependsOn: [config.universalAuth, ...(config.dependsOn ?? [])] }));
+    super(
+      scope,
+      id,
+      resourceConfig(InfisicalIdentityUniversalAuthClientSecret.tfResourceType, INFISICAL, {
+        ...config,
+        dependsOn: [config.universalAuth, ...(config.dependsOn ?? [])],
+      }),
+    );
   }
 
   get clientId(): string {

@@ -1,4 +1,9 @@
-import { TerraformProvider, type TerraformMetaArguments, type TerraformProviderGeneratorMetadata, type TerraformResourceConfig } from 'cdktf';
+import {
+  TerraformProvider,
+  type TerraformMetaArguments,
+  type TerraformProviderGeneratorMetadata,
+  type TerraformResourceConfig,
+} from 'cdktf';
 import type { Construct } from 'constructs';
 
 /*
@@ -15,7 +20,11 @@ export interface PinnedProvider extends TerraformProviderGeneratorMetadata {
 }
 
 export const CONTABO: PinnedProvider = { providerName: 'contabo', source: 'contabo/contabo', providerVersionConstraint: '~> 0.1.31' };
-export const INFISICAL: PinnedProvider = { providerName: 'infisical', source: 'infisical/infisical', providerVersionConstraint: '~> 0.15.47' };
+export const INFISICAL: PinnedProvider = {
+  providerName: 'infisical',
+  source: 'infisical/infisical',
+  providerVersionConstraint: '~> 0.15.47',
+};
 export const GRAFANA: PinnedProvider = { providerName: 'grafana', source: 'grafana/grafana', providerVersionConstraint: '~> 4.10' };
 
 export function resourceConfig(type: string, pinned: PinnedProvider, meta: TerraformMetaArguments): TerraformResourceConfig {

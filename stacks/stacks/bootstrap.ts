@@ -37,6 +37,9 @@ export class BootstrapStack extends TerraformStack {
       // Losing this bucket loses every stack's state.
       preventDestroy: true,
     });
-    new TerraformOutput(this, 'state_bucket', { value: this.stateBucket.bucket.bucket, description: 'bucket holding the state of every other stack' });
+    new TerraformOutput(this, 'state_bucket', {
+      value: this.stateBucket.bucket.bucket,
+      description: 'bucket holding the state of every other stack',
+    });
   }
 }

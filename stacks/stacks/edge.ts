@@ -60,7 +60,7 @@ export class EdgeStack extends TerraformStack {
     const project = new DataInfisicalProjects(this, 'project', { slug: p.infisical.project });
 
     const endpoints = publicEndpoints(p);
-    const keys = routeKeys(endpoints.map((e) => e.target.kind === 'service' ? e.target.service : `${e.target.host}/${e.target.service}`));
+    const keys = routeKeys(endpoints.map((e) => (e.target.kind === 'service' ? e.target.service : `${e.target.host}/${e.target.service}`)));
     this.tunnel = new PlatformTunnel(this, 'tunnel', {
       accountId: accountId.stringValue,
       zoneId: zone.id,
@@ -92,6 +92,9 @@ export class EdgeStack extends TerraformStack {
     });
     this.gates = gates;
 
-    new TerraformOutput(this, 'tunnel_id', { value: this.tunnel.tunnel.id, description: 'not a secret: the connector token is in Infisical' });
+    new TerraformOutput(this, 'tunnel_id', {
+      value: this.tunnel.tunnel.id,
+      description: 'not a secret: the connector token is in Infisical',
+    });
   }
 }

@@ -28,7 +28,10 @@ export class HostsStack extends TerraformStack {
     const firewalls = new Map<string, HostFirewall>();
     for (const name of firewalledHosts(p)) {
       const h = p.hosts[name]!;
-      firewalls.set(name, new HostFirewall(this, `firewall-${name}`, { hostName: name, instanceId: h.instanceId!, inbound: h.firewall.inbound }));
+      firewalls.set(
+        name,
+        new HostFirewall(this, `firewall-${name}`, { hostName: name, instanceId: h.instanceId!, inbound: h.firewall.inbound }),
+      );
     }
     this.firewalls = firewalls;
   }

@@ -34,8 +34,15 @@ export class IdentitiesStack extends TerraformStack {
       identities.set(i.name, mi);
       // The hosts' bootstrap credentials: the id is plain, the secret only ever read with
       // `terraform output -raw` straight into the host's provisioning (never into a file here).
-      new TerraformOutput(this, `${i.name}_client_id`, { value: mi.clientSecret.clientId, description: `universal auth client id of ${i.name}` });
-      new TerraformOutput(this, `${i.name}_client_secret`, { value: mi.clientSecret.clientSecret, sensitive: true, description: `universal auth client secret of ${i.name}` });
+      new TerraformOutput(this, `${i.name}_client_id`, {
+        value: mi.clientSecret.clientId,
+        description: `universal auth client id of ${i.name}`,
+      });
+      new TerraformOutput(this, `${i.name}_client_secret`, {
+        value: mi.clientSecret.clientSecret,
+        sensitive: true,
+        description: `universal auth client secret of ${i.name}`,
+      });
     }
     this.identities = identities;
   }

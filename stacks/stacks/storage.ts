@@ -34,12 +34,18 @@ export class StorageStack extends TerraformStack {
 
     this.vaultSnapshots = new HardenedBucket(this, 'vault-snapshots', bucketProps(p.aws.buckets['vault-snapshots']));
     this.artifacts = new HardenedBucket(this, 'artifacts', bucketProps(p.aws.buckets.artifacts));
-    this.serviceUser = new ServiceUser(this, 'service-user', { userName: p.aws.serviceUser, buckets: [this.vaultSnapshots, this.artifacts] });
+    this.serviceUser = new ServiceUser(this, 'service-user', {
+      userName: p.aws.serviceUser,
+      buckets: [this.vaultSnapshots, this.artifacts],
+    });
     new StateAccessPolicy(this, 'state-access', {
       policyName: `${p.name}-terraform-state`,
       stateBucketName: p.aws.buckets.tfstate.name,
       stateKeys: STACK_ORDER.map((s) => stateKey(p, s)),
     });
-    new TerraformOutput(this, 'service_user', { value: this.serviceUser.user.name, description: 'create its access key by hand; Terraform never holds it' });
+    new TerraformOutput(this, 'service_user', {
+      value: this.serviceUser.user.name,
+      description: 'create its access key by hand; Terraform never holds it',
+    });
   }
 }

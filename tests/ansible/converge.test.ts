@@ -50,7 +50,8 @@ describe('converge: compose_project, infisical_agent, syncthing, vault_snapshot,
     // The playbooks' directory layout: files are shipped from ../hosts/<host>/ relative to it.
     mkdirSync(join(tmp, 'files/ansible'), { recursive: true });
     cpSync(join(REPO, 'generated/hosts/contabo'), join(tmp, 'files/hosts/contabo'), { recursive: true });
-    if (!existsSync(join(tmp, 'files/hosts/contabo/config.alloy'))) writeFileSync(join(tmp, 'files/hosts/contabo/config.alloy'), 'logging { level = "info" }\n');
+    if (!existsSync(join(tmp, 'files/hosts/contabo/config.alloy')))
+      writeFileSync(join(tmp, 'files/hosts/contabo/config.alloy'), 'logging { level = "info" }\n');
     env = ansibleEnv({
       FAKE_DOCKER_LOG: join(tmp, 'docker.log'),
       FAKE_DOCKER_STATE: join(tmp, 'docker.json'),
@@ -78,7 +79,9 @@ describe('converge: compose_project, infisical_agent, syncthing, vault_snapshot,
       compose_env_wait_seconds: 5,
     };
     dryRun = await playbook('converge.yml', '--check');
-    dryRunWrote = ['opt/platform/docker-compose.yml', 'etc/nftables.conf', 'etc/infisical-agent/agent.yaml'].filter((f) => existsSync(join(root, f)));
+    dryRunWrote = ['opt/platform/docker-compose.yml', 'etc/nftables.conf', 'etc/infisical-agent/agent.yaml'].filter((f) =>
+      existsSync(join(root, f)),
+    );
     runs.push(await playbook('converge.yml'));
     runs.push(await playbook('converge.yml'));
   }, 300_000);
@@ -100,7 +103,13 @@ describe('converge: compose_project, infisical_agent, syncthing, vault_snapshot,
     expect(second!.status, second!.stdout.slice(-3000)).toBe(0);
     const r = recap(second!.stdout);
     expect(r.failed).toBe(0);
-    expect(r.changed, second!.stdout.split('\n').filter((l) => l.startsWith('changed:') || l.startsWith('TASK')).join('\n')).toBe(0);
+    expect(
+      r.changed,
+      second!.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('changed:') || l.startsWith('TASK'))
+        .join('\n'),
+    ).toBe(0);
   });
 
   it('is clean under --check after converging', async () => {
@@ -111,7 +120,9 @@ describe('converge: compose_project, infisical_agent, syncthing, vault_snapshot,
 
   it('compose_project ships the compose and Alloy files and runs `up` once', () => {
     const project = join(root, 'opt/platform');
-    expect(readFileSync(join(project, 'docker-compose.yml'), 'utf8')).toBe(readFileSync(join(REPO, 'generated/hosts/contabo/docker-compose.yml'), 'utf8'));
+    expect(readFileSync(join(project, 'docker-compose.yml'), 'utf8')).toBe(
+      readFileSync(join(REPO, 'generated/hosts/contabo/docker-compose.yml'), 'utf8'),
+    );
     expect(existsSync(join(project, 'alloy/config.alloy'))).toBe(true);
     expect(statSync(join(project, 'secrets')).mode & 0o777).toBe(0o700);
     const calls = docker();
@@ -145,7 +156,9 @@ describe('converge: compose_project, infisical_agent, syncthing, vault_snapshot,
       expect(tmpl).toContain(`eq .Key ${f.secrets.map((s) => `"${s}"`).join(' ')} }}`);
       expect(tmpl).toContain('{{ .Key }}={{ .Value }}');
     }
-    expect(readFileSync(join(root, 'etc/systemd/system/infisical-agent.service'), 'utf8')).toContain(`agent --config ${agentDir}/agent.yaml`);
+    expect(readFileSync(join(root, 'etc/systemd/system/infisical-agent.service'), 'utf8')).toContain(
+      `agent --config ${agentDir}/agent.yaml`,
+    );
   });
 
   it('syncthing creates the vault and its queue folders and ignores workspace and trash', () => {
@@ -155,11 +168,15 @@ describe('converge: compose_project, infisical_agent, syncthing, vault_snapshot,
     expect(ignore).toContain('(?d).obsidian/workspace*');
     expect(ignore).toContain('(?d).trash');
     for (const f of vars.vault_folders) expect(ignore.filter((l) => !l.startsWith('//') && l.includes(f))).toEqual([]);
-    expect(readFileSync(join(root, `etc/systemd/system/syncthing@${String(extraVars.syncthing_user)}.service.d/gui.conf`), 'utf8')).toContain('STGUIADDRESS=127.0.0.1:8384');
+    expect(
+      readFileSync(join(root, `etc/systemd/system/syncthing@${String(extraVars.syncthing_user)}.service.d/gui.conf`), 'utf8'),
+    ).toContain('STGUIADDRESS=127.0.0.1:8384');
   });
 
   it('ollama binds to the model address and pulls each model once', () => {
-    expect(readFileSync(join(root, 'etc/systemd/system/ollama.service.d/listen.conf'), 'utf8')).toContain(`OLLAMA_HOST=${vars.ollama_listen}`);
+    expect(readFileSync(join(root, 'etc/systemd/system/ollama.service.d/listen.conf'), 'utf8')).toContain(
+      `OLLAMA_HOST=${vars.ollama_listen}`,
+    );
     const calls = readFileSync(join(tmp, 'ollama.log'), 'utf8')
       .trim()
       .split('\n')
@@ -177,7 +194,23 @@ describe('converge: compose_project, infisical_agent, syncthing, vault_snapshot,
 
   it('firewall refuses a ruleset that would lock out SSH', async () => {
     const noSsh = { ...extraVars, firewall_inbound: [{ name: 'web', protocol: 'tcp', ports: '443', sources: ['0.0.0.0/0'] }] };
-    const bad = await runAsync('ansible', ['localhost', '-i', 'localhost,', '-c', 'local', '-m', 'ansible.builtin.include_role', '-a', 'name=firewall', '-e', JSON.stringify(noSsh)], env);
+    const bad = await runAsync(
+      'ansible',
+      [
+        'localhost',
+        '-i',
+        'localhost,',
+        '-c',
+        'local',
+        '-m',
+        'ansible.builtin.include_role',
+        '-a',
+        'name=firewall',
+        '-e',
+        JSON.stringify(noSsh),
+      ],
+      env,
+    );
     expect(bad.status).not.toBe(0);
     expect(bad.stdout + bad.stderr).toMatch(/lock out Ansible/);
   }, 180_000);
@@ -189,7 +222,10 @@ describe('converge: compose_project, infisical_agent, syncthing, vault_snapshot,
     mkdirSync(join(vault, '.trash'), { recursive: true });
     writeFileSync(join(vault, '.trash/old.md'), 'gone\n');
     const script = join(root, 'usr/local/bin/vault-snapshot');
-    const r = spawnSync(script, [], { env: { ...env, AWS_BIN: join(BIN, 'aws'), VAULT_SNAPSHOT_ENDPOINT: 'http://127.0.0.1:9' }, encoding: 'utf8' });
+    const r = spawnSync(script, [], {
+      env: { ...env, AWS_BIN: join(BIN, 'aws'), VAULT_SNAPSHOT_ENDPOINT: 'http://127.0.0.1:9' },
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     const dir = join(tmp, 's3', vars.vault_snapshot_bucket, vars.vault_snapshot_prefix);
     const uploads = readdirSync(dir);

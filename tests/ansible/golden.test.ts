@@ -36,7 +36,9 @@ describe('generated/ansible golden files', () => {
   it('ships only files that some generator writes', () => {
     for (const a of artifacts.filter((x) => x.path.startsWith('ansible/host_vars/'))) {
       const vars = parse(a.content) as { compose_file_src?: string; compose_files?: Array<{ src: string }>; alloy_config_src?: string };
-      const srcs = [vars.compose_file_src, vars.alloy_config_src, ...(vars.compose_files ?? []).map((f) => f.src)].filter((x): x is string => x !== undefined);
+      const srcs = [vars.compose_file_src, vars.alloy_config_src, ...(vars.compose_files ?? []).map((f) => f.src)].filter(
+        (x): x is string => x !== undefined,
+      );
       for (const src of srcs) expect(existsSync(join(REPO, 'generated/ansible', src)), `${a.path}: ${src}`).toBe(true);
     }
   });

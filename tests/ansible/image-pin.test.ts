@@ -19,7 +19,11 @@ describe('compose_project and the runtime image digest', () => {
   let root: string;
   let playbook: string;
   const play = (extra: Record<string, unknown>) =>
-    runAsync('ansible-playbook', ['-i', 'localhost,', '-e', JSON.stringify({ ...base(), ...extra }), playbook], ansibleEnv({ FAKE_DOCKER_LOG: join(tmp, 'docker.log'), FAKE_DOCKER_STATE: join(tmp, 'docker.json') }));
+    runAsync(
+      'ansible-playbook',
+      ['-i', 'localhost,', '-e', JSON.stringify({ ...base(), ...extra }), playbook],
+      ansibleEnv({ FAKE_DOCKER_LOG: join(tmp, 'docker.log'), FAKE_DOCKER_STATE: join(tmp, 'docker.json') }),
+    );
   const base = () => ({
     platform_root: root,
     platform_files_dir: join(tmp, 'files/ansible'),
@@ -31,7 +35,10 @@ describe('compose_project and the runtime image digest', () => {
   });
   const calls = (): string[][] =>
     existsSync(join(tmp, 'docker.log'))
-      ? readFileSync(join(tmp, 'docker.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[])
+      ? readFileSync(join(tmp, 'docker.log'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as string[])
       : [];
 
   beforeAll(() => {
@@ -65,7 +72,11 @@ describe('compose_project and the runtime image digest', () => {
   });
 
   it('the generated vars name the model image', () => {
-    expect(vars).toMatchObject({ runtime_image_name: 'ghcr.io/davidcockson/platform-runtime', runtime_image_tag: '0.1.0', runtime_image_var: 'PLATFORM_RUNTIME_IMAGE' });
+    expect(vars).toMatchObject({
+      runtime_image_name: 'ghcr.io/davidcockson/platform-runtime',
+      runtime_image_tag: '0.1.0',
+      runtime_image_var: 'PLATFORM_RUNTIME_IMAGE',
+    });
   });
 
   it('without a digest: no pull, no .env, compose runs the model tag', async () => {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, PLAYBOOKS, run, runAsync } from './helpers.js';
 
-describe('playbooks and roles pass Ansible\'s own checks', () => {
+describe("playbooks and roles pass Ansible's own checks", () => {
   for (const pb of ['site.yml', 'restore.yml']) {
     it(`ansible-playbook --syntax-check ${pb}`, () => {
       const r = run('ansible-playbook', ['-i', join(PLAYBOOKS, 'inventory.yml'), '--syntax-check', join(PLAYBOOKS, pb)]);
@@ -18,7 +18,15 @@ describe('playbooks and roles pass Ansible\'s own checks', () => {
   });
 
   it('ansible-lint (production profile) passes on the playbooks, every role and the test playbooks', async () => {
-    const r = await runAsync('ansible-lint', ['--nocolor', '-q', 'generated/ansible/site.yml', 'generated/ansible/restore.yml', 'ansible/roles', 'tests/ansible/fixtures/converge.yml', 'tests/ansible/fixtures/restore-vault.yml']);
+    const r = await runAsync('ansible-lint', [
+      '--nocolor',
+      '-q',
+      'generated/ansible/site.yml',
+      'generated/ansible/restore.yml',
+      'ansible/roles',
+      'tests/ansible/fixtures/converge.yml',
+      'tests/ansible/fixtures/restore-vault.yml',
+    ]);
     expect(r.status, r.stdout + r.stderr).toBe(0);
   }, 120_000);
 

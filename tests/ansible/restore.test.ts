@@ -16,7 +16,8 @@ describe('restore.yml: service data and databases', () => {
   let env: NodeJS.ProcessEnv;
   let extra: string;
 
-  const restore = (...args: string[]) => runAsync('ansible-playbook', ['-i', inventory, '-e', extra, ...args, join(PLAYBOOKS, 'restore.yml')], env);
+  const restore = (...args: string[]) =>
+    runAsync('ansible-playbook', ['-i', inventory, '-e', extra, ...args, join(PLAYBOOKS, 'restore.yml')], env);
   const dockerCalls = (): string[][] => {
     try {
       return readFileSync(join(tmp, 'docker.log'), 'utf8')
@@ -43,7 +44,12 @@ describe('restore.yml: service data and databases', () => {
     inventory = join(tmp, 'inventory.ini');
     writeFileSync(inventory, 'prod-services ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
     env = ansibleEnv({ FAKE_DOCKER_LOG: join(tmp, 'docker.log'), FAKE_DOCKER_STATE: join(tmp, 'docker.json') });
-    extra = JSON.stringify({ platform_root: root, ansible_become: false, docker_bin: join(FIXTURES, 'bin/docker'), restore_dir: join(tmp, 'backups') });
+    extra = JSON.stringify({
+      platform_root: root,
+      ansible_become: false,
+      docker_bin: join(FIXTURES, 'bin/docker'),
+      restore_dir: join(tmp, 'backups'),
+    });
   });
 
   afterAll(() => {
@@ -63,7 +69,15 @@ describe('restore.yml: service data and databases', () => {
     const project = join(root, 'opt/platform');
     const calls = dockerCalls();
     expect(calls[0]).toEqual(['compose', '--project-directory', project, 'stop', 'gitea']);
-    expect(calls[1]!.slice(0, 7)).toEqual(['run', '--rm', '--volume', 'platform_gitea-data:/data', '--volume', `${root}/var/tmp/platform-restore:/backup:ro`, 'alpine:3.22']);
+    expect(calls[1]!.slice(0, 7)).toEqual([
+      'run',
+      '--rm',
+      '--volume',
+      'platform_gitea-data:/data',
+      '--volume',
+      `${root}/var/tmp/platform-restore:/backup:ro`,
+      'alpine:3.22',
+    ]);
     expect(calls[1]!.at(-1)).toContain('tar -xzf /backup/gitea-data.tar.gz -C /data');
     expect(calls[2]).toEqual(['compose', '--project-directory', project, 'up', '--detach', 'gitea']);
   }, 180_000);
@@ -76,7 +90,22 @@ describe('restore.yml: service data and databases', () => {
     const calls = dockerCalls();
     expect(calls[0]).toEqual(['compose', '--project-directory', project, 'stop', 'gitea']);
     expect(calls[1]).toEqual(['compose', '--project-directory', project, 'up', '--detach', '--wait', 'gitea-db']);
-    expect(calls[2]).toEqual(['compose', '--project-directory', project, 'exec', '-T', 'gitea-db', 'pg_restore', '--clean', '--if-exists', '--no-owner', '-U', 'gitea', '-d', 'gitea']);
+    expect(calls[2]).toEqual([
+      'compose',
+      '--project-directory',
+      project,
+      'exec',
+      '-T',
+      'gitea-db',
+      'pg_restore',
+      '--clean',
+      '--if-exists',
+      '--no-owner',
+      '-U',
+      'gitea',
+      '-d',
+      'gitea',
+    ]);
     expect(calls[3]).toEqual(['compose', '--project-directory', project, 'up', '--detach', 'gitea']);
   }, 180_000);
 

@@ -55,7 +55,13 @@ describe('the model refuses what the Ansible roles could not apply', () => {
 
   it('a Syncthing host without a vaultPath', () => {
     const text = edit(TEXT, '  prod-services:', '    vaultPath: /srv/obsidian-vault-v2\n', '');
-    expectProblem(text, 'hosts.prod-services.hostServices.syncthing', /runs Syncthing but has no vaultPath/, 'syncthing:', '  prod-services:');
+    expectProblem(
+      text,
+      'hosts.prod-services.hostServices.syncthing',
+      /runs Syncthing but has no vaultPath/,
+      'syncthing:',
+      '  prod-services:',
+    );
   });
 
   it('a vault-snapshots bucket with no vault to snapshot', () => {
@@ -72,7 +78,12 @@ describe('the model refuses what the Ansible roles could not apply', () => {
   });
 
   it('a firewall without any SSH rule', () => {
-    const text = edit(TEXT, '  dev-learning:', '        - name: ssh\n          protocol: tcp\n          ports: "22"\n', '        - name: ssh\n          protocol: tcp\n          ports: "2222"\n');
+    const text = edit(
+      TEXT,
+      '  dev-learning:',
+      '        - name: ssh\n          protocol: tcp\n          ports: "22"\n',
+      '        - name: ssh\n          protocol: tcp\n          ports: "2222"\n',
+    );
     expectProblem(text, 'hosts.dev-learning.firewall', /lock out/, 'firewall:', '  dev-learning:');
   });
 

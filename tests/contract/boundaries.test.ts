@@ -9,7 +9,8 @@ import { ROOT } from '../helpers.js';
  * depends on zod alone, and the model side never reaches into the runtime.
  */
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g;
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -57,7 +58,8 @@ describe('package boundaries', () => {
       for (const file of sources(join(ROOT, dir))) {
         for (const spec of imports(file)) {
           const target = spec.startsWith('.') ? relative(ROOT, resolve(dirname(file), spec)) : spec;
-          if (target.startsWith(`runtime${sep}`) || target.startsWith('@platform/runtime')) offenders.push(`${relative(ROOT, file)} imports ${spec}`);
+          if (target.startsWith(`runtime${sep}`) || target.startsWith('@platform/runtime'))
+            offenders.push(`${relative(ROOT, file)} imports ${spec}`);
         }
       }
     }

@@ -29,10 +29,15 @@ describe('defineErrors', () => {
     expect(e.message).toBe('cannot read a.yaml: ENOENT');
     expect(e.hint).toBe('pass the path of an existing file');
     expect(e.httpStatus).toBe(404);
-    expect(e.toJSON()).toEqual({ code: 'FILE_MISSING', message: 'cannot read a.yaml: ENOENT', hint: 'pass the path of an existing file', httpStatus: 404 });
+    expect(e.toJSON()).toEqual({
+      code: 'FILE_MISSING',
+      message: 'cannot read a.yaml: ENOENT',
+      hint: 'pass the path of an existing file',
+      httpStatus: 404,
+    });
   });
 
-  it('takes a composed message and a thrower\'s hint; no status where none applies', () => {
+  it("takes a composed message and a thrower's hint; no status where none applies", () => {
     const cause = new Error('low level');
     const e = new Demo('PLAIN', 'three problems:\n  - a\n  - b\n  - c', { hint: 'fix a, b and c', cause });
     expect(e.message).toContain('three problems');
@@ -67,9 +72,11 @@ describe('defineErrors', () => {
     expect(formatTemplate('{a} and {b}', { a: 1 })).toBe('1 and {b}');
   });
 
-  it('the contract\'s own errors: a metric outside the catalog', () => {
+  it("the contract's own errors: a metric outside the catalog", () => {
     // @ts-expect-error: not a catalog metric
-    expect(() => metric('nope_total')).toThrowError(expect.objectContaining({ name: 'ContractError', code: 'METRIC_UNKNOWN', message: 'metric nope_total is not in the catalog' }));
+    expect(() => metric('nope_total')).toThrowError(
+      expect.objectContaining({ name: 'ContractError', code: 'METRIC_UNKNOWN', message: 'metric nope_total is not in the catalog' }),
+    );
     expect(() => sel('platform_jobs_total', { outcome: 'exploded' })).toThrow(ContractError);
   });
 });
@@ -97,7 +104,13 @@ describe('the catalogues built with defineErrors', () => {
     expect(e.hint).toBe('check that the vault is mounted, writable and not full');
     expect(e.httpStatus).toBe(500);
     const limited = new RuntimeError('PROVIDER_RATE_LIMITED', 'slow down', { retryAfterMs: 2000, httpStatus: 503 });
-    expect(limited.toJSON()).toEqual({ code: 'PROVIDER_RATE_LIMITED', message: 'slow down', hint: 'retry later, or pick a model on another provider', httpStatus: 503, retryAfterMs: 2000 });
+    expect(limited.toJSON()).toEqual({
+      code: 'PROVIDER_RATE_LIMITED',
+      message: 'slow down',
+      hint: 'retry later, or pick a model on another provider',
+      httpStatus: 503,
+      retryAfterMs: 2000,
+    });
   });
 
   it('construct errors name the construct by its path in the app', () => {

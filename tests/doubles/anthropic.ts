@@ -40,11 +40,15 @@ export async function startAnthropic(opts: { script?: AnthropicScript } = {}): P
   const messages = new ScriptQueue<AnthropicScript>(opts.script ?? DEFAULT_ANTHROPIC);
   const http = await startHttp(async (req, res, body) => {
     if (req.method === 'GET' && req.url === '/v1/models') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ id: 'claude-sonnet-4-6', type: 'model' }], has_more: false }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ data: [{ id: 'claude-sonnet-4-6', type: 'model' }], has_more: false }));
       return;
     }
     if (!(req.method === 'POST' && req.url?.startsWith('/v1/messages'))) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'not found' } }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'not found' } }));
       return;
     }
     const b = (body ?? {}) as { model?: string };
@@ -64,7 +68,16 @@ export async function startAnthropic(opts: { script?: AnthropicScript } = {}): P
     if (
       !(await write('message_start', {
         type: 'message_start',
-        message: { id: 'msg_double', type: 'message', role: 'assistant', content: [], model: b.model, stop_reason: null, stop_sequence: null, usage: { input_tokens: inTok, output_tokens: 1 } },
+        message: {
+          id: 'msg_double',
+          type: 'message',
+          role: 'assistant',
+          content: [],
+          model: b.model,
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: inTok, output_tokens: 1 },
+        },
       }))
     )
       return;
@@ -83,13 +96,18 @@ export async function startAnthropic(opts: { script?: AnthropicScript } = {}): P
           res.destroy();
           return;
         }
-        if (!(await write('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: text[i] } }))) return;
+        if (!(await write('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: text[i] } })))
+          return;
       }
       await write('content_block_stop', { type: 'content_block_stop', index });
       index++;
     }
     if (s.toolUse) {
-      await write('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: s.toolUse.id, name: s.toolUse.name, input: {} } });
+      await write('content_block_start', {
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'tool_use', id: s.toolUse.id, name: s.toolUse.name, input: {} },
+      });
       for (const part of s.toolUse.jsonParts) {
         await write('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: part } });
       }

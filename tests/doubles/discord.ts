@@ -21,7 +21,13 @@ export interface DiscordReply {
 }
 
 export interface DiscordPost {
-  embeds: { title: string; description?: string; color?: number; fields?: { name: string; value: string; inline?: boolean }[]; timestamp?: string }[];
+  embeds: {
+    title: string;
+    description?: string;
+    color?: number;
+    fields?: { name: string; value: string; inline?: boolean }[];
+    timestamp?: string;
+  }[];
   at: number;
   /** The status this post was answered with. */
   status: number;

@@ -99,7 +99,11 @@ export async function startOllama(opts: StartOllamaOptions = {}): Promise<Ollama
   const chat = new ScriptQueue<OllamaChatScript>(opts.chat ?? DEFAULT_OLLAMA_CHAT);
   const chats: OllamaChatBody[] = [];
   // The double itself holds models and dimensions, so a test can change them between calls.
-  let state: { models: string[]; dimensions: number; answer?: OllamaDouble['answer']; respond?: OllamaDouble['respond'] } = { models: opts.models ?? ['qwen2.5:14b', 'nomic-embed-text'], dimensions: opts.dimensions ?? 8, answer: opts.answer };
+  let state: { models: string[]; dimensions: number; answer?: OllamaDouble['answer']; respond?: OllamaDouble['respond'] } = {
+    models: opts.models ?? ['qwen2.5:14b', 'nomic-embed-text'],
+    dimensions: opts.dimensions ?? 8,
+    answer: opts.answer,
+  };
   const http = await startHttp(async (req, res, body) => {
     const b = (body ?? {}) as { model?: string; stream?: boolean; input?: string | string[] };
     if (req.method === 'GET' && req.url === '/api/version') {
@@ -107,16 +111,35 @@ export async function startOllama(opts: StartOllamaOptions = {}): Promise<Ollama
       return;
     }
     if (req.method === 'GET' && req.url === '/api/tags') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ models: state.models.map((name) => ({ name, model: name, modified_at: '2026-01-01T00:00:00Z', size: 1, digest: 'x', details: {} })) }),
-      );
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({
+            models: state.models.map((name) => ({
+              name,
+              model: name,
+              modified_at: '2026-01-01T00:00:00Z',
+              size: 1,
+              digest: 'x',
+              details: {},
+            })),
+          }),
+        );
       return;
     }
     if (req.method === 'POST' && req.url === '/api/embed') {
       const input = Array.isArray(b.input) ? b.input : [b.input ?? ''];
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ model: b.model, embeddings: input.map((t) => fakeEmbedding(t, state.dimensions)), total_duration: 1, load_duration: 0, prompt_eval_count: input.length }),
-      );
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({
+            model: b.model,
+            embeddings: input.map((t) => fakeEmbedding(t, state.dimensions)),
+            total_duration: 1,
+            load_duration: 0,
+            prompt_eval_count: input.length,
+          }),
+        );
       return;
     }
     if (req.method === 'POST' && req.url === '/api/chat') {
@@ -135,16 +158,26 @@ export async function startOllama(opts: StartOllamaOptions = {}): Promise<Ollama
       const base = { model: b.model, created_at: new Date().toISOString() };
       const chunks = s.chunks ?? [];
       if (b.stream === false) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({ ...base, message: { role: 'assistant', content: chunks.join('') }, done: true, done_reason: s.doneReason ?? 'stop', prompt_eval_count: s.promptEvalCount ?? 0, eval_count: s.evalCount ?? 0 }),
-        );
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({
+              ...base,
+              message: { role: 'assistant', content: chunks.join('') },
+              done: true,
+              done_reason: s.doneReason ?? 'stop',
+              prompt_eval_count: s.promptEvalCount ?? 0,
+              eval_count: s.evalCount ?? 0,
+            }),
+          );
         return;
       }
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       for (let i = 0; i < chunks.length; i++) {
         if (s.errorAfter && i === s.errorAfter.chunks) break;
         if (s.delayMs) await sleep(s.delayMs);
-        if (!(await writeChunk(res, `${JSON.stringify({ ...base, message: { role: 'assistant', content: chunks[i] }, done: false })}\n`))) return;
+        if (!(await writeChunk(res, `${JSON.stringify({ ...base, message: { role: 'assistant', content: chunks[i] }, done: false })}\n`)))
+          return;
       }
       if (s.errorAfter) {
         await writeChunk(res, `${JSON.stringify({ error: s.errorAfter.message })}\n`);
@@ -152,7 +185,10 @@ export async function startOllama(opts: StartOllamaOptions = {}): Promise<Ollama
         return;
       }
       if (s.toolCalls?.length) {
-        await writeChunk(res, `${JSON.stringify({ ...base, message: { role: 'assistant', content: '', tool_calls: s.toolCalls.map((t) => ({ function: t })) }, done: false })}\n`);
+        await writeChunk(
+          res,
+          `${JSON.stringify({ ...base, message: { role: 'assistant', content: '', tool_calls: s.toolCalls.map((t) => ({ function: t })) }, done: false })}\n`,
+        );
       }
       if (s.delayMs) await sleep(s.delayMs);
       const final = {
@@ -212,7 +248,8 @@ async function writeAnswer(res: ServerResponse, body: OllamaChatBody, answer: Ol
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
   const created = new Date().toISOString();
   const words = answer.match(/\S+\s*/g) ?? [answer];
-  for (const w of words) res.write(`${JSON.stringify({ model: body.model, created_at: created, message: { role: 'assistant', content: w }, done: false })}\n`);
+  for (const w of words)
+    res.write(`${JSON.stringify({ model: body.model, created_at: created, message: { role: 'assistant', content: w }, done: false })}\n`);
   const promptTokens = body.messages.reduce((n, m) => n + m.content.split(/\s+/).length, 0);
   res.end(
     `${JSON.stringify({

@@ -49,7 +49,10 @@ export function geminiRateLimited(retryDelay: string): OpenAiScript['error'] {
           message: 'You exceeded your current quota, please check your plan and billing details.',
           status: 'RESOURCE_EXHAUSTED',
           details: [
-            { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests' }] },
+            {
+              '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+              violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests' }],
+            },
             { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay },
           ],
         },
@@ -64,18 +67,24 @@ export async function startOpenAi(opts: { basePath?: string; script?: OpenAiScri
   const http = await startHttp(async (req, res, body) => {
     const b = (body ?? {}) as { model?: string; stream_options?: { include_usage?: boolean } };
     if (req.method === 'GET' && req.url === `${base}/models`) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'llama-3.3-70b-versatile', object: 'model' }] }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ object: 'list', data: [{ id: 'llama-3.3-70b-versatile', object: 'model' }] }));
       return;
     }
     if (req.method === 'POST' && req.url === `${base}/embeddings`) {
       const input = ((body as { input?: string[] }).input ?? []) as string[];
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ object: 'list', data: input.map((t, index) => ({ object: 'embedding', index, embedding: [t.length, index] })) }),
-      );
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({ object: 'list', data: input.map((t, index) => ({ object: 'embedding', index, embedding: [t.length, index] })) }),
+        );
       return;
     }
     if (!(req.method === 'POST' && req.url === `${base}/chat/completions`)) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
       return;
     }
     const s = completions.next();
@@ -109,7 +118,9 @@ export async function startOpenAi(opts: { basePath?: string; script?: OpenAiScri
     await send(chunk({}, s.finishReason ?? (s.toolCalls?.length ? 'tool_calls' : 'stop')));
     if (b.stream_options?.include_usage && s.usage) {
       const u = s.usage;
-      await send(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: b.model, choices: [], usage: { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion } })}\n\n`);
+      await send(
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: b.model, choices: [], usage: { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion } })}\n\n`,
+      );
     }
     await send('data: [DONE]\n\n');
     res.end();

@@ -56,7 +56,8 @@ function buildValidator(): (schemaName: string, body: unknown) => string | undef
   const spec = JSON.parse(readFileSync(sharedSpec('qdrant-openapi-1.19.0.json'), 'utf8')) as Json;
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
   (formats.default as unknown as (a: Ajv) => void)(ajv);
-  for (const f of ['uint', 'uint8', 'uint32', 'uint64', 'int64', 'float', 'double']) ajv.addFormat(f, { type: 'number', validate: () => true });
+  for (const f of ['uint', 'uint8', 'uint32', 'uint64', 'int64', 'float', 'double'])
+    ajv.addFormat(f, { type: 'number', validate: () => true });
   ajv.addFormat('binary', true);
   ajv.addSchema({ $id: SPEC_ID, components: openApiNullable(spec.components) }, SPEC_ID);
   const cache = new Map<string, ValidateFunction>();
@@ -234,9 +235,21 @@ export async function startQdrant(): Promise<QdrantDouble> {
             points_count: c.points.size,
             segments_count: 1,
             config: {
-              params: { vectors: c.config.vectors, sparse_vectors: c.config.sparse_vectors, shard_number: 1, replication_factor: 1, write_consistency_factor: 1, on_disk_payload: true },
+              params: {
+                vectors: c.config.vectors,
+                sparse_vectors: c.config.sparse_vectors,
+                shard_number: 1,
+                replication_factor: 1,
+                write_consistency_factor: 1,
+                on_disk_payload: true,
+              },
               hnsw_config: { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false },
-              optimizer_config: { deleted_threshold: 0.2, vacuum_min_vector_number: 1000, default_segment_number: 0, flush_interval_sec: 5 },
+              optimizer_config: {
+                deleted_threshold: 0.2,
+                vacuum_min_vector_number: 1000,
+                default_segment_number: 0,
+                flush_interval_sec: 5,
+              },
               wal_config: { wal_capacity_mb: 32, wal_segments_ahead: 0 },
               metadata: c.metadata,
             },
@@ -255,8 +268,10 @@ export async function startQdrant(): Promise<QdrantDouble> {
           for (const [vn, v] of Object.entries(p.vector)) {
             if (Array.isArray(v)) {
               if (!dense[vn]) return send(...err(400, `Wrong input: Not existing vector name error: ${vn}`));
-              if (v.length !== dense[vn].size) return send(...err(400, `Wrong input: Vector dimension error: expected dim: ${dense[vn].size}, got ${v.length}`));
-            } else if (!((c.config.sparse_vectors ?? {}) as Json)[vn]) return send(...err(400, `Wrong input: Not existing vector name error: ${vn}`));
+              if (v.length !== dense[vn].size)
+                return send(...err(400, `Wrong input: Vector dimension error: expected dim: ${dense[vn].size}, got ${v.length}`));
+            } else if (!((c.config.sparse_vectors ?? {}) as Json)[vn])
+              return send(...err(400, `Wrong input: Not existing vector name error: ${vn}`));
           }
           c.points.set(String(p.id), { id: p.id, vector: p.vector, payload: p.payload ?? {} });
         }
@@ -275,7 +290,10 @@ export async function startQdrant(): Promise<QdrantDouble> {
         return send(200, ok({ count: [...c.points.values()].filter((p) => matches(p, b.filter as Json)).length }));
       case 'POST /points/query': {
         const hits = runQuery(c, b);
-        return send(200, ok({ points: hits.map((h) => ({ id: h.id, version: 1, score: h.score, payload: b.with_payload ? h.point.payload : null })) }));
+        return send(
+          200,
+          ok({ points: hits.map((h) => ({ id: h.id, version: 1, score: h.score, payload: b.with_payload ? h.point.payload : null })) }),
+        );
       }
       default:
         return send(...err(404, `no route ${req.method} ${url.pathname}`));

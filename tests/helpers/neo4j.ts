@@ -54,7 +54,15 @@ export async function startNeo4j(opts: { timeoutMs?: number } = {}): Promise<Rea
   const dataDir = mkdtempSync(join(tmpdir(), 'neo4j-test-'));
   const child: ChildProcess = spawn(
     'java',
-    ['-Xmx512m', '-XX:+UseSerialGC', '-cp', `${join(home, 'neo4j-server.jar')}:${join(home, 'lib')}/*`, 'platform.Neo4jServer', dataDir, String(port)],
+    [
+      '-Xmx512m',
+      '-XX:+UseSerialGC',
+      '-cp',
+      `${join(home, 'neo4j-server.jar')}:${join(home, 'lib')}/*`,
+      'platform.Neo4jServer',
+      dataDir,
+      String(port),
+    ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -115,7 +115,10 @@ export async function startRealOllama(opts: RealOllamaOptions = {}): Promise<Rea
     ['the SmolLM2 model', paths.gguf],
   ] as const) {
     if (!existsSync(p)) {
-      throw new RealOllamaError('REAL_OLLAMA_MISSING', `${what} is not installed (${p}): run \`bash scripts/install-ollama.sh\` (make test runs it)`);
+      throw new RealOllamaError(
+        'REAL_OLLAMA_MISSING',
+        `${what} is not installed (${p}): run \`bash scripts/install-ollama.sh\` (make test runs it)`,
+      );
     }
   }
   const store = await sharedStore(paths);
@@ -138,7 +141,11 @@ export async function startRealOllama(opts: RealOllamaOptions = {}): Promise<Rea
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ source: BASE_MODEL, destination: name }),
       });
-      if (!res.ok) throw new RealOllamaError('REAL_OLLAMA_SETUP', `ollama refused to copy ${BASE_MODEL} to ${name}: HTTP ${res.status} ${await res.text()}`);
+      if (!res.ok)
+        throw new RealOllamaError(
+          'REAL_OLLAMA_SETUP',
+          `ollama refused to copy ${BASE_MODEL} to ${name}: HTTP ${res.status} ${await res.text()}`,
+        );
       names.push(name);
     }
     const s = server;
@@ -265,7 +272,10 @@ async function serve(binary: string, home: string, models: string, opts: RealOll
       live.delete(pgid);
       await stop();
       if (/address already in use/i.test(log) && attempt < 5) return serve(binary, home, models, opts, attempt + 1);
-      throw new RealOllamaError('REAL_OLLAMA_START', `ollama serve exited (${child.exitCode ?? child.signalCode}) before answering:\n${log.slice(-4000)}`);
+      throw new RealOllamaError(
+        'REAL_OLLAMA_START',
+        `ollama serve exited (${child.exitCode ?? child.signalCode}) before answering:\n${log.slice(-4000)}`,
+      );
     }
     try {
       const res = await fetch(`${url}/api/version`, { signal: AbortSignal.timeout(2_000) });
@@ -324,7 +334,10 @@ async function stopGroup(child: ChildProcess, pgid: number, exited: Promise<void
  */
 async function sharedStore(paths: RealOllamaPaths): Promise<string> {
   const modelfile = MODELFILE(paths.gguf);
-  const key = createHash('sha256').update(`${modelfile}\n${statSync(paths.gguf).size}\n${BASE_MODEL}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(`${modelfile}\n${statSync(paths.gguf).size}\n${BASE_MODEL}`)
+    .digest('hex')
+    .slice(0, 16);
   const base = join(paths.binary, '../..');
   const store = join(base, `store-${key}`);
   if (existsSync(join(store, 'manifests'))) return store;
@@ -345,7 +358,10 @@ async function sharedStore(paths: RealOllamaPaths): Promise<string> {
       });
     } catch (e) {
       const err = e as { stderr?: string; message: string };
-      throw new RealOllamaError('REAL_OLLAMA_SETUP', `ollama create ${BASE_MODEL} failed: ${err.stderr || err.message}\n${server.logs().slice(-2000)}`);
+      throw new RealOllamaError(
+        'REAL_OLLAMA_SETUP',
+        `ollama create ${BASE_MODEL} failed: ${err.stderr || err.message}\n${server.logs().slice(-2000)}`,
+      );
     }
     await server.stop();
     server = undefined;
@@ -359,6 +375,7 @@ async function sharedStore(paths: RealOllamaPaths): Promise<string> {
     await server?.stop();
     await rm(work, { recursive: true, force: true });
   }
-  if (!existsSync(join(store, 'manifests'))) throw new RealOllamaError('REAL_OLLAMA_SETUP', `the model store ${store} has no manifests after creation`);
+  if (!existsSync(join(store, 'manifests')))
+    throw new RealOllamaError('REAL_OLLAMA_SETUP', `the model store ${store} has no manifests after creation`);
   return store;
 }

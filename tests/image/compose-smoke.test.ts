@@ -47,7 +47,8 @@ const NOT_YET_IN_SMOKE: Record<string, string> = {
 /** The runtime's own services, in the image's words: `runtime --help` marks those not built. */
 function notBuilt(help: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const m of help.matchAll(/^ {2}([a-z]+) +(.*)\(not built yet\)\s*$/gm)) out.set(m[1]!, `\`runtime ${m[1]}\` is not built yet in this image (${m[2]!.trim()})`);
+  for (const m of help.matchAll(/^ {2}([a-z]+) +(.*)\(not built yet\)\s*$/gm))
+    out.set(m[1]!, `\`runtime ${m[1]}\` is not built yet in this image (${m[2]!.trim()})`);
   return out;
 }
 
@@ -96,7 +97,18 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
   const compose = (args: string[], timeoutMs = 300_000) =>
     podman(['-p', project, '-f', join(dir, 'docker-compose.yml'), ...args], { bin: 'podman-compose', cwd: dir, timeoutMs });
   const containerOf = async (service: string): Promise<string> => {
-    const ids = (await podmanOk(['ps', '-a', '--format', '{{.ID}}', '--filter', `label=io.podman.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`])).trim();
+    const ids = (
+      await podmanOk([
+        'ps',
+        '-a',
+        '--format',
+        '{{.ID}}',
+        '--filter',
+        `label=io.podman.compose.project=${project}`,
+        '--filter',
+        `label=com.docker.compose.service=${service}`,
+      ])
+    ).trim();
     if (!ids) throw new Error(`no container for ${service}`);
     return ids.split('\n')[0]!;
   };
@@ -108,7 +120,9 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     const unbuilt = notBuilt(help);
 
     // ---- which services run
-    const runtimeServices = Object.entries(platform.services).filter(([, s]) => s.host === HOST && s.runtime).map(([n]) => n);
+    const runtimeServices = Object.entries(platform.services)
+      .filter(([, s]) => s.host === HOST && s.runtime)
+      .map(([n]) => n);
     const reasons = new Map<string, string>();
     for (const name of Object.keys(generated.services)) {
       if (runtimeServices.includes(name)) {
@@ -152,7 +166,9 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     ollamaBridgePort = ollamaPort;
     // The ports the tests call: web and mcp only expose theirs to the network; here they are also
     // published, to 127.0.0.1 only, on free ports.
-    const containerPorts: Record<string, number> = Object.fromEntries(['web', 'mcp'].map((n) => [n, Number((generated.services[n]?.expose as string[] | undefined)?.[0])]));
+    const containerPorts: Record<string, number> = Object.fromEntries(
+      ['web', 'mcp'].map((n) => [n, Number((generated.services[n]?.expose as string[] | undefined)?.[0])]),
+    );
 
     // ---- the generated file, with this machine's changes
     const out: ComposeFile = structuredClone(generated);
@@ -184,9 +200,16 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
         const extra: Record<string, string[]> = {
           mcp: [`MCP_AUTH_TOKEN=${mcpToken}`],
           worker: [`MCP_AUTH_TOKEN=${mcpToken}`],
-          web: ['CF_ACCESS_TEAM_DOMAIN=smoke.cloudflareaccess.invalid', `CF_ACCESS_AUD=${randomBytes(16).toString('hex')}`, 'CF_ACCESS_JWKS_URL=http://127.0.0.1:9/cdn-cgi/access/certs'],
+          web: [
+            'CF_ACCESS_TEAM_DOMAIN=smoke.cloudflareaccess.invalid',
+            `CF_ACCESS_AUD=${randomBytes(16).toString('hex')}`,
+            'CF_ACCESS_JWKS_URL=http://127.0.0.1:9/cdn-cgi/access/certs',
+          ],
         };
-        const lines = [`DISCORD_WEBHOOK_URL=http://host.docker.internal:${discordPort}/api/webhooks/123456/token-double`, ...(extra[name] ?? [])];
+        const lines = [
+          `DISCORD_WEBHOOK_URL=http://host.docker.internal:${discordPort}/api/webhooks/123456/token-double`,
+          ...(extra[name] ?? []),
+        ];
         writeFileSync(join(dir, `secrets/${name}.env`), `${lines.join('\n')}\n`, { mode: 0o600 });
       }
       if (containerPorts[name]) {
@@ -250,7 +273,9 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
       }
       expect(last.code, `${name}: ${last.stdout}${last.stderr}`).toBe(0);
     }
-    console.warn(`compose smoke: health-checked: ${checked.join(', ') || '(none)'}; running without a health check of their own: ${running.filter((n) => !checked.includes(n)).join(', ') || '(none)'}`);
+    console.warn(
+      `compose smoke: health-checked: ${checked.join(', ') || '(none)'}; running without a health check of their own: ${running.filter((n) => !checked.includes(n)).join(', ') || '(none)'}`,
+    );
   }, 120_000);
 
   it('runs a job dropped into the vault, writing as the vault owner', async (ctx) => {
@@ -302,7 +327,9 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     }
     const id = await containerOf('web');
     // `runtime token create` in the web's own container: the token lands in the data volume's chat.db.
-    const token = (await podmanOk(['exec', id, 'node', '/app/runtime/bin/runtime.js', 'token', 'create', 'compose-smoke', '--scope', 'read'])).trim();
+    const token = (
+      await podmanOk(['exec', id, 'node', '/app/runtime/bin/runtime.js', 'token', 'create', 'compose-smoke', '--scope', 'read'])
+    ).trim();
     expect(token.length).toBeGreaterThan(16);
     const base = `http://127.0.0.1:${published.get('web')!}`;
     const ok = await fetch(`${base}/api/health`, { headers: { authorization: `Bearer ${token}` } });
@@ -327,14 +354,21 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
       console.warn('compose smoke: run_code not called: mcp is not in the smoke');
       ctx.skip();
     }
-    const [info] = JSON.parse(await podmanOk(['inspect', await containerOf('mcp')])) as Array<{ HostConfig: { SecurityOpt: string[] | null } }>;
+    const [info] = JSON.parse(await podmanOk(['inspect', await containerOf('mcp')])) as Array<{
+      HostConfig: { SecurityOpt: string[] | null };
+    }>;
     const opts = generated.services.mcp!.security_opt as string[];
     expect([...(info!.HostConfig.SecurityOpt ?? [])].sort()).toEqual([...opts].sort());
     // Without the bearer token the server answers nothing but 401.
     const anonymous = await fetch(`http://localhost:${published.get('mcp')!}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'anonymous', version: '0' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'anonymous', version: '0' } },
+      }),
     });
     expect(anonymous.status).toBe(401);
     // Host localhost (one of mcp.hostnames) on the published loopback port, the bearer token.
@@ -353,7 +387,13 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
       expect(one).toMatchObject({ stdout: '1\n', exit_code: 0 });
       expect(one.limit).toBeUndefined();
       // The real Ollama's bridge on the network's gateway answers the mcp container itself...
-      const direct = await podman(['exec', await containerOf('mcp'), 'node', '-e', `fetch('http://${gatewayIp}:${ollamaBridgePort}/api/version').then((r) => process.stdout.write(String(r.status)))`]);
+      const direct = await podman([
+        'exec',
+        await containerOf('mcp'),
+        'node',
+        '-e',
+        `fetch('http://${gatewayIp}:${ollamaBridgePort}/api/version').then((r) => process.stdout.write(String(r.status)))`,
+      ]);
       expect(direct.stdout, direct.stderr).toBe('200');
       // ...but not a program in the sandbox: it has no network at all.
       const net = await call(

@@ -82,7 +82,22 @@ describe.skipIf(missing !== undefined)('the runtime image', () => {
     cleanup.push(['volume', 'rm', '--force', volume]);
     // The compose services run as the vault owner, not the image's user: a fresh volume takes them too.
     const owner = compose.services.worker!.user!;
-    const out = await podmanOk(['run', '--rm', '--read-only', '--tmpfs', '/tmp', '--user', owner, '-v', `${volume}:/data`, '--entrypoint', 'node', ref, '-e', script]);
+    const out = await podmanOk([
+      'run',
+      '--rm',
+      '--read-only',
+      '--tmpfs',
+      '/tmp',
+      '--user',
+      owner,
+      '-v',
+      `${volume}:/data`,
+      '--entrypoint',
+      'node',
+      ref,
+      '-e',
+      script,
+    ]);
     expect(out.trim().split('\n')).toEqual(['EROFS', owner.split(':')[0]]);
     const help = await podmanOk(['run', '--rm', '--read-only', '--user', owner, ref, '--help']);
     expect(help).toContain('usage: runtime <service>');
@@ -166,7 +181,15 @@ describe.skipIf(missing !== undefined)('the runtime image', () => {
   });
 
   it('keeps the build context small: no node_modules, tests or secrets in the image', async () => {
-    const ls = await podmanOk(['run', '--rm', '--entrypoint', 'sh', ref, '-c', 'ls -A /app /app/runtime; test -e /app/tests && echo HAS_TESTS; test -e /app/runtime/src && echo HAS_SRC; true']);
+    const ls = await podmanOk([
+      'run',
+      '--rm',
+      '--entrypoint',
+      'sh',
+      ref,
+      '-c',
+      'ls -A /app /app/runtime; test -e /app/tests && echo HAS_TESTS; test -e /app/runtime/src && echo HAS_SRC; true',
+    ]);
     expect(ls).not.toContain('HAS_TESTS');
     expect(ls).not.toContain('HAS_SRC');
     expect(ls.split('\n')).toEqual(expect.arrayContaining(['generated', 'node_modules', 'package.json', 'runtime', 'bin', 'dist']));

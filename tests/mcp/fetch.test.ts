@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRuntimeError } from '../../runtime/src/errors.js';
-import { forbiddenAddressReason, safeFetch, type ResolvedAddress, type Resolver, type SafeFetchOptions } from '../../runtime/src/mcp/index.js';
+import {
+  forbiddenAddressReason,
+  safeFetch,
+  type ResolvedAddress,
+  type Resolver,
+  type SafeFetchOptions,
+} from '../../runtime/src/mcp/index.js';
 import { sleep, startHttp, type HttpDouble } from '../doubles/http.js';
 import { startPages } from './helpers.js';
 
@@ -66,7 +72,10 @@ describe('fetch refuses internal addresses (SSRF)', () => {
     ['[64:ff9b::a9fe:a9fe]', /NAT64.*169\.254\.169\.254/],
     ['[::ffff:a00:1]', /10\.0\.0\.1.*private/],
   ])('refuses http://%s', async (host, why) => {
-    const port = host.startsWith('127') || host.startsWith('0x') || /^\d+$/.test(host) || host === '[::1]' || host.includes('127.0.0.1') ? `:${pages.port}` : '';
+    const port =
+      host.startsWith('127') || host.startsWith('0x') || /^\d+$/.test(host) || host === '[::1]' || host.includes('127.0.0.1')
+        ? `:${pages.port}`
+        : '';
     const before = pages.requests.length;
     const r = await code(safeFetch(`http://${host}${port}/article`, base));
     expect(r).toMatch(/^FETCH_BLOCKED: /);
@@ -85,7 +94,11 @@ describe('fetch refuses internal addresses (SSRF)', () => {
     // would list an internal host); every later answer points elsewhere. A client that looked
     // the name up again would connect to 10.0.0.1 and fail.
     const resolver = scripted({ 'rebind.example': [['127.0.0.1'], ['10.0.0.1']] });
-    const r = await safeFetch(`http://rebind.example:${pages.port}/plain`, { ...base, allowHosts: [`rebind.example:${pages.port}`], resolver });
+    const r = await safeFetch(`http://rebind.example:${pages.port}/plain`, {
+      ...base,
+      allowHosts: [`rebind.example:${pages.port}`],
+      resolver,
+    });
     expect(r.status).toBe(200);
     expect(r.body.toString()).toBe('just text\n');
     expect(resolver.calls).toEqual(['rebind.example']);
@@ -100,7 +113,9 @@ describe('fetch refuses internal addresses (SSRF)', () => {
 
   it('checks every redirect: into a private address, cloud metadata or another scheme is refused', async () => {
     const opts = { ...base, allowHosts: [`127.0.0.1:${pages.port}`] };
-    expect(await code(safeFetch(`${pages.url}/to-private`, opts))).toMatch(/^FETCH_BLOCKED: http:\/\/10\.0\.0\.1 is refused: 10\.0\.0\.1 is private/);
+    expect(await code(safeFetch(`${pages.url}/to-private`, opts))).toMatch(
+      /^FETCH_BLOCKED: http:\/\/10\.0\.0\.1 is refused: 10\.0\.0\.1 is private/,
+    );
     expect(await code(safeFetch(`${pages.url}/to-metadata`, opts))).toMatch(/^FETCH_BLOCKED: .*169\.254\.169\.254/);
     expect(await code(safeFetch(`${pages.url}/to-file`, opts))).toMatch(/^FETCH_BLOCKED: the scheme "file:"/);
     const ok = await safeFetch(`${pages.url}/to-article`, opts);
@@ -125,14 +140,17 @@ describe('fetch refuses internal addresses (SSRF)', () => {
       res.end('late');
     });
     try {
-      expect(await code(safeFetch(`${slow.url}/`, { ...base, allowHosts: [`127.0.0.1:${slow.port}`], timeoutMs: 200 }))).toMatch(/^FETCH_FAILED: no complete answer .* within 200 ms/);
+      expect(await code(safeFetch(`${slow.url}/`, { ...base, allowHosts: [`127.0.0.1:${slow.port}`], timeoutMs: 200 }))).toMatch(
+        /^FETCH_FAILED: no complete answer .* within 200 ms/,
+      );
     } finally {
       await slow.close();
     }
   });
 
   it('lets public unicast addresses through the address check', () => {
-    for (const a of ['93.184.215.14', '1.1.1.1', '2606:4700:4700::1111', '64:ff9b::808:808', '::ffff:8.8.8.8']) expect(forbiddenAddressReason(a), a).toBeUndefined();
+    for (const a of ['93.184.215.14', '1.1.1.1', '2606:4700:4700::1111', '64:ff9b::808:808', '::ffff:8.8.8.8'])
+      expect(forbiddenAddressReason(a), a).toBeUndefined();
     expect(forbiddenAddressReason('not-an-ip')).toMatch(/not an IP/);
   });
 });

@@ -45,9 +45,13 @@ export function makeVault(): { root: string; vault: string; outside: string } {
   const root = tempDir('mcp-vault-');
   const vault = join(root, 'vault');
   const outside = join(root, 'vault-evil');
-  for (const d of ['notes', 'inbox', 'research', '_queue', '_active', '_completed', '_failed', 'runner-outputs', 'skills', '.obsidian']) mkdirSync(join(vault, d), { recursive: true });
+  for (const d of ['notes', 'inbox', 'research', '_queue', '_active', '_completed', '_failed', 'runner-outputs', 'skills', '.obsidian'])
+    mkdirSync(join(vault, d), { recursive: true });
   mkdirSync(outside, { recursive: true });
-  writeFileSync(join(vault, 'notes', 'tides.md'), '---\ntitle: Tide notes\ntags: [ocean, biology]\n---\n# Tides\n\nThe moon pulls the sea; tide pools form at low tide.\n');
+  writeFileSync(
+    join(vault, 'notes', 'tides.md'),
+    '---\ntitle: Tide notes\ntags: [ocean, biology]\n---\n# Tides\n\nThe moon pulls the sea; tide pools form at low tide.\n',
+  );
   writeFileSync(join(vault, 'notes', 'bread.md'), '# Bread\n\nFlour, water, salt and yeast.\n');
   writeFileSync(join(vault, 'notes', 'code.md'), '---js\n{ title: require("child_process").execSync("id").toString() }\n---\nbody\n');
   writeFileSync(join(vault, '.obsidian', 'app.json'), '{}');
@@ -74,7 +78,12 @@ export interface HarnessOptions {
   token?: string | null;
 }
 
-export function configFor(dir: string, vault: string, edit: (c: RuntimeConfigFile) => void, env: Record<string, string> = {}): RuntimeConfig {
+export function configFor(
+  dir: string,
+  vault: string,
+  edit: (c: RuntimeConfigFile) => void,
+  env: Record<string, string> = {},
+): RuntimeConfig {
   const file = writeRuntimeConfig(dir, { edit });
   return loadConfig({ RUNTIME_CONFIG: file, VAULT_DIR: vault, MCP_AUTH_TOKEN: TOKEN, ...env }, { cwd: dir });
 }
@@ -98,7 +107,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   const metrics = createMetrics();
   const ctx = await buildToolContext(config, { metrics, log: silentLogger, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
-  const server = await startMcpHttpServer({ ctx, token: opts.token === undefined ? TOKEN : opts.token, hostnames: config.mcp.hostnames, origins: ['http://allowed.example'], port: 0 });
+  const server = await startMcpHttpServer({
+    ctx,
+    token: opts.token === undefined ? TOKEN : opts.token,
+    hostnames: config.mcp.hostnames,
+    origins: ['http://allowed.example'],
+    port: 0,
+  });
   const clients: Client[] = [];
   return {
     config,

@@ -6,11 +6,21 @@ import { TOOL_NAMES } from '../../runtime/src/mcp/index.js';
 import { startHarness, textOf, TOKEN, type Harness } from './helpers.js';
 
 /** A raw HTTP POST, so a test controls Host, Origin and Authorization exactly. */
-function rawPost(url: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function rawPost(
+  url: string,
+  headers: Record<string, string>,
+  body: unknown,
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      },
       (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
@@ -22,7 +32,12 @@ function rawPost(url: string, headers: Record<string, string>, body: unknown): P
   });
 }
 
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const INIT = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
 
 describe('MCP server over Streamable HTTP', () => {
   let h: Harness;
@@ -67,10 +82,17 @@ describe('MCP server over Streamable HTTP', () => {
     expect((found.structuredContent as { hits: { path: string }[] }).hits.map((x) => x.path)).toEqual(['notes/tides.md']);
 
     const read = await client.callTool({ name: 'vault_read', arguments: { path: 'notes/tides.md' } });
-    expect(read.structuredContent).toMatchObject({ path: 'notes/tides.md', frontmatter: { title: 'Tide notes', tags: ['ocean', 'biology'] } });
+    expect(read.structuredContent).toMatchObject({
+      path: 'notes/tides.md',
+      frontmatter: { title: 'Tide notes', tags: ['ocean', 'biology'] },
+    });
 
     const listed = await client.callTool({ name: 'vault_list', arguments: { path: 'notes' } });
-    expect((listed.structuredContent as { entries: { path: string }[] }).entries.map((e) => e.path)).toEqual(['notes/bread.md', 'notes/code.md', 'notes/tides.md']);
+    expect((listed.structuredContent as { entries: { path: string }[] }).entries.map((e) => e.path)).toEqual([
+      'notes/bread.md',
+      'notes/code.md',
+      'notes/tides.md',
+    ]);
 
     const written = await client.callTool({ name: 'vault_write', arguments: { path: 'inbox/new.md', content: '# New\n' } });
     expect(written.structuredContent).toEqual({ path: 'inbox/new.md', bytes: 6, result: 'created' });
@@ -115,7 +137,11 @@ describe('MCP server over Streamable HTTP', () => {
     const before = h.server.sessionCount();
     await a.transport.terminateSession();
     expect(h.server.sessionCount()).toBe(before - 1);
-    const after = await rawPost(h.server.url, { authorization: `Bearer ${TOKEN}`, 'mcp-session-id': a.transport.sessionId ?? 'x', 'mcp-protocol-version': '2025-06-18' }, { jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    const after = await rawPost(
+      h.server.url,
+      { authorization: `Bearer ${TOKEN}`, 'mcp-session-id': a.transport.sessionId ?? 'x', 'mcp-protocol-version': '2025-06-18' },
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+    );
     expect(after.status).toBe(404);
     // The other session is untouched.
     expect((await b.client.listTools()).tools.length).toBe(TOOL_NAMES.length);

@@ -41,7 +41,15 @@ async function rig(research: { maxSteps?: number; mcpUrl?: string; token?: strin
   const router = new Router({ config, log: silentLogger, metrics });
   const outcomes: JobOutcome[] = [];
   const settings = researchSettings(config);
-  const worker = createWorker({ config, router, ...(await openWorkerParts(config, { log: silentLogger, watch: false })), log: silentLogger, metrics, onOutcome: (o) => outcomes.push(o), research: research.mcpUrl ? { ...settings, url: research.mcpUrl } : settings });
+  const worker = createWorker({
+    config,
+    router,
+    ...(await openWorkerParts(config, { log: silentLogger, watch: false })),
+    log: silentLogger,
+    metrics,
+    onOutcome: (o) => outcomes.push(o),
+    research: research.mcpUrl ? { ...settings, url: research.mcpUrl } : settings,
+  });
   await worker.start();
   return {
     h,
@@ -120,8 +128,12 @@ describe('research jobs', () => {
     r.drop('short.md', '---\ntype: research\nresearch: { maxSteps: 1 }\n---\nQuick one.\n');
     await waitFor(() => r!.outcomes.length >= 1, 'the research job', 30_000);
     expect(r.outcomes[0]).toMatchObject({ status: 'failed', error: { code: 'RESEARCH_BUDGET', message: 'no answer after 1 model turns' } });
-    expect(jobResearchSettings({ url: 'u', token: 't', maxSteps: 6, timeoutMs: 1000, maxTokens: 50 }, { maxSteps: 99, timeoutSeconds: 0.5 })).toMatchObject({ maxSteps: 6, timeoutMs: 500, maxTokens: 50 });
-    expect(() => jobResearchSettings({ url: 'u', token: 't', maxSteps: 6, timeoutMs: 1000, maxTokens: 50 }, { steps: 2 })).toThrow(/research budget is invalid/);
+    expect(
+      jobResearchSettings({ url: 'u', token: 't', maxSteps: 6, timeoutMs: 1000, maxTokens: 50 }, { maxSteps: 99, timeoutSeconds: 0.5 }),
+    ).toMatchObject({ maxSteps: 6, timeoutMs: 500, maxTokens: 50 });
+    expect(() => jobResearchSettings({ url: 'u', token: 't', maxSteps: 6, timeoutMs: 1000, maxTokens: 50 }, { steps: 2 })).toThrow(
+      /research budget is invalid/,
+    );
   }, 60_000);
 
   it('fails with MCP_UNAVAILABLE when the tool server refuses the worker', async () => {

@@ -31,9 +31,15 @@ describe('run_code sandbox (bubblewrap)', () => {
   });
 
   it('has no network: a socket cannot reach anything', async () => {
-    const r = await sandbox.run('python', 'import socket\ns = socket.socket()\ntry:\n    s.connect(("1.1.1.1", 80))\nexcept OSError as e:\n    print("refused", e.errno)\nprint([n for _, n in socket.if_nameindex()])');
+    const r = await sandbox.run(
+      'python',
+      'import socket\ns = socket.socket()\ntry:\n    s.connect(("1.1.1.1", 80))\nexcept OSError as e:\n    print("refused", e.errno)\nprint([n for _, n in socket.if_nameindex()])',
+    );
     expect(r.stdout).toMatch(/^refused (101|111|99)\n\['lo'\]\n$/);
-    const js = await sandbox.run('javascript', 'import net from "node:net";\nnet.connect(80, "1.1.1.1").on("error", (e) => console.log("refused", e.code));');
+    const js = await sandbox.run(
+      'javascript',
+      'import net from "node:net";\nnet.connect(80, "1.1.1.1").on("error", (e) => console.log("refused", e.code));',
+    );
     expect(js.stdout).toMatch(/^refused E(NETUNREACH|CONNREFUSED)/);
   });
 
@@ -48,7 +54,9 @@ except OSError as e:
     print("usr", e.errno)
 `;
     const r = await sandbox.run('python', code);
-    expect(r.stdout).toBe(`/etc/shadow False\n/proc/1/environ False\n${v.vault}/notes/tides.md False\n${process.cwd()}/package.json False\n/root False\nusr 30\n`);
+    expect(r.stdout).toBe(
+      `/etc/shadow False\n/proc/1/environ False\n${v.vault}/notes/tides.md False\n${process.cwd()}/package.json False\n/root False\nusr 30\n`,
+    );
   });
 
   it('survives a fork bomb: the process limit stops it', async () => {
@@ -64,7 +72,10 @@ except OSError as e:
 
   it('does not outlive its timeout: the whole process tree is killed', async () => {
     const marker = `9${Date.now() % 100000}.25`;
-    const r = await sandbox.run('python', `import subprocess, time\nsubprocess.Popen(["sleep", "${marker}"], start_new_session=True)\nprint("started", flush=True)\ntime.sleep(60)`);
+    const r = await sandbox.run(
+      'python',
+      `import subprocess, time\nsubprocess.Popen(["sleep", "${marker}"], start_new_session=True)\nprint("started", flush=True)\ntime.sleep(60)`,
+    );
     expect(r.limit).toBe('wall');
     expect(r.stdout).toBe('started\n');
     await new Promise((res) => setTimeout(res, 200));

@@ -17,7 +17,14 @@ describe('runtime mcp --stdio (a desktop client)', () => {
       command: process.execPath,
       args: [resolve(ROOT, 'runtime/bin/runtime.js'), 'mcp', '--stdio'],
       // No MCP_AUTH_TOKEN: stdio is one local client, the process boundary is the trust boundary.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', RUNTIME_CONFIG: file, VAULT_DIR: v.vault, LOG_LEVEL: 'debug', OTEL_SDK_DISABLED: 'true' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        RUNTIME_CONFIG: file,
+        VAULT_DIR: v.vault,
+        LOG_LEVEL: 'debug',
+        OTEL_SDK_DISABLED: 'true',
+      },
       cwd: ROOT,
       stderr: 'pipe',
     });
@@ -51,11 +58,19 @@ describe('runtime mcp over HTTP', () => {
     const file = writeRuntimeConfig(v.root);
     const r = spawnSync(process.execPath, [resolve(ROOT, 'runtime/bin/runtime.js'), 'mcp'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', RUNTIME_CONFIG: file, VAULT_DIR: v.vault, OTEL_SDK_DISABLED: 'true' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        RUNTIME_CONFIG: file,
+        VAULT_DIR: v.vault,
+        OTEL_SDK_DISABLED: 'true',
+      },
       encoding: 'utf8',
       timeout: 60_000,
     });
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('runtime: CONFIG_INVALID: MCP_AUTH_TOKEN is not set: the MCP server does not serve HTTP without a bearer token');
+    expect(r.stderr).toContain(
+      'runtime: CONFIG_INVALID: MCP_AUTH_TOKEN is not set: the MCP server does not serve HTTP without a bearer token',
+    );
   });
 });

@@ -20,7 +20,12 @@ describe('tools through the MCP client', () => {
 
   it('fetch pages long content with max_length and start_index', async () => {
     const first = await call('fetch', { url: `${h.pages.url}/long`, max_length: 300 });
-    expect(first.structuredContent).toMatchObject({ start_index: 0, total_length: 1000, next_start_index: 300, content_type: 'text/plain' });
+    expect(first.structuredContent).toMatchObject({
+      start_index: 0,
+      total_length: 1000,
+      next_start_index: 300,
+      content_type: 'text/plain',
+    });
     expect(textOf(first)).toContain('call fetch again with start_index=300');
     const last = await call('fetch', { url: `${h.pages.url}/long`, max_length: 300, start_index: 900 });
     expect((last.structuredContent as { content: string }).content).toBe('0123456789'.repeat(10));
@@ -30,14 +35,27 @@ describe('tools through the MCP client', () => {
   });
 
   it('fetch says why it cannot help: 404, binary, bad URL', async () => {
-    expect(textOf(await call('fetch', { url: `${h.pages.url}/nope` }))).toMatch(/^FETCH_FAILED: .* answered HTTP 404\nhint: the page does not exist/);
-    expect(textOf(await call('fetch', { url: `${h.pages.url}/binary` }))).toMatch(/^FETCH_FAILED: .*application\/octet-stream, not text or HTML/);
+    expect(textOf(await call('fetch', { url: `${h.pages.url}/nope` }))).toMatch(
+      /^FETCH_FAILED: .* answered HTTP 404\nhint: the page does not exist/,
+    );
+    expect(textOf(await call('fetch', { url: `${h.pages.url}/binary` }))).toMatch(
+      /^FETCH_FAILED: .*application\/octet-stream, not text or HTML/,
+    );
     expect(textOf(await call('fetch', { url: 'not a url' }))).toMatch(/^MCP_TOOL_INPUT: "not a url" is not a URL/);
   });
 
   it('search returns SearXNG results and a clear error when SearXNG is down, failing or slow', async () => {
     const ok = await call('search', { query: 'tides', limit: 1 });
-    expect(ok.structuredContent).toEqual({ results: [{ title: 'About tides', url: `${h.pages.url}/article`, snippet: 'Tide pools are rocky pools on the seashore.', engine: 'duckduckgo' }] });
+    expect(ok.structuredContent).toEqual({
+      results: [
+        {
+          title: 'About tides',
+          url: `${h.pages.url}/article`,
+          snippet: 'Tide pools are rocky pools on the seashore.',
+          engine: 'duckduckgo',
+        },
+      ],
+    });
     expect(h.searx.queries.at(-1)).toBe('tides');
 
     h.searx.status = 500;
@@ -57,11 +75,22 @@ describe('tools through the MCP client', () => {
   });
 
   it('submit_job writes a valid job file from checked fields only', async () => {
-    const r = await call('submit_job', { name: 'chain-it', type: 'chain', steps: [{ prompt: 'one' }, { prompt: 'two', model: 'm' }], system: 'be brief\n---\ntype: research' });
+    const r = await call('submit_job', {
+      name: 'chain-it',
+      type: 'chain',
+      steps: [{ prompt: 'one' }, { prompt: 'two', model: 'm' }],
+      system: 'be brief\n---\ntype: research',
+    });
     expect(r.structuredContent).toEqual({ path: '_queue/chain-it.md' });
     const doc = parseJobDocument(readFileSync(join(h.vault.vault, '_queue', 'chain-it.md'), 'utf8'));
-    expect(doc.frontmatter).toMatchObject({ type: 'chain', system: 'be brief\n---\ntype: research', steps: [{ prompt: 'one' }, { prompt: 'two', model: 'm' }] });
-    expect(textOf(await call('submit_job', { name: 'c2', type: 'chain' }))).toMatch(/^MCP_TOOL_INPUT: the job is invalid: steps: a chain job needs/);
+    expect(doc.frontmatter).toMatchObject({
+      type: 'chain',
+      system: 'be brief\n---\ntype: research',
+      steps: [{ prompt: 'one' }, { prompt: 'two', model: 'm' }],
+    });
+    expect(textOf(await call('submit_job', { name: 'c2', type: 'chain' }))).toMatch(
+      /^MCP_TOOL_INPUT: the job is invalid: steps: a chain job needs/,
+    );
     expect(textOf(await call('submit_job', { name: 'empty', prompt: '  ' }))).toMatch(/needs a prompt/);
     expect(textOf(await call('submit_job', { name: '../_active/x', prompt: 'p' }))).toMatch(/Input validation error/);
   });
@@ -70,7 +99,9 @@ describe('tools through the MCP client', () => {
     const r = await call('vault_read', { path: '../vault-evil/secret.md' });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/^VAULT_PATH_REFUSED: .*\nhint: /);
-    expect(textOf(await call('vault_write', { path: 'notes/x.md', content: 'x' }))).toMatch(/outside the folders notes may be written to\nhint: write under "inbox\/", "research\/"/);
+    expect(textOf(await call('vault_write', { path: 'notes/x.md', content: 'x' }))).toMatch(
+      /outside the folders notes may be written to\nhint: write under "inbox\/", "research\/"/,
+    );
   });
 
   it('run_code reports the limit it hit', async () => {

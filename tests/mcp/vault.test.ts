@@ -27,7 +27,14 @@ describe('vault tools stay inside the vault', () => {
     symlinkSync('/etc', join(v.vault, 'inbox', 'etc'));
     symlinkSync(v.outside, join(v.vault, 'research', 'out'));
     symlinkSync(join(v.vault, 'notes', 'tides.md'), join(v.vault, 'notes', 'alias.md'));
-    vault = await VaultAccess.open({ root: v.vault, writableFolders: ['inbox', 'research'], queueFolders: ['_queue', '_active', '_completed', '_failed'], queueFolder: '_queue', maxReadBytes: 10_000, maxWriteBytes: 1000 });
+    vault = await VaultAccess.open({
+      root: v.vault,
+      writableFolders: ['inbox', 'research'],
+      queueFolders: ['_queue', '_active', '_completed', '_failed'],
+      queueFolder: '_queue',
+      maxReadBytes: 10_000,
+      maxWriteBytes: 1000,
+    });
   });
 
   it.each([

@@ -61,10 +61,18 @@ describe('schedules in the model', () => {
   });
 
   it('a template path outside the vault, or in a runtime folder, is refused', () => {
-    expect(only(edit(base, 'template: templates/briefing.md', 'template: ../etc/briefing.md')).message).toContain('not a vault-relative markdown path');
-    expect(only(edit(base, 'template: templates/briefing.md', 'template: /templates/briefing.md')).message).toContain('not a vault-relative markdown path');
-    expect(only(edit(base, 'template: templates/briefing.md', 'template: templates/briefing.txt')).message).toContain('not a vault-relative markdown path');
-    expect(only(edit(base, 'template: templates/briefing.md', 'template: _queue/briefing.md')).message).toContain('runtime\'s "_queue" folder');
+    expect(only(edit(base, 'template: templates/briefing.md', 'template: ../etc/briefing.md')).message).toContain(
+      'not a vault-relative markdown path',
+    );
+    expect(only(edit(base, 'template: templates/briefing.md', 'template: /templates/briefing.md')).message).toContain(
+      'not a vault-relative markdown path',
+    );
+    expect(only(edit(base, 'template: templates/briefing.md', 'template: templates/briefing.txt')).message).toContain(
+      'not a vault-relative markdown path',
+    );
+    expect(only(edit(base, 'template: templates/briefing.md', 'template: _queue/briefing.md')).message).toContain(
+      'runtime\'s "_queue" folder',
+    );
   });
 
   it('prompt and template are exclusive', () => {
@@ -88,14 +96,26 @@ describe('cron semantics (croner, five fields, DST)', () => {
   };
   it('a fixed time in the spring-forward gap runs once at the first instant after it', () => {
     // Europe/Berlin 2026-03-29: 02:00 CET jumps to 03:00 CEST.
-    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-03-28T00:00:00Z', 3)).toEqual(['2026-03-28T01:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z']);
+    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-03-28T00:00:00Z', 3)).toEqual([
+      '2026-03-28T01:30:00.000Z',
+      '2026-03-29T01:00:00.000Z',
+      '2026-03-30T00:30:00.000Z',
+    ]);
   });
   it('a fixed time in the repeated fall-back hour runs once', () => {
     // 2026-10-25: 03:00 CEST falls back to 02:00 CET; 02:30 happens twice, the job runs at the first.
-    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-10-24T00:00:00Z', 3)).toEqual(['2026-10-24T00:30:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+    expect(runs('30 2 * * *', 'Europe/Berlin', '2026-10-24T00:00:00Z', 3)).toEqual([
+      '2026-10-24T00:30:00.000Z',
+      '2026-10-25T00:30:00.000Z',
+      '2026-10-26T01:30:00.000Z',
+    ]);
   });
   it('day-of-month and day-of-week are ORed, as in Vixie cron', () => {
-    expect(runs('0 0 1 * 1', 'UTC', '2026-11-28T00:00:00Z', 3)).toEqual(['2026-11-30T00:00:00.000Z', '2026-12-01T00:00:00.000Z', '2026-12-07T00:00:00.000Z']);
+    expect(runs('0 0 1 * 1', 'UTC', '2026-11-28T00:00:00Z', 3)).toEqual([
+      '2026-11-30T00:00:00.000Z',
+      '2026-12-01T00:00:00.000Z',
+      '2026-12-07T00:00:00.000Z',
+    ]);
   });
 });
 
@@ -115,7 +135,9 @@ describe('schedules in generated output', () => {
   });
   it('the system map shows cron and zone, and no clock-dependent times', () => {
     const map = systemMap(p);
-    expect(map).toContain('| briefing | `0 7 * * *` | Europe/London | text on llama-3.3-70b-versatile, template templates/briefing.md | once | yes |');
+    expect(map).toContain(
+      '| briefing | `0 7 * * *` | Europe/London | text on llama-3.3-70b-versatile, template templates/briefing.md | once | yes |',
+    );
     expect(map).not.toMatch(/## Schedules[\s\S]*\d{4}-\d\d-\d\dT\d\d:\d\d[\s\S]*## Data stores/);
     expect(systemMap(p)).toBe(map);
   });

@@ -83,7 +83,11 @@ describe('structural problems are located', () => {
     text = edit(text, 'ports: "80-443"', 'ports: "443-80"');
     text = edit(text, 'name: davidcockson-artifacts', 'name: Davidcockson_Artifacts');
     const paths = problems(text).map((p) => p.path);
-    expect(paths).toEqual(['aws.buckets.artifacts.name', 'hosts.contabo.firewall.inbound.0.sources.0', 'hosts.prod-services.firewall.inbound.1.ports']);
+    expect(paths).toEqual([
+      'aws.buckets.artifacts.name',
+      'hosts.contabo.firewall.inbound.0.sources.0',
+      'hosts.prod-services.firewall.inbound.1.ports',
+    ]);
   });
 });
 
@@ -98,7 +102,11 @@ describe('secret values where a secret name belongs', () => {
 
   it('a token in a secrets list and in env', () => {
     let text = edit(base, 'secrets: [NEO4J_PASSWORD]', 'secrets: [sk-ant-api03-Zx8Qw2Er4Ty6Ui8Op0As2Df4]');
-    text = edit(text, 'NEO4J_server_memory_heap_max__size: 1G', 'NEO4J_server_memory_heap_max__size: 1G, TOKEN: "q7Rk2LmX9vB4nZ8wT3yH6pJ1sD5fG0aC"');
+    text = edit(
+      text,
+      'NEO4J_server_memory_heap_max__size: 1G',
+      'NEO4J_server_memory_heap_max__size: 1G, TOKEN: "q7Rk2LmX9vB4nZ8wT3yH6pJ1sD5fG0aC"',
+    );
     const list = problems(text);
     expect(list.map((p) => p.path)).toEqual(['services.rag.secrets.0', 'services.neo4j.env.TOKEN']);
     expect(list[1]!.fix).toContain('list its name under the service\'s "secrets"');
@@ -131,7 +139,11 @@ describe('cross-reference problems are located', () => {
   });
 
   it('two services on one host publishing the same port', () => {
-    const text = edit(base, '    ports: [{ name: http, port: 9000 }]\n', '    ports: [{ name: http, port: 9000 }]\n    publish: [{ port: 9000, hostPort: 80 }]\n');
+    const text = edit(
+      base,
+      '    ports: [{ name: http, port: 9000 }]\n',
+      '    ports: [{ name: http, port: 9000 }]\n    publish: [{ port: 9000, hostPort: 80 }]\n',
+    );
     const p = only(text);
     // Model order decides who keeps the port: portainer comes first, so nginx is reported.
     expect(p).toMatchObject({ path: 'services.nginx.publish.0.hostPort', line: lineOf(text, 'hostPort: 80,', '  nginx:') });
@@ -162,7 +174,10 @@ describe('cross-reference problems are located', () => {
     let text = edit(base, '- id: qwen/qwen3-32b', '- id: llama-3.3-70b-versatile');
     text = edit(text, 'name: homelab-prod', 'name: contabo-prod');
     const list = problems(text);
-    expect(list.map((p) => p.message)).toEqual(['identity "contabo-prod" is defined twice', 'model id "llama-3.3-70b-versatile" is routed twice']);
+    expect(list.map((p) => p.message)).toEqual([
+      'identity "contabo-prod" is defined twice',
+      'model id "llama-3.3-70b-versatile" is routed twice',
+    ]);
   });
 
   it('a firewall that would lock out SSH, and a host without an address', () => {
@@ -182,7 +197,11 @@ describe('cross-reference problems are located', () => {
     expect(list.map((p) => [p.path, p.line, p.message])).toEqual([
       ['services.worker.volumes', lineOf(text, 'volumes:', '  worker:'), 'the worker does not mount the vault, which holds its queue'],
       ['services.mcp.ports', lineOf(text, '  mcp:'), 'service "mcp" lists no port, so the runtime cannot be told where to reach it'],
-      ['services.neo4j.ports', lineOf(text, 'ports: [{ name: http, port: 7474 }]'), 'neo4j has no port named "bolt", which the runtime connects to'],
+      [
+        'services.neo4j.ports',
+        lineOf(text, 'ports: [{ name: http, port: 7474 }]'),
+        'neo4j has no port named "bolt", which the runtime connects to',
+      ],
     ]);
     expect(list[1]!.fix).toBe('add ports: [{ name: http, port: <port> }] to services.mcp');
   });
@@ -257,9 +276,14 @@ describe('the vault owner and the runtime image', () => {
   });
 
   it('a runtime service needs the model to name the runtime image', () => {
-    const text = base.slice(0, base.indexOf('\n# The runtime\'s image:')) + '\n';
+    const text = base.slice(0, base.indexOf("\n# The runtime's image:")) + '\n';
     const list = problems(text);
-    expect(list.map((p) => p.path).sort()).toEqual(['services.mcp.runtime', 'services.rag.runtime', 'services.web.runtime', 'services.worker.runtime']);
+    expect(list.map((p) => p.path).sort()).toEqual([
+      'services.mcp.runtime',
+      'services.rag.runtime',
+      'services.web.runtime',
+      'services.worker.runtime',
+    ]);
     expect(list[0]!.fix).toContain('runtimeImage:');
   });
 
@@ -269,7 +293,9 @@ describe('the vault owner and the runtime image', () => {
   });
 
   it('checks the image repository and tag', () => {
-    const list = problems(edit(edit(base, 'repository: davidcockson/platform-runtime', 'repository: Davidcockson/Runtime'), 'tag: 0.1.0', 'tag: "0.1.0 final"'));
+    const list = problems(
+      edit(edit(base, 'repository: davidcockson/platform-runtime', 'repository: Davidcockson/Runtime'), 'tag: 0.1.0', 'tag: "0.1.0 final"'),
+    );
     expect(list.map((p) => p.path).sort()).toEqual(['runtimeImage.repository', 'runtimeImage.tag']);
   });
 });

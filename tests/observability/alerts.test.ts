@@ -13,7 +13,10 @@ const artifacts = alertsGenerator.generate(p);
 const content = (path: string): string => artifacts.find((a) => a.path === path)!.content;
 
 interface RuleFile {
-  groups: Array<{ name: string; rules: Array<{ alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }> }>;
+  groups: Array<{
+    name: string;
+    rules: Array<{ alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+  }>;
 }
 const rules = (parse(content('alerts/rules.yml')) as RuleFile).groups.flatMap((g) => g.rules);
 
@@ -60,7 +63,9 @@ describe('alert rules', () => {
 
   it('takes thresholds from the model', () => {
     const q = withThresholds({ queueStuckMinutes: 45, jobFailureRatio: 0.5, diskFillHours: 12 });
-    const exprs = alertRules(q).map((r) => r.expr).join('\n');
+    const exprs = alertRules(q)
+      .map((r) => r.expr)
+      .join('\n');
     expect(exprs).toContain('max by (host) (platform_queue_oldest_age_seconds) > 2700');
     expect(exprs).toContain('>= 0.5');
     expect(exprs).toContain(', 43200) < 0)');
@@ -87,7 +92,9 @@ describe('annotation templates', () => {
     expect(humanizeDuration(2400)).toBe('40m 0s');
     expect(humanizeDuration(90061)).toBe('1d 1h 1m 1s');
     expect(humanizeDuration(5)).toBe('5s');
-    expect(expand('{{ $labels.host }} at {{ $value | humanizePercentage }} ({{ $value }})', { host: 'davas' }, 0.5)).toBe('davas at 50% (0.5)');
+    expect(expand('{{ $labels.host }} at {{ $value | humanizePercentage }} ({{ $value }})', { host: 'davas' }, 0.5)).toBe(
+      'davas at 50% (0.5)',
+    );
   });
 
   it('refuses a template the tests cannot predict', () => {
@@ -120,14 +127,32 @@ describe('rules and routing checked by promtool and amtool', () => {
   it('the unit tests bite: rules from one threshold fail tests written for another', () => {
     const other = writeArtifacts(alertsGenerator.generate(withThresholds({ queueStuckMinutes: 90, rateLimitedPer15m: 50 })));
     writeFileSync(join(other, 'alerts/rules.yml'), content('alerts/rules.yml'));
-    const r = run('promtool', ['test', 'rules', join(other, 'alerts/tests/platform-jobs.yml'), join(other, 'alerts/tests/platform-providers.yml')]);
+    const r = run('promtool', [
+      'test',
+      'rules',
+      join(other, 'alerts/tests/platform-jobs.yml'),
+      join(other, 'alerts/tests/platform-providers.yml'),
+    ]);
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/QueueStuck/);
     expect(r.stdout + r.stderr).toMatch(/ProviderRateLimited/);
   });
 
   it('promtool test rules passes with other thresholds too', () => {
-    const other = writeArtifacts(alertsGenerator.generate(withThresholds({ jobFailureWindowMinutes: 5, jobFailureRatio: 1, queueStuckMinutes: 1, diskFreeRatio: 0.01, diskFillHours: 720, providerDownMinutes: 1, rateLimitedPer15m: 1, hostAbsentMinutes: 1 })));
+    const other = writeArtifacts(
+      alertsGenerator.generate(
+        withThresholds({
+          jobFailureWindowMinutes: 5,
+          jobFailureRatio: 1,
+          queueStuckMinutes: 1,
+          diskFreeRatio: 0.01,
+          diskFillHours: 720,
+          providerDownMinutes: 1,
+          rateLimitedPer15m: 1,
+          hostAbsentMinutes: 1,
+        }),
+      ),
+    );
     const tests = ['platform-jobs', 'platform-providers', 'platform-hosts'].map((g) => join(other, `alerts/tests/${g}.yml`));
     const r = run('promtool', ['test', 'rules', ...tests]);
     expect(r.stdout + r.stderr).not.toContain('FAILED');
@@ -143,16 +168,31 @@ describe('rules and routing checked by promtool and amtool', () => {
   it('amtool routes every alert the rules can raise to the Discord receiver', () => {
     for (const r of rules) {
       const labels = Object.entries({ alertname: r.alert, ...r.labels }).map(([k, v]) => `${k}=${v}`);
-      const res = run(amtool, ['config', 'routes', 'test', `--config.file=${join(dir, 'alerts/alertmanager.yml')}`, '--verify.receivers=discord', ...labels]);
+      const res = run(amtool, [
+        'config',
+        'routes',
+        'test',
+        `--config.file=${join(dir, 'alerts/alertmanager.yml')}`,
+        '--verify.receivers=discord',
+        ...labels,
+      ]);
       expect(res.stdout.trim(), r.alert).toBe('discord');
       expect(res.status, r.alert).toBe(0);
     }
   });
 
-  it('routes to Discord through a webhook file, with the model\'s timings', () => {
-    const am = parse(content('alerts/alertmanager.yml')) as { route: Record<string, unknown>; receivers: Array<{ name: string; discord_configs: Array<Record<string, unknown>> }> };
+  it("routes to Discord through a webhook file, with the model's timings", () => {
+    const am = parse(content('alerts/alertmanager.yml')) as {
+      route: Record<string, unknown>;
+      receivers: Array<{ name: string; discord_configs: Array<Record<string, unknown>> }>;
+    };
     const d = p.observability.discord;
-    expect(am.route).toMatchObject({ receiver: 'discord', group_wait: d.groupWait, group_interval: d.groupInterval, repeat_interval: d.repeatInterval });
+    expect(am.route).toMatchObject({
+      receiver: 'discord',
+      group_wait: d.groupWait,
+      group_interval: d.groupInterval,
+      repeat_interval: d.repeatInterval,
+    });
     const discord = am.receivers[0]!.discord_configs[0]!;
     expect(discord.webhook_url_file).toBe(`/etc/alertmanager/secrets/${d.webhookSecret}`);
     expect(discord).not.toHaveProperty('webhook_url');

@@ -15,7 +15,7 @@ describe('alloy configs', () => {
     expect(alloyHosts(p)).toEqual(['contabo', 'prod-services', 'dev-learning', 'davas']);
   });
 
-  it('never writes a credential: tokens come from sys.env under the model\'s secret names', () => {
+  it("never writes a credential: tokens come from sys.env under the model's secret names", () => {
     const gc = p.observability.grafanaCloud;
     for (const text of byHost.values()) {
       expect(text.startsWith('// generated from platform.yaml by make render, do not edit\n')).toBe(true);
@@ -64,7 +64,7 @@ describe('alloy configs', () => {
   });
 });
 
-describe('alloy configs parsed by Alloy\'s own parser (tools/alloy-check)', () => {
+describe("alloy configs parsed by Alloy's own parser (tools/alloy-check)", () => {
   let alloyCheck: string;
   let dir: string;
   beforeAll(() => {
@@ -72,7 +72,7 @@ describe('alloy configs parsed by Alloy\'s own parser (tools/alloy-check)', () =
     dir = writeArtifacts(artifacts);
   }, GO_BUILD_TIMEOUT);
 
-  it('accepts every generated config, with the generator\'s allow-list', () => {
+  it("accepts every generated config, with the generator's allow-list", () => {
     const files = artifacts.map((a) => join(dir, a.path));
     const r = run(alloyCheck, ['-allow', ALLOY_COMPONENTS.join(','), ...files]);
     expect(r.stderr).toBe('');
@@ -80,13 +80,15 @@ describe('alloy configs parsed by Alloy\'s own parser (tools/alloy-check)', () =
     expect(r.stdout.trim().split('\n')).toHaveLength(files.length);
   });
 
-  it('accepts the committed generated configs with its built-in allow-list, which matches the generator\'s', () => {
+  it("accepts the committed generated configs with its built-in allow-list, which matches the generator's", () => {
     const files = artifacts.map((a) => join(ROOT, 'generated', a.path));
     const r = run(alloyCheck, files);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const src = readFileSync(join(ROOT, 'tools/alloy-check/main.go'), 'utf8');
-    const builtIn = [...src.slice(src.indexOf('var defaultComponents'), src.indexOf('}', src.indexOf('var defaultComponents'))).matchAll(/"([a-z_.]+)"/g)].map((m) => m[1]);
+    const builtIn = [
+      ...src.slice(src.indexOf('var defaultComponents'), src.indexOf('}', src.indexOf('var defaultComponents'))).matchAll(/"([a-z_.]+)"/g),
+    ].map((m) => m[1]);
     expect(builtIn).toEqual([...ALLOY_COMPONENTS]);
   });
 

@@ -31,7 +31,9 @@ describe('alloy syntax writer', () => {
     expect(value([])).toBe('[]');
     expect(value(['a', 1, ref('loki.write', 'cloud', 'receiver')])).toBe('["a", 1, loki.write.cloud.receiver]');
     expect(value({})).toBe('{}');
-    expect(value({ host: 'a', 'platform.service': 'web', __address__: 'x:1' })).toBe('{\n  host               = "a",\n  "platform.service" = "web",\n  __address__        = "x:1",\n}');
+    expect(value({ host: 'a', 'platform.service': 'web', __address__: 'x:1' })).toBe(
+      '{\n  host               = "a",\n  "platform.service" = "web",\n  __address__        = "x:1",\n}',
+    );
   });
 
   it('breaks long or nested arrays over lines', () => {
@@ -43,8 +45,14 @@ describe('alloy syntax writer', () => {
   it('renders blocks with labels, nested blocks, aligned attributes and comments', () => {
     const text = render([
       comment('header\nsecond line'),
-      block('prometheus.scrape', 'node', [attr('targets', ref('prometheus.exporter.unix', 'node', 'targets')), attr('scrape_interval', '30s')]),
-      block('loki.write', 'cloud', [block('endpoint', undefined, [attr('url', 'https://x/loki/api/v1/push')]), attr('external_labels', { host: 'h' })]),
+      block('prometheus.scrape', 'node', [
+        attr('targets', ref('prometheus.exporter.unix', 'node', 'targets')),
+        attr('scrape_interval', '30s'),
+      ]),
+      block('loki.write', 'cloud', [
+        block('endpoint', undefined, [attr('url', 'https://x/loki/api/v1/push')]),
+        attr('external_labels', { host: 'h' }),
+      ]),
       block('otelcol.processor.batch', 'default', []),
     ]);
     expect(text).toBe(
@@ -80,20 +88,40 @@ describe('alloy syntax writer', () => {
   });
 });
 
-describe('alloy syntax writer against Alloy\'s own parser', () => {
+describe("alloy syntax writer against Alloy's own parser", () => {
   let alloyCheck: string;
   beforeAll(() => {
     alloyCheck = goTools().alloyCheck;
   }, GO_BUILD_TIMEOUT);
 
   it('round-trips tricky strings exactly', () => {
-    const strings = ['say "hi"', 'back\\slash', 'multi\nline\r\n\ttab', 'unicode café ✓ 日本 🚀', 'ctrl \u0001\u001f\u007f\u0085', '${not_interpolated}', '\u2028\u2029'];
+    const strings = [
+      'say "hi"',
+      'back\\slash',
+      'multi\nline\r\n\ttab',
+      'unicode café ✓ 日本 🚀',
+      'ctrl \u0001\u001f\u007f\u0085',
+      '${not_interpolated}',
+      '\u2028\u2029',
+    ];
     const file = join(mkdtempSync(join(tmpdir(), 'alloy-')), 'roundtrip.alloy');
-    writeFileSync(file, render([block('loki.write', 'x', strings.map((s, i) => attr(`s${i}`, s)))]));
+    writeFileSync(
+      file,
+      render([
+        block(
+          'loki.write',
+          'x',
+          strings.map((s, i) => attr(`s${i}`, s)),
+        ),
+      ]),
+    );
     const r = run(alloyCheck, ['-strings', file]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const decoded = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as string);
+    const decoded = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as string);
     expect(decoded).toEqual(strings);
   });
 });

@@ -3,7 +3,17 @@ import { parse } from 'yaml';
 import { alertsGenerator } from '../../alerts/generate.js';
 import { dashboardsGenerator } from '../../dashboards/generate.js';
 import { gauge, quantile, rate } from '../../dashboards/query.js';
-import { catalogSeries, COMMON_LABELS, METRICS, MetricSchema, metricOfSeries, PROVIDER_OUTCOMES, re, sel, type SeriesName } from '@platform/contract';
+import {
+  catalogSeries,
+  COMMON_LABELS,
+  METRICS,
+  MetricSchema,
+  metricOfSeries,
+  PROVIDER_OUTCOMES,
+  re,
+  sel,
+  type SeriesName,
+} from '@platform/contract';
 import { platform, selectors } from './helpers.js';
 
 const p = platform();
@@ -15,7 +25,9 @@ function allQueries(): Array<{ where: string; expr: string }> {
     const d = JSON.parse(a.content) as { panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
     for (const x of d.panels) for (const t of x.targets ?? []) out.push({ where: `${a.path}: ${x.title}`, expr: t.expr });
   }
-  const rules = parse(alertsGenerator.generate(p).find((a) => a.path === 'alerts/rules.yml')!.content) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+  const rules = parse(alertsGenerator.generate(p).find((a) => a.path === 'alerts/rules.yml')!.content) as {
+    groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+  };
   for (const g of rules.groups) for (const r of g.rules) out.push({ where: `rules.yml: ${r.alert}`, expr: r.expr });
   return out;
 }
@@ -57,7 +69,9 @@ describe('metric catalog', () => {
   });
 
   it('sel builds selectors and refuses names, labels and values outside the catalog', () => {
-    expect(sel('platform_jobs_total', { outcome: 'failed', host: re('$host') })).toBe('platform_jobs_total{outcome="failed", host=~"$host"}');
+    expect(sel('platform_jobs_total', { outcome: 'failed', host: re('$host') })).toBe(
+      'platform_jobs_total{outcome="failed", host=~"$host"}',
+    );
     expect(sel('platform_job_duration_seconds_bucket', { le: '+Inf' })).toBe('platform_job_duration_seconds_bucket{le="+Inf"}');
     expect(sel('up', { host: 'a"b\\c' })).toBe('up{host="a\\"b\\\\c"}');
     expect(() => sel('platform_jobs' as SeriesName)).toThrow(/not in the catalog/);
@@ -75,7 +89,11 @@ describe('metric catalog', () => {
   });
 
   it('the PromQL parser sees metric names, not functions, keywords or label values', () => {
-    expect(selectors('sum by (le) (rate(a_bucket{job="x", le=~"1|2"}[5m])) / on(host) group_left b and absent(c) + time() + max_over_time(d[$__range:]) + {__name__="e"}')).toEqual([
+    expect(
+      selectors(
+        'sum by (le) (rate(a_bucket{job="x", le=~"1|2"}[5m])) / on(host) group_left b and absent(c) + time() + max_over_time(d[$__range:]) + {__name__="e"}',
+      ),
+    ).toEqual([
       { name: 'a_bucket', labels: ['job', 'le'] },
       { name: 'b', labels: [] },
       { name: 'c', labels: [] },

@@ -68,22 +68,25 @@ describe('dashboards', () => {
     }
   });
 
-  it.each(dashboards.map(({ path, d }) => [path, d] as const))('%s: declares every variable it uses, and queries the datasource variable', (_, d) => {
-    const declared = new Set(d.templating.list.map((v) => v.name));
-    expect(d.templating.list[0]).toMatchObject({ name: 'datasource', type: 'datasource', query: 'prometheus' });
-    const builtIn = new Set(['__rate_interval', '__interval', '__range', '__all']);
-    for (const x of d.panels) {
-      if (x.type === 'row') continue;
-      expect(x.datasource, x.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
-      const refIds = (x.targets ?? []).map((t) => t.refId);
-      expect(new Set(refIds).size, x.title).toBe(refIds.length);
-      expect(refIds.length, x.title).toBeGreaterThan(0);
-      const text = JSON.stringify(x);
-      for (const m of text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
-        if (!builtIn.has(m[1]!)) expect(declared.has(m[1]!), `${x.title} uses $${m[1]}`).toBe(true);
+  it.each(dashboards.map(({ path, d }) => [path, d] as const))(
+    '%s: declares every variable it uses, and queries the datasource variable',
+    (_, d) => {
+      const declared = new Set(d.templating.list.map((v) => v.name));
+      expect(d.templating.list[0]).toMatchObject({ name: 'datasource', type: 'datasource', query: 'prometheus' });
+      const builtIn = new Set(['__rate_interval', '__interval', '__range', '__all']);
+      for (const x of d.panels) {
+        if (x.type === 'row') continue;
+        expect(x.datasource, x.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
+        const refIds = (x.targets ?? []).map((t) => t.refId);
+        expect(new Set(refIds).size, x.title).toBe(refIds.length);
+        expect(refIds.length, x.title).toBeGreaterThan(0);
+        const text = JSON.stringify(x);
+        for (const m of text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
+          if (!builtIn.has(m[1]!)) expect(declared.has(m[1]!), `${x.title} uses $${m[1]}`).toBe(true);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('has host and model variables from the model', () => {
     const hostVar = dashboards.find(({ path }) => path.endsWith('hosts.json'))!.d.templating.list.find((v) => v.name === 'host');
@@ -100,15 +103,15 @@ describe('dashboards', () => {
     expect(restarts).toHaveLength(3);
   });
 
-  it('appends the operator\'s extra panels from platform.yaml', () => {
+  it("appends the operator's extra panels from platform.yaml", () => {
     for (const name of ['providers', 'jobs'] as const) {
       const spec = dashboardSpecs(p).find((s) => s.name === name)!;
       const extra = p.observability.extraPanels.filter((x) => x.dashboard === name);
       expect(extra.length).toBeGreaterThan(0);
       expect(spec.rows.at(-1)!.panels.map((x) => x.title)).toEqual(extra.map((x) => x.title));
     }
-    expect(extraPanel({ dashboard: 'jobs', title: 't', metric: 'platform_job_duration_seconds', show: 'p99', by: ['type'] }).targets[0]!.expr).toBe(
-      'histogram_quantile(0.99, sum by (le, type) (rate(platform_job_duration_seconds_bucket[$__rate_interval])))',
-    );
+    expect(
+      extraPanel({ dashboard: 'jobs', title: 't', metric: 'platform_job_duration_seconds', show: 'p99', by: ['type'] }).targets[0]!.expr,
+    ).toBe('histogram_quantile(0.99, sum by (le, type) (rate(platform_job_duration_seconds_bucket[$__rate_interval])))');
   });
 });

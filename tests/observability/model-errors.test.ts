@@ -68,8 +68,17 @@ describe('observability model errors are located in platform.yaml', () => {
   });
 
   it('a dashboard panel that names a metric outside the catalog', () => {
-    const e = edit('      metric: platform_provider_request_duration_seconds', '      metric: platform_provider_request_duration_secs', 'platform_provider');
-    const p = expectOne(e.text, e, 'observability.extraPanels.0.metric', /metric "platform_provider_request_duration_secs" is not in the metric catalog/);
+    const e = edit(
+      '      metric: platform_provider_request_duration_seconds',
+      '      metric: platform_provider_request_duration_secs',
+      'platform_provider',
+    );
+    const p = expectOne(
+      e.text,
+      e,
+      'observability.extraPanels.0.metric',
+      /metric "platform_provider_request_duration_secs" is not in the metric catalog/,
+    );
     expect(p.fix).toMatch(/did you mean "platform_provider_request_duration_seconds"/);
   });
 
@@ -81,20 +90,41 @@ describe('observability model errors are located in platform.yaml', () => {
   });
 
   it('a Grafana endpoint that is not a URL', () => {
-    const e = edit('      url: https://logs-prod-012.grafana.net/loki/api/v1/push', '      url: logs-prod-012.grafana.net/loki/api/v1/push', 'logs-prod');
+    const e = edit(
+      '      url: https://logs-prod-012.grafana.net/loki/api/v1/push',
+      '      url: logs-prod-012.grafana.net/loki/api/v1/push',
+      'logs-prod',
+    );
     expectOne(e.text, e, 'observability.grafanaCloud.loki.url', /http\(s\) URL/);
   });
 
   it('a Loki URL that is not the push endpoint, and a Tempo URL with a path', () => {
-    const e = edit('      url: https://logs-prod-012.grafana.net/loki/api/v1/push', '      url: https://logs-prod-012.grafana.net', 'https');
+    const e = edit(
+      '      url: https://logs-prod-012.grafana.net/loki/api/v1/push',
+      '      url: https://logs-prod-012.grafana.net',
+      'https',
+    );
     expectOne(e.text, e, 'observability.grafanaCloud.loki.url', /must be the push endpoint, ending in "\/loki\/api\/v1\/push"/);
-    const t = edit('      url: https://tempo-prod-10-prod-eu-west-2.grafana.net:443', '      url: https://tempo-prod-10-prod-eu-west-2.grafana.net:443/otlp', 'https');
+    const t = edit(
+      '      url: https://tempo-prod-10-prod-eu-west-2.grafana.net:443',
+      '      url: https://tempo-prod-10-prod-eu-west-2.grafana.net:443/otlp',
+      'https',
+    );
     expectOne(t.text, t, 'observability.grafanaCloud.tempo.url', /takes no path/);
   });
 
   it('an Alloy container without the Grafana Cloud tokens', () => {
-    const e = edit('    secrets: [GRAFANA_CLOUD_LOGS_TOKEN, GRAFANA_CLOUD_METRICS_TOKEN, GRAFANA_CLOUD_TRACES_TOKEN]', '    secrets: [GRAFANA_CLOUD_LOGS_TOKEN]', 'secrets');
-    const p = expectOne(e.text, { line: e.line, col: 5 }, 'services.alloy.secrets', /does not get GRAFANA_CLOUD_METRICS_TOKEN, GRAFANA_CLOUD_TRACES_TOKEN/);
+    const e = edit(
+      '    secrets: [GRAFANA_CLOUD_LOGS_TOKEN, GRAFANA_CLOUD_METRICS_TOKEN, GRAFANA_CLOUD_TRACES_TOKEN]',
+      '    secrets: [GRAFANA_CLOUD_LOGS_TOKEN]',
+      'secrets',
+    );
+    const p = expectOne(
+      e.text,
+      { line: e.line, col: 5 },
+      'services.alloy.secrets',
+      /does not get GRAFANA_CLOUD_METRICS_TOKEN, GRAFANA_CLOUD_TRACES_TOKEN/,
+    );
     expect(p.fix).toContain('services.alloy.secrets');
   });
 
@@ -113,7 +143,12 @@ describe('observability model errors are located in platform.yaml', () => {
     const p = structuredClone(parsePlatform(BASE)) as Platform;
     delete (p.services as Record<string, unknown>).alloy;
     p.hosts.contabo!.hostServices.alloy = { kind: 'alloy' };
-    expect(checkObservability(p)).toEqual([expect.objectContaining({ path: ['services', 'worker', 'ports'], message: expect.stringMatching(/cannot reach the worker's metrics port 9464/) })]);
+    expect(checkObservability(p)).toEqual([
+      expect.objectContaining({
+        path: ['services', 'worker', 'ports'],
+        message: expect.stringMatching(/cannot reach the worker's metrics port 9464/),
+      }),
+    ]);
     p.services.worker!.publish.push({ port: 9464, hostPort: 9464, hostIp: '127.0.0.1' });
     expect(checkObservability(p)).toEqual([]);
     p.services.worker!.ports.splice(0);

@@ -15,8 +15,16 @@ import { scriptModel } from './helpers.js';
 
 const BIN = resolve(ROOT, 'runtime/bin/runtime.js');
 
-function run(args: string[], env: Record<string, string>, opts: { until?: (s: string) => boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> & { kill(): void } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(
+  args: string[],
+  env: Record<string, string>,
+  opts: { until?: (s: string) => boolean } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> & { kill(): void } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const p = new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
@@ -49,10 +57,22 @@ beforeAll(async () => {
   const vault = tempDir('rag-cli-vault-');
   mkdirSync(join(vault, 'projects'));
   mkdirSync(join(vault, '_queue'));
-  writeFileSync(join(vault, 'projects/Falcon.md'), '# Falcon\n\nFalcon keeps its records in [[Orion Store]].\n\n## Deployment\n\nFalcon is deployed in Lisbon.\n');
+  writeFileSync(
+    join(vault, 'projects/Falcon.md'),
+    '# Falcon\n\nFalcon keeps its records in [[Orion Store]].\n\n## Deployment\n\nFalcon is deployed in Lisbon.\n',
+  );
   writeFileSync(join(vault, 'Orion Store.md'), '# Orion Store\n\nOrion Store listens on port 7421.\n');
   writeFileSync(join(vault, '_queue/job.md'), '# queued job, never indexed\n');
-  scriptModel(ollama, { notes: [], ignored: [], questions: [], projects: [], entities: [{ name: 'Falcon', type: 'project' }, { name: 'Orion Store', type: 'technology' }] });
+  scriptModel(ollama, {
+    notes: [],
+    ignored: [],
+    questions: [],
+    projects: [],
+    entities: [
+      { name: 'Falcon', type: 'project' },
+      { name: 'Orion Store', type: 'technology' },
+    ],
+  });
   const dir = tempDir('rag-cli-');
   port = await freePort();
   const config = writeRuntimeConfig(dir, {
@@ -63,7 +83,15 @@ beforeAll(async () => {
       c.ports.rag = port;
     },
   });
-  env = { RUNTIME_CONFIG: config, DATA_DIR: join(dir, 'data'), VAULT_DIR: vault, OLLAMA_URL_CONTABO: ollama.url, OLLAMA_URL_DAVAS: ollama.url, RAG_LISTEN_HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  env = {
+    RUNTIME_CONFIG: config,
+    DATA_DIR: join(dir, 'data'),
+    VAULT_DIR: vault,
+    OLLAMA_URL_CONTABO: ollama.url,
+    OLLAMA_URL_DAVAS: ollama.url,
+    RAG_LISTEN_HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+  };
 });
 
 afterAll(async () => {
@@ -90,7 +118,11 @@ describe('runtime index and runtime rag', () => {
       expect(res.status).toBe(200);
       const body = (await res.json()) as { results: { citation: string }[] };
       expect(body.results.map((r) => r.citation)).toContain('[[Orion Store]]');
-      const bad = await fetch(`http://127.0.0.1:${port}/answer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": 3}' });
+      const bad = await fetch(`http://127.0.0.1:${port}/answer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query": 3}',
+      });
       expect(bad.status).toBe(400);
     } finally {
       rag.kill();

@@ -25,7 +25,15 @@ const A: NoteGraph = {
   ],
   relations: [{ from: 'falcon', to: 'orion store', type: 'USES', chunkId: 'p/a.md#1' }],
 };
-const B: NoteGraph = { notePath: 'p/b.md', title: 'B', chunkIds: ['p/b.md#0'], links: [], entities: [e('ada', 'person')], mentions: [{ chunkId: 'p/b.md#0', entityKey: 'ada' }], relations: [] };
+const B: NoteGraph = {
+  notePath: 'p/b.md',
+  title: 'B',
+  chunkIds: ['p/b.md#0'],
+  links: [],
+  entities: [e('ada', 'person')],
+  mentions: [{ chunkId: 'p/b.md#0', entityKey: 'ada' }],
+  relations: [],
+};
 const C: NoteGraph = {
   notePath: 'q/c.md',
   title: 'C',
@@ -38,9 +46,18 @@ const C: NoteGraph = {
   ],
   relations: [],
 };
-const D: NoteGraph = { notePath: 'q/d.md', title: 'D', chunkIds: ['q/d.md#0'], links: ['q/c.md'], entities: [], mentions: [], relations: [] };
+const D: NoteGraph = {
+  notePath: 'q/d.md',
+  title: 'D',
+  chunkIds: ['q/d.md#0'],
+  links: ['q/c.md'],
+  entities: [],
+  mentions: [],
+  relations: [],
+};
 
-const hopsOf = (hits: { chunkId: string; hops: number }[]): Record<string, number> => Object.fromEntries(hits.map((h) => [h.chunkId, h.hops]));
+const hopsOf = (hits: { chunkId: string; hops: number }[]): Record<string, number> =>
+  Object.fromEntries(hits.map((h) => [h.chunkId, h.hops]));
 
 function contract(name: string, make: () => Promise<GraphStore>, stop?: () => Promise<void>): void {
   describe(`GraphStore contract: ${name}`, () => {
@@ -81,7 +98,12 @@ function contract(name: string, make: () => Promise<GraphStore>, stop?: () => Pr
     });
 
     it('replaces a note, drops orphan entities, re-links and deletes', async () => {
-      await g.replaceNote({ ...A, entities: [e('falcon', 'project')], mentions: [{ chunkId: 'p/a.md#0', entityKey: 'falcon' }], relations: [] });
+      await g.replaceNote({
+        ...A,
+        entities: [e('falcon', 'project')],
+        mentions: [{ chunkId: 'p/a.md#0', entityKey: 'falcon' }],
+        relations: [],
+      });
       expect(await g.stats()).toMatchObject({ relations: 0, entities: 4 });
       await g.replaceNote({ ...C, entities: [e('orion store')], mentions: [{ chunkId: 'q/c.md#0', entityKey: 'orion store' }] });
       expect((await g.entities()).map((x) => x.key)).toEqual(['ada', 'falcon', 'orion store']);

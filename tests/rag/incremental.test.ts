@@ -44,14 +44,17 @@ describe('incremental indexing', () => {
     const stats = await rig.indexer.run();
     expect(stats).toMatchObject({ indexed: 2, deleted: 2, unchanged: rig.vault.notes.length - 3 });
     // Only the edited and the renamed note were embedded and extracted.
-    const newChunks = (await rig.vectors.getChunks([0, 1, 2, 3].flatMap((i) => [`${p.path}#${i}`, `stores/Lyra Vault Archive.md#${i}`]))).length;
+    const newChunks = (await rig.vectors.getChunks([0, 1, 2, 3].flatMap((i) => [`${p.path}#${i}`, `stores/Lyra Vault Archive.md#${i}`])))
+      .length;
     expect(rig.embedder.texts - texts).toBe(newChunks);
     expect(chats() - chatsBefore).toBe(newChunks);
 
     const hits = await rig.retriever.retrieve({ query: `Which city is ${p.name} deployed in?`, topK: 3, decompose: false });
     expect(hits.results[0]!.text).toContain('Ulaanbaatar');
     expect(await rig.vectors.getChunks(['topics/Zig.md#0', 'stores/Lyra Vault.md#0'])).toEqual([]);
-    expect((await rig.vectors.searchKeyword('comptime manual memory management', 10)).map((h) => h.chunk.notePath)).not.toContain('topics/Zig.md');
+    expect((await rig.vectors.searchKeyword('comptime manual memory management', 10)).map((h) => h.chunk.notePath)).not.toContain(
+      'topics/Zig.md',
+    );
     const zig = await rig.graph.findEntities(['zig'], 5);
     // Zig is still named by the projects written in it, so the entity stays; its own note is gone.
     const zigHits = await rig.graph.neighbourhood({ entityKeys: zig.map((e) => e.key), notePaths: [] }, 1, 100);
@@ -66,7 +69,10 @@ describe('incremental indexing', () => {
     const hits = await rig.graph.neighbourhood({ entityKeys: [], notePaths: [user.path] }, 1, 100);
     expect(hits.some((h) => h.chunkId.startsWith('stores/Lyra Vault'))).toBe(false);
     const chatsBefore = chats();
-    writeFileSync(join(rig.vaultDir, 'stores/Lyra Vault Archive.md'), `---\naliases: [Lyra Vault]\n---\n# Lyra Vault Archive\n\nLyra Vault was renamed.\n`);
+    writeFileSync(
+      join(rig.vaultDir, 'stores/Lyra Vault Archive.md'),
+      `---\naliases: [Lyra Vault]\n---\n# Lyra Vault Archive\n\nLyra Vault was renamed.\n`,
+    );
     const stats = await rig.indexer.run();
     expect(stats.indexed).toBe(1);
     const after = await rig.graph.neighbourhood({ entityKeys: [], notePaths: [user.path] }, 1, 100);
@@ -90,8 +96,20 @@ describe('incremental indexing', () => {
   });
 
   it('refuses an index built with another embedding model, until --full', async () => {
-    const other: Embedder = { model: 'ollama:nomic-embed-text', dimensions: 768, embed: async (t) => t.map(() => Array.from({ length: 768 }, (_, i) => (i === 0 ? 1 : 0))) };
-    const ix = new Indexer({ vaultDir: rig.vaultDir, dataDir: rig.dataDir, settings: settings({ entities: { extract: false } }), folders: FOLDERS, vectors: rig.vectors, graph: rig.graph, embedder: other });
+    const other: Embedder = {
+      model: 'ollama:nomic-embed-text',
+      dimensions: 768,
+      embed: async (t) => t.map(() => Array.from({ length: 768 }, (_, i) => (i === 0 ? 1 : 0))),
+    };
+    const ix = new Indexer({
+      vaultDir: rig.vaultDir,
+      dataDir: rig.dataDir,
+      settings: settings({ entities: { extract: false } }),
+      folders: FOLDERS,
+      vectors: rig.vectors,
+      graph: rig.graph,
+      embedder: other,
+    });
     try {
       const err = await ix.run().catch((e: unknown) => e);
       expect(isRuntimeError(err, 'RAG_INDEX_MISMATCH')).toBe(true);
@@ -109,7 +127,10 @@ describe('incremental indexing', () => {
 describe('entity extraction and resolution', () => {
   it('retries once with the validation error, then skips the chunk and says why', async () => {
     const llm = completer(ollama);
-    ollama.chat.enqueue({ chunks: ['{"entities": [{"name": ""}]}'] }, { chunks: ['{"entities": [{"name": "Kafka", "type": "technology"}], "relations": []}'] });
+    ollama.chat.enqueue(
+      { chunks: ['{"entities": [{"name": ""}]}'] },
+      { chunks: ['{"entities": [{"name": "Kafka", "type": "technology"}], "relations": []}'] },
+    );
     const ok = await extractEntities(llm, 'We moved the queue to Kafka.', 'Note');
     expect(ok).toEqual({ ok: true, attempts: 2, extraction: { entities: [{ name: 'Kafka', type: 'technology' }], relations: [] } });
     const retry = ollama.requests.filter((r) => r.path === '/api/chat').at(-1)!.body as { messages: { content: string }[] };
@@ -130,11 +151,14 @@ describe('entity extraction and resolution', () => {
     try {
       // Every extraction answer for one note is garbage: its chunks are skipped, the rest indexed.
       const inner = ollama.respond!;
-      ollama.respond = (req) => (req.messages.some((m) => m.content.includes('Note: Graph notes')) ? { chunks: ['no json here'] } : inner(req));
+      ollama.respond = (req) =>
+        req.messages.some((m) => m.content.includes('Note: Graph notes')) ? { chunks: ['no json here'] } : inner(req);
       const stats = await r2.indexer.run();
       ollama.respond = inner;
       expect(stats.skippedChunks).toEqual([{ chunkId: 'notes/graph-notes.md#0', reason: expect.stringContaining('not JSON') }]);
-      expect(r2.indexer.skipped()).toEqual([{ chunkId: 'notes/graph-notes.md#0', notePath: 'notes/graph-notes.md', reason: expect.any(String) }]);
+      expect(r2.indexer.skipped()).toEqual([
+        { chunkId: 'notes/graph-notes.md#0', notePath: 'notes/graph-notes.md', reason: expect.any(String) },
+      ]);
       // The note is still searchable; it only lacks graph entities.
       expect((await r2.vectors.searchKeyword('Cypher knowledge graph', 3))[0]!.chunk.notePath).toBe('notes/graph-notes.md');
     } finally {

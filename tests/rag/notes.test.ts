@@ -25,7 +25,14 @@ describe('frontmatter', () => {
       '---\ntags: [Project]\naliases: [Nb]\ndate: 2025-03-04\n---\n# The Note\n\nSee [[Other]] and [[Deep/Thing#Part|label]] #inline-tag.\n\n```\n[[NotALink]] #nottag\n```\n',
       0,
     );
-    expect(n).toMatchObject({ title: 'The Note', folder: 'a/b', tags: ['inline-tag', 'project'], aliases: ['Nb'], links: ['Other', 'Deep/Thing'], date: Date.UTC(2025, 2, 4) });
+    expect(n).toMatchObject({
+      title: 'The Note',
+      folder: 'a/b',
+      tags: ['inline-tag', 'project'],
+      aliases: ['Nb'],
+      links: ['Other', 'Deep/Thing'],
+      date: Date.UTC(2025, 2, 4),
+    });
   });
 
   it('resolves links by path, then file name, then alias', () => {

@@ -44,7 +44,9 @@ describe('indexing the vault', () => {
   it('keeps code blocks and tables whole and carries the heading path', async () => {
     const [topic] = await rig.vectors.getChunks(['topics/Rust.md#0']);
     expect(topic!.text).toContain('```sh\n# an example invocation kept whole in one chunk\nrust --version\n```');
-    const store = (await rig.vectors.searchKeyword('replicas backup retention', 5)).find((h) => h.chunk.text.includes('| setting | value |'));
+    const store = (await rig.vectors.searchKeyword('replicas backup retention', 5)).find((h) =>
+      h.chunk.text.includes('| setting | value |'),
+    );
     expect(store!.chunk.text.split('\n').filter((l) => l.startsWith('|'))).toHaveLength(5);
     expect(store!.chunk.headings).toEqual([store!.chunk.title, 'Operations']);
   });
@@ -104,7 +106,12 @@ describe('retrieval quality', () => {
 
   it('answers a question through a linked note, and debug says how it got there', async () => {
     const p = rig.vault.projects[0]!;
-    const r = await rig.retriever.retrieve({ query: `Which port does the data store of ${p.name} listen on?`, topK: 5, decompose: false, debug: true });
+    const r = await rig.retriever.retrieve({
+      query: `Which port does the data store of ${p.name} listen on?`,
+      topK: 5,
+      decompose: false,
+      debug: true,
+    });
     const found = r.results.find((c) => c.text.includes(`port ${p.port}`));
     expect(found?.notePath).toBe(`stores/${p.store}.md`);
     const graph = r.debug!.lists.find((l) => l.retriever === 'graph')!;
@@ -127,7 +134,11 @@ describe('filters', () => {
 
     const from = Date.UTC(2025, 1, 1);
     const to = Date.UTC(2025, 1, 28, 23, 59, 59);
-    const byDate = await rig.retriever.retrieve({ query: 'met about the project', topK: 30, filter: { folders: ['journal'], dateFrom: from, dateTo: to } });
+    const byDate = await rig.retriever.retrieve({
+      query: 'met about the project',
+      topK: 30,
+      filter: { folders: ['journal'], dateFrom: from, dateTo: to },
+    });
     expect(byDate.results.length).toBeGreaterThan(0);
     expect(byDate.results.every((c) => c.notePath.startsWith('journal/2025-02-'))).toBe(true);
   });
@@ -153,18 +164,33 @@ describe('POST /retrieve and /answer', () => {
       const long = await app.inject({
         method: 'POST',
         url: '/retrieve',
-        payload: { query: `Which city is ${p.name} deployed in and what instrument does ${p.owner} play in the weekend band?`, debug: true, topK: 8 },
+        payload: {
+          query: `Which city is ${p.name} deployed in and what instrument does ${p.owner} play in the weekend band?`,
+          debug: true,
+          topK: 8,
+        },
       });
       const dbg = long.json() as { debug: { subQuestions: string[] }; results: { notePath: string }[] };
       expect(dbg.debug.subQuestions.length).toBe(3);
       expect(dbg.results.map((x) => x.notePath)).toEqual(expect.arrayContaining([p.path, `people/${p.owner}.md`]));
 
-      for (const payload of [{}, { query: '' }, { query: 'x', topK: 0 }, { query: 'x', filter: { from: 'yesterday' } }, { query: 'x', extra: 1 }]) {
+      for (const payload of [
+        {},
+        { query: '' },
+        { query: 'x', topK: 0 },
+        { query: 'x', filter: { from: 'yesterday' } },
+        { query: 'x', extra: 1 },
+      ]) {
         const bad = await app.inject({ method: 'POST', url: '/retrieve', payload });
         expect(bad.statusCode).toBe(400);
         expect(bad.json()).toMatchObject({ code: 'RAG_BAD_REQUEST', message: expect.any(String) });
       }
-      const notJson = await app.inject({ method: 'POST', url: '/retrieve', headers: { 'content-type': 'application/json' }, payload: '{nope' });
+      const notJson = await app.inject({
+        method: 'POST',
+        url: '/retrieve',
+        headers: { 'content-type': 'application/json' },
+        payload: '{nope',
+      });
       expect(notJson.statusCode).toBe(400);
       expect(notJson.json()).toMatchObject({ code: 'RAG_BAD_REQUEST' });
     } finally {

@@ -18,7 +18,17 @@ const D = Date.UTC(2025, 0, 10);
 
 function chunk(id: string, folder: string, text: string, tags: string[] = [], date = D): Chunk {
   const notePath = `${folder ? `${folder}/` : ''}${id.split('#')[0]}`;
-  return { id: `${notePath}#${id.split('#')[1] ?? '0'}`, notePath, ordinal: Number(id.split('#')[1] ?? 0), title: id.split('#')[0]!.replace('.md', ''), headings: ['Top'], text, folder, tags, date };
+  return {
+    id: `${notePath}#${id.split('#')[1] ?? '0'}`,
+    notePath,
+    ordinal: Number(id.split('#')[1] ?? 0),
+    title: id.split('#')[0]!.replace('.md', ''),
+    headings: ['Top'],
+    text,
+    folder,
+    tags,
+    date,
+  };
 }
 
 const A = chunk('alpha.md#0', 'work/projects', 'The falcon project ships on Thursdays.', ['project']);
@@ -65,7 +75,9 @@ function contract(name: string, make: () => Promise<VectorIndex>, after?: () => 
       expect((await ix.searchVector([0, 0, 1, 0], 4, { folders: ['work/projects'] })).map((h) => h.chunk.id)).toEqual([A.id]);
       expect((await ix.searchVector([0, 0, 1, 0], 4, { folders: ['wor'] })).map((h) => h.chunk.id)).toEqual([]);
       expect((await ix.searchVector([0, 1, 0, 0], 4, { tags: ['project', 'home'] })).map((h) => h.chunk.id)).toEqual([C2.id, C.id]);
-      expect((await ix.searchVector([1, 0, 0, 0], 4, { dateFrom: Date.UTC(2025, 0, 1), dateTo: Date.UTC(2025, 2, 1) })).map((h) => h.chunk.id)).toEqual([A.id]);
+      expect(
+        (await ix.searchVector([1, 0, 0, 0], 4, { dateFrom: Date.UTC(2025, 0, 1), dateTo: Date.UTC(2025, 2, 1) })).map((h) => h.chunk.id),
+      ).toEqual([A.id]);
       const top = await ix.searchVector(vec.B, 1);
       expect(top[0]!.chunk).toEqual(B);
       expect(top[0]!.score).toBeCloseTo(1, 3);
@@ -130,13 +142,20 @@ describe('Qdrant specifics', () => {
     expect(pointId('a.md#0')).not.toBe(pointId('a.md#1'));
     const q = await startQdrant();
     try {
-      const res = await fetch(`${q.url}/collections/x/points/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ limit: 'ten' }) });
+      const res = await fetch(`${q.url}/collections/x/points/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ limit: 'ten' }),
+      });
       expect(res.status).toBe(400);
       expect(q.invalid).toHaveLength(1);
       const ix = new QdrantVectorIndex({ url: q.url, collection: 'vault' });
       await ix.init(META);
       const coll = q.collections.get('vault')!;
-      expect(coll.config).toMatchObject({ vectors: { dense: { size: 4, distance: 'Cosine' } }, sparse_vectors: { bm25: { modifier: 'idf' } } });
+      expect(coll.config).toMatchObject({
+        vectors: { dense: { size: 4, distance: 'Cosine' } },
+        sparse_vectors: { bm25: { modifier: 'idf' } },
+      });
       expect(coll.indexes).toEqual({ note_path: 'keyword', folders: 'keyword', tags: 'keyword', date: 'integer' });
       await ix.upsert([{ chunk: A, vector: vec.A }]);
       const point = [...coll.points.values()][0]!;

@@ -83,7 +83,11 @@ describe('compose files', () => {
   const composeArtifacts = generateAll(platform).filter((a) => a.path.endsWith('docker-compose.yml'));
 
   it('exist for every host that runs compose services', () => {
-    expect(composeArtifacts.map((a) => a.path)).toEqual(['hosts/contabo/docker-compose.yml', 'hosts/dev-learning/docker-compose.yml', 'hosts/prod-services/docker-compose.yml']);
+    expect(composeArtifacts.map((a) => a.path)).toEqual([
+      'hosts/contabo/docker-compose.yml',
+      'hosts/dev-learning/docker-compose.yml',
+      'hosts/prod-services/docker-compose.yml',
+    ]);
   });
 
   it('validate against the compose specification schema', async () => {
@@ -103,10 +107,11 @@ describe('compose files', () => {
       writeFileSync(join(dir, 'docker-compose.yml'), a.content);
       // The Infisical agent writes these on the host; docker-compose requires them to exist.
       const doc = parse(a.content) as { services: Record<string, { env_file?: string[] }> };
-      for (const s of Object.values(doc.services)) for (const f of s.env_file ?? []) {
-        mkdirSync(join(dir, 'secrets'), { recursive: true });
-        writeFileSync(join(dir, f), '');
-      }
+      for (const s of Object.values(doc.services))
+        for (const f of s.env_file ?? []) {
+          mkdirSync(join(dir, 'secrets'), { recursive: true });
+          writeFileSync(join(dir, f), '');
+        }
       const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: dir, encoding: 'utf8' });
       expect(r.error, 'docker-compose must be installed (scripts/install-tools.sh)').toBeUndefined();
       expect(r.stderr, a.path).toBe('');
@@ -142,7 +147,11 @@ describe('compose files', () => {
     expect(c.services.qdrant!.read_only).toBeUndefined();
 
     const other = parsePlatform(
-      edit(edit(exampleText(), 'owner: { user: syncthing, uid: 1000, gid: 1000 }', 'owner: { user: st, uid: 1500, gid: 33 }'), 'tag: 0.1.0', 'tag: 0.2.0-rc.1'),
+      edit(
+        edit(exampleText(), 'owner: { user: syncthing, uid: 1000, gid: 1000 }', 'owner: { user: st, uid: 1500, gid: 33 }'),
+        'tag: 0.1.0',
+        'tag: 0.2.0-rc.1',
+      ),
     );
     const o = composeFile(other, 'contabo') as { services: Record<string, Record<string, unknown>> };
     expect(String(o.services.worker!.user)).toBe('1500:33');
@@ -161,7 +170,14 @@ describe('runtime.json', () => {
 
   it('validates with the schema the runtime imports and carries the routing table', () => {
     expect(runtime.routing.default).toBe('qwen2.5:14b');
-    expect(runtime.routing.models.map((m) => m.id)).toEqual(['qwen2.5:14b', 'gemma4:27b', 'llama-3.3-70b-versatile', 'qwen/qwen3-32b', 'models/gemini-2.5-flash', 'claude-sonnet-4-6']);
+    expect(runtime.routing.models.map((m) => m.id)).toEqual([
+      'qwen2.5:14b',
+      'gemma4:27b',
+      'llama-3.3-70b-versatile',
+      'qwen/qwen3-32b',
+      'models/gemini-2.5-flash',
+      'claude-sonnet-4-6',
+    ]);
     expect(runtime.routing.models.find((m) => m.provider === 'anthropic')?.maxTokens).toBe(8192);
     expect(runtime.routing.models.find((m) => m.id === 'llama-3.3-70b-versatile')?.timeoutMs).toBe(60_000);
     expect(runtime.routing.models.find((m) => m.id === 'gemma4:27b')?.healthGated).toBe(true);
@@ -184,7 +200,9 @@ describe('runtime.json', () => {
     expect(alt.services).not.toHaveProperty('qdrantUrl');
     expect(alt.services).not.toHaveProperty('neo4jUri');
     expect(alt.telemetry.otlpEndpoint).toBe('http://127.0.0.1:4318');
-    expect(alt.providers.anthropic.defaultMaxTokens).toBe(parsePlatform(readFileSync(join(ROOT, 'tests/fixtures/platform-alt.yaml'), 'utf8')).routing.providers.anthropic.defaultMaxTokens);
+    expect(alt.providers.anthropic.defaultMaxTokens).toBe(
+      parsePlatform(readFileSync(join(ROOT, 'tests/fixtures/platform-alt.yaml'), 'utf8')).routing.providers.anthropic.defaultMaxTokens,
+    );
   });
 });
 
@@ -207,7 +225,9 @@ describe('system map', () => {
     expect(map).toContain('```mermaid\nflowchart LR');
     expect(map).toContain('tunnel{{"tunnel davidcockson-platform"}}');
     expect(map).toContain('| control.davidcockson.com | web on contabo | http://web:8000 | people: david@davidcockson.com |');
-    expect(map).toContain('| davas-ollama.davidcockson.com | ollama on davas (host) | http://100.101.40.1:11434 | service token davas-ollama-client |');
+    expect(map).toContain(
+      '| davas-ollama.davidcockson.com | ollama on davas (host) | http://100.101.40.1:11434 | service token davas-ollama-client |',
+    );
     expect(map).toContain('svc_qdrant[("qdrant :6333 :6334")]');
   });
 

@@ -24,7 +24,15 @@ async function renderMermaid(source: string): Promise<{ ok: boolean; error?: str
     await page.setContent('<!doctype html><html><body><div id="out"></div></body></html>');
     await page.addScriptTag({ path: join(ROOT, 'node_modules/mermaid/dist/mermaid.min.js') });
     return await page.evaluate(async (src) => {
-      const m = (window as unknown as { mermaid: { initialize(o: object): void; parse(s: string): Promise<unknown>; render(id: string, s: string): Promise<{ svg: string }> } }).mermaid;
+      const m = (
+        window as unknown as {
+          mermaid: {
+            initialize(o: object): void;
+            parse(s: string): Promise<unknown>;
+            render(id: string, s: string): Promise<{ svg: string }>;
+          };
+        }
+      ).mermaid;
       m.initialize({ startOnLoad: false, securityLevel: 'strict' });
       try {
         await m.parse(src);

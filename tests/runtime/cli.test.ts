@@ -19,7 +19,12 @@ interface Run {
   stderr: string;
 }
 
-function run(script: string, args: string[], env: Record<string, string> = {}, opts: { until?: (out: string) => boolean; cwd?: string } = {}): Promise<Run> & { kill: () => void } {
+function run(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { until?: (out: string) => boolean; cwd?: string } = {},
+): Promise<Run> & { kill: () => void } {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
@@ -94,11 +99,18 @@ describe('runtime CLI', () => {
       child.kill();
       const r = await child;
       expect(r.code).toBe(0);
-      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: string });
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { msg: string; level: string });
       expect(lines.some((l) => l.msg === 'worker started')).toBe(true);
-      expect(lines.some((l) => l.msg === 'GROQ_API_KEY is not set: groq models are unavailable until it is' && l.level === 'warn')).toBe(true);
+      expect(lines.some((l) => l.msg === 'GROQ_API_KEY is not set: groq models are unavailable until it is' && l.level === 'warn')).toBe(
+        true,
+      );
       const usage = new UsageStore(join(dir, 'data'));
-      expect(usage.recent(5)).toMatchObject([{ provider: 'ollama', model: 'qwen2.5:14b', inputTokens: 12, outputTokens: 3, outcome: 'ok' }]);
+      expect(usage.recent(5)).toMatchObject([
+        { provider: 'ollama', model: 'qwen2.5:14b', inputTokens: 12, outputTokens: 3, outcome: 'ok' },
+      ]);
       usage.close();
     });
   });

@@ -70,7 +70,11 @@ describe('loadConfig', () => {
     expect(c.vault.path).toBe(join(dir, 'vault'));
     expect(c.vault.folders.queue).toBe('_queue');
     expect(c.dataDir).toBe('/tmp/runtime-data');
-    expect(c.ollamaHosts).toEqual({ contabo: 'http://host.docker.internal:11434', davas: 'http://127.0.0.1:9', 'gpu-box': 'http://10.0.0.5:11434' });
+    expect(c.ollamaHosts).toEqual({
+      contabo: 'http://host.docker.internal:11434',
+      davas: 'http://127.0.0.1:9',
+      'gpu-box': 'http://10.0.0.5:11434',
+    });
     expect(c.logLevel).toBe('debug');
     expect(c.secrets.providers).toEqual({ groq: 'gsk_1', gemini: 'gm_1', anthropic: 'sk_1' });
     expect(c.secrets.discordWebhookUrl).toBe('https://discord.com/api/webhooks/1/abc');
@@ -82,7 +86,7 @@ describe('loadConfig', () => {
     expect(ollamaUrlVar('prod-services')).toBe('OLLAMA_URL_PROD_SERVICES');
   });
 
-  it('turns telemetry off with OTEL_SDK_DISABLED or the caller\'s option, and on otherwise', () => {
+  it("turns telemetry off with OTEL_SDK_DISABLED or the caller's option, and on otherwise", () => {
     const base = { RUNTIME_CONFIG: COMMITTED_RUNTIME_JSON };
     expect(loadConfig({ ...base, OTEL_SDK_DISABLED: 'true' }).telemetryEnabled).toBe(false);
     expect(loadConfig(base, { telemetry: false }).telemetryEnabled).toBe(false);

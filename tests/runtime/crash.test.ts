@@ -102,7 +102,12 @@ describe('crash safety', () => {
 
     child = startWorker();
     await waitFor(async () => (await v.list('completed')).length >= JOBS, 'all jobs to complete', 40_000, 50).catch(async (e: unknown) => {
-      const counts = { queue: (await v.list('queue')).length, active: (await v.list('active')).length, completed: (await v.list('completed')).length, failed: (await v.list('failed')).length };
+      const counts = {
+        queue: (await v.list('queue')).length,
+        active: (await v.list('active')).length,
+        completed: (await v.list('completed')).length,
+        failed: (await v.list('failed')).length,
+      };
       throw new Error(`${String(e)}: ${JSON.stringify(counts)} exit=${child?.exitCode} stderr=${stderr.slice(-2000)}`);
     });
     child.kill('SIGTERM');

@@ -35,7 +35,9 @@ describe('job documents', () => {
   });
 
   it('keeps unknown keys and reads every known one', () => {
-    const d = parseJobDocument('---\nid: 42\ntype: chain\nmodel: m\nskills: [a]\nsystem: s\nnotify: false\ntags: [x]\nsteps:\n  - prompt: one\n  - prompt: two\n    model: n\n---\nctx');
+    const d = parseJobDocument(
+      '---\nid: 42\ntype: chain\nmodel: m\nskills: [a]\nsystem: s\nnotify: false\ntags: [x]\nsteps:\n  - prompt: one\n  - prompt: two\n    model: n\n---\nctx',
+    );
     expect(d.frontmatter).toMatchObject({ id: '42', type: 'chain', model: 'm', skills: ['a'], system: 's', notify: false, tags: ['x'] });
     expect(d.frontmatter.steps).toEqual([{ prompt: 'one' }, { prompt: 'two', model: 'n' }]);
   });
@@ -86,11 +88,21 @@ describe('outputs', () => {
 
   it('renders frontmatter then the answer', () => {
     const text = renderOutput(
-      { jobId: 'J', type: 'text', model: 'm', skills: ['s'], tokensIn: 1, tokensOut: 2, durationMs: 3, source: 'a.md', createdAt: new Date(0) },
+      {
+        jobId: 'J',
+        type: 'text',
+        model: 'm',
+        skills: ['s'],
+        tokensIn: 1,
+        tokensOut: 2,
+        durationMs: 3,
+        source: 'a.md',
+        createdAt: new Date(0),
+      },
       'The answer.',
     );
     expect(text).toBe(
-      '---\njob_id: J\ntype: text\nmodel: m\nskills:\n  - s\ntokens_in: 1\ntokens_out: 2\nduration_ms: 3\nstatus: completed\nsource: a.md\ncreated: \'1970-01-01T00:00:00.000Z\'\n---\n\nThe answer.\n',
+      "---\njob_id: J\ntype: text\nmodel: m\nskills:\n  - s\ntokens_in: 1\ntokens_out: 2\nduration_ms: 3\nstatus: completed\nsource: a.md\ncreated: '1970-01-01T00:00:00.000Z'\n---\n\nThe answer.\n",
     );
   });
 });

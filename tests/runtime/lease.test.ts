@@ -53,7 +53,11 @@ describe('QueueLease', () => {
     const waiting = b.acquire().then(() => (got = true));
     await sleep(500);
     expect(got).toBe(false);
-    expect(b.log.records.some((r) => r.level === 'warn' && /another worker holds this vault queue/.test(r.msg) && r.holder === `${hostname()} pid ${process.pid}`)).toBe(true);
+    expect(
+      b.log.records.some(
+        (r) => r.level === 'warn' && /another worker holds this vault queue/.test(r.msg) && r.holder === `${hostname()} pid ${process.pid}`,
+      ),
+    ).toBe(true);
     await a.release();
     await waiting;
     expect(b.isHeld).toBe(true);
@@ -64,7 +68,15 @@ describe('QueueLease', () => {
     v = await makeVault();
     const dead = spawn(process.execPath, ['-e', '0']);
     await new Promise((r) => dead.once('exit', r));
-    const stale = { host: hostname(), pid: dead.pid, pidStart: null, bootId, startedAt: new Date().toISOString(), nonce: 'dead', vault: v.vault };
+    const stale = {
+      host: hostname(),
+      pid: dead.pid,
+      pidStart: null,
+      bootId,
+      startedAt: new Date().toISOString(),
+      nonce: 'dead',
+      vault: v.vault,
+    };
     await writeFile(join(v.vault, leaseFileName('_queue')), JSON.stringify(stale));
     const l = lease(v.vault, memoryLogger(), 60_000); // a heartbeat far longer than the test: only the pid can decide
     await l.acquire();
@@ -74,7 +86,15 @@ describe('QueueLease', () => {
   it('takes over from another host only after its heartbeat stopped for the stale window', async () => {
     v = await makeVault();
     const path = join(v.vault, leaseFileName('_queue'));
-    const other = { host: 'some-other-device', pid: 1, pidStart: null, bootId: 'x', startedAt: new Date().toISOString(), nonce: 'remote', vault: v.vault };
+    const other = {
+      host: 'some-other-device',
+      pid: 1,
+      pidStart: null,
+      bootId: 'x',
+      startedAt: new Date().toISOString(),
+      nonce: 'remote',
+      vault: v.vault,
+    };
     await writeFile(path, JSON.stringify(other));
     const l = lease(v.vault);
     let got = false;
@@ -125,10 +145,14 @@ describe('two worker processes on one vault', () => {
       worker: { concurrency: 2, mtimeGuardMs: 50, rescanMs: 500, graceMs: 2_000, leaseHeartbeatMs: 200, leaseStaleHeartbeats: 3 },
     });
     const JOBS = 30;
-    for (let i = 0; i < JOBS; i++) await v.drop(`job-${String(i).padStart(2, '0')}.md`, `---\nid: job-${i}\n---\nThis is job number ${i}.\n`);
+    for (let i = 0; i < JOBS; i++)
+      await v.drop(`job-${String(i).padStart(2, '0')}.md`, `---\nid: job-${i}\n---\nThis is job number ${i}.\n`);
     const logs: string[] = ['', ''];
     const start = (k: number): ChildProcess => {
-      const c = spawn(process.execPath, [BIN, 'worker'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [BIN, 'worker'], {
+        env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       c.stdout!.on('data', (d: Buffer) => (logs[k] += d.toString()));
       c.stderr!.on('data', (d: Buffer) => (logs[k] += d.toString()));
       children.push(c);

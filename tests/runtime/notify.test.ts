@@ -24,7 +24,15 @@ describe('DiscordNotifier', () => {
   it('posts a success embed with job, model, duration, tokens and output', async () => {
     const { n } = notifier();
     const before = discord.posts.length;
-    n.jobCompleted({ name: 'summarise-notes.md', status: 'completed', model: 'qwen2.5:14b', durationMs: 83_400, tokensIn: 1200, tokensOut: 345, output: 'runner-outputs/2026-05-01T12-00-00-summarise-notes.md' });
+    n.jobCompleted({
+      name: 'summarise-notes.md',
+      status: 'completed',
+      model: 'qwen2.5:14b',
+      durationMs: 83_400,
+      tokensIn: 1200,
+      tokensOut: 345,
+      output: 'runner-outputs/2026-05-01T12-00-00-summarise-notes.md',
+    });
     await n.flush();
     expect(discord.posts.slice(before)).toHaveLength(1);
     expect(discord.posts.at(-1)!.embeds).toEqual([
@@ -46,15 +54,40 @@ describe('DiscordNotifier', () => {
   it('posts a failure embed with the reason, and provider state and held notices', async () => {
     const { n } = notifier();
     const before = discord.posts.length;
-    n.jobFailed({ name: 'big.md', status: 'failed', model: 'gemma4:27b', error: { code: 'PROVIDER_UNAVAILABLE', message: 'gemma4:27b is unavailable: davas is unreachable' }, durationMs: 12 });
+    n.jobFailed({
+      name: 'big.md',
+      status: 'failed',
+      model: 'gemma4:27b',
+      error: { code: 'PROVIDER_UNAVAILABLE', message: 'gemma4:27b is unavailable: davas is unreachable' },
+      durationMs: 12,
+    });
     n.providerState({ provider: 'ollama', host: 'davas', state: 'down', reason: 'connect ECONNREFUSED 100.101.40.1:11434' });
-    n.jobHeld({ name: 'x.md', status: 'held', model: 'llama-3.3-70b-versatile', provider: 'groq', retryAfterMs: 7660, attempt: 1, maxRetries: 3 });
+    n.jobHeld({
+      name: 'x.md',
+      status: 'held',
+      model: 'llama-3.3-70b-versatile',
+      provider: 'groq',
+      retryAfterMs: 7660,
+      attempt: 1,
+      maxRetries: 3,
+    });
     await n.flush();
     const [failed, down, held] = discord.posts.slice(before).map((p) => p.embeds[0]!);
-    expect(failed).toMatchObject({ title: 'Job failed: big.md', description: 'gemma4:27b is unavailable: davas is unreachable', color: COLORS.failure });
+    expect(failed).toMatchObject({
+      title: 'Job failed: big.md',
+      description: 'gemma4:27b is unavailable: davas is unreachable',
+      color: COLORS.failure,
+    });
     expect(failed!.fields).toContainEqual({ name: 'Code', value: 'PROVIDER_UNAVAILABLE', inline: true });
-    expect(down).toMatchObject({ title: 'davas (ollama) is down', description: 'connect ECONNREFUSED 100.101.40.1:11434', color: COLORS.failure });
-    expect(held).toMatchObject({ title: 'Job held: x.md', description: 'groq rate-limited llama-3.3-70b-versatile; the job waits and retries (retry 1 of 3) in 7.7 s.' });
+    expect(down).toMatchObject({
+      title: 'davas (ollama) is down',
+      description: 'connect ECONNREFUSED 100.101.40.1:11434',
+      color: COLORS.failure,
+    });
+    expect(held).toMatchObject({
+      title: 'Job held: x.md',
+      description: 'groq rate-limited llama-3.3-70b-versatile; the job waits and retries (retry 1 of 3) in 7.7 s.',
+    });
   });
 
   it('keeps to the token bucket', async () => {
@@ -92,7 +125,9 @@ describe('DiscordNotifier', () => {
 
     await discord.down();
     try {
-      expect(n.jobFailed({ name: 'j.md', status: 'failed', durationMs: 1, error: { code: 'PROVIDER_ERROR', message: 'x' } })).toBeUndefined();
+      expect(
+        n.jobFailed({ name: 'j.md', status: 'failed', durationMs: 1, error: { code: 'PROVIDER_ERROR', message: 'x' } }),
+      ).toBeUndefined();
       await n.flush();
       expect(n.stats.failed).toBe(2);
     } finally {

@@ -9,7 +9,11 @@ import { startAnthropic, type AnthropicDouble } from '../doubles/anthropic.js';
 import { startOllama, type OllamaDouble } from '../doubles/ollama.js';
 import { geminiRateLimited, rateLimited, startOpenAi, type OpenAiDouble } from '../doubles/openai.js';
 
-const req = (model: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({ model, messages: [{ role: 'user', content: 'Say hello' }], ...extra });
+const req = (model: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
+  model,
+  messages: [{ role: 'user', content: 'Say hello' }],
+  ...extra,
+});
 
 async function collect(it: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
   const out: ChatEvent[] = [];
@@ -52,8 +56,14 @@ describe('retry hints', () => {
     expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000);
     expect(retryDelayFromBody(geminiRateLimited('39s')!.body)).toBe(39_000);
     expect(retryDelayFromBody({ error: { details: [{ retryDelay: '1.5s' }] } })).toBe(1500);
-    expect(retryDelayFromBody({ error: { message: JSON.stringify({ error: { code: 429, details: [{ retryDelay: '20s' }] } }) } })).toBe(20_000);
-    expect(retryDelayFromBody([{ error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } }])).toBeUndefined();
+    expect(retryDelayFromBody({ error: { message: JSON.stringify({ error: { code: 429, details: [{ retryDelay: '20s' }] } }) } })).toBe(
+      20_000,
+    );
+    expect(
+      retryDelayFromBody([
+        { error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } },
+      ]),
+    ).toBeUndefined();
   });
 });
 
@@ -81,8 +91,14 @@ describe('OllamaProvider', () => {
 
   it('yields tool calls and finishes with tool_calls', async () => {
     ollama.chat.enqueue({ chunks: [], toolCalls: [{ name: 'search', arguments: { q: 'x' } }], promptEvalCount: 4, evalCount: 2 });
-    const evs = await collect(p.chat(req('qwen2.5:14b', { tools: [{ name: 'search', description: 'search', parameters: { type: 'object' } }] }), { timeoutMs: 5000 }));
-    expect(evs.filter((e) => e.type === 'tool_call')).toEqual([{ type: 'tool_call', call: { id: 'call_0', name: 'search', arguments: { q: 'x' } } }]);
+    const evs = await collect(
+      p.chat(req('qwen2.5:14b', { tools: [{ name: 'search', description: 'search', parameters: { type: 'object' } }] }), {
+        timeoutMs: 5000,
+      }),
+    );
+    expect(evs.filter((e) => e.type === 'tool_call')).toEqual([
+      { type: 'tool_call', call: { id: 'call_0', name: 'search', arguments: { q: 'x' } } },
+    ]);
     expect(doneOf(evs)).toEqual({ type: 'done', reason: 'tool_calls' });
   });
 
@@ -177,9 +193,16 @@ describe('AnthropicProvider', () => {
   });
 
   it('assembles tool_use blocks from input_json_delta', async () => {
-    api.messages.enqueue({ text: ['Let me look.'], toolUse: { id: 'toolu_1', name: 'search', jsonParts: ['{"q": "ol', 'lama"}'] }, inputTokens: 5, outputTokens: 9 });
+    api.messages.enqueue({
+      text: ['Let me look.'],
+      toolUse: { id: 'toolu_1', name: 'search', jsonParts: ['{"q": "ol', 'lama"}'] },
+      inputTokens: 5,
+      outputTokens: 9,
+    });
     const evs = await collect(p.chat(req('claude-sonnet-4-6', { maxTokens: 100 }), { timeoutMs: 5000 }));
-    expect(evs.filter((e) => e.type === 'tool_call')).toEqual([{ type: 'tool_call', call: { id: 'toolu_1', name: 'search', arguments: { q: 'ollama' } } }]);
+    expect(evs.filter((e) => e.type === 'tool_call')).toEqual([
+      { type: 'tool_call', call: { id: 'toolu_1', name: 'search', arguments: { q: 'ollama' } } },
+    ]);
     expect(doneOf(evs)).toEqual({ type: 'done', reason: 'tool_calls' });
     expect((api.requests.at(-1)!.body as { max_tokens: number }).max_tokens).toBe(100);
   });
@@ -195,7 +218,14 @@ describe('AnthropicProvider', () => {
   });
 
   it('maps 429 with retry-after to PROVIDER_RATE_LIMITED', async () => {
-    api.messages.enqueue({ error: { status: 429, type: 'rate_limit_error', message: 'Number of requests has exceeded your rate limit', headers: { 'retry-after': '7' } } });
+    api.messages.enqueue({
+      error: {
+        status: 429,
+        type: 'rate_limit_error',
+        message: 'Number of requests has exceeded your rate limit',
+        headers: { 'retry-after': '7' },
+      },
+    });
     const err = await rejection(collect(p.chat(req('claude-sonnet-4-6'), { timeoutMs: 5000 })));
     expect(err.code).toBe('PROVIDER_RATE_LIMITED');
     expect(err.retryAfterMs).toBe(7000);
@@ -256,7 +286,12 @@ describe('OpenAiCompatibleProvider', () => {
     const r = groq.requests.at(-1)!;
     expect(r.path).toBe('/openai/v1/chat/completions');
     expect(r.headers.authorization).toBe('Bearer gsk-test');
-    expect(r.body).toMatchObject({ model: 'llama-3.3-70b-versatile', stream: true, stream_options: { include_usage: true }, max_tokens: 64 });
+    expect(r.body).toMatchObject({
+      model: 'llama-3.3-70b-versatile',
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 64,
+    });
   });
 
   it('keeps the models/ prefix of Gemini model ids', async () => {
@@ -265,9 +300,15 @@ describe('OpenAiCompatibleProvider', () => {
   });
 
   it('assembles tool calls from deltas', async () => {
-    groq.completions.enqueue({ chunks: [], toolCalls: [{ id: 'call_a', name: 'fetch', argParts: ['{"url":', '"https://x"}'] }], usage: { prompt: 3, completion: 4 } });
+    groq.completions.enqueue({
+      chunks: [],
+      toolCalls: [{ id: 'call_a', name: 'fetch', argParts: ['{"url":', '"https://x"}'] }],
+      usage: { prompt: 3, completion: 4 },
+    });
     const evs = await collect(g.chat(req('llama-3.3-70b-versatile'), { timeoutMs: 5000 }));
-    expect(evs.filter((e) => e.type === 'tool_call')).toEqual([{ type: 'tool_call', call: { id: 'call_a', name: 'fetch', arguments: { url: 'https://x' } } }]);
+    expect(evs.filter((e) => e.type === 'tool_call')).toEqual([
+      { type: 'tool_call', call: { id: 'call_a', name: 'fetch', arguments: { url: 'https://x' } } },
+    ]);
     expect(doneOf(evs)).toEqual({ type: 'done', reason: 'tool_calls' });
   });
 
@@ -284,7 +325,11 @@ describe('OpenAiCompatibleProvider', () => {
   it.each([
     ['retry-after', { 'retry-after': '12' }, 12_000],
     ['x-ratelimit-reset-tokens (Groq "7.66s")', { 'x-ratelimit-reset-tokens': '7.66s' }, 7660],
-    ['x-ratelimit-reset-requests (Groq "2m59.56s")', { 'x-ratelimit-reset-requests': '2m59.56s', 'x-ratelimit-reset-tokens': '1s' }, 179_560],
+    [
+      'x-ratelimit-reset-requests (Groq "2m59.56s")',
+      { 'x-ratelimit-reset-requests': '2m59.56s', 'x-ratelimit-reset-tokens': '1s' },
+      179_560,
+    ],
   ])('maps 429 with %s to PROVIDER_RATE_LIMITED', async (_name, headers, ms) => {
     groq.completions.enqueue({ error: rateLimited(headers) });
     const err = await rejection(collect(g.chat(req('llama-3.3-70b-versatile'), { timeoutMs: 5000 })));
@@ -303,7 +348,9 @@ describe('OpenAiCompatibleProvider', () => {
   });
 
   it('maps 401 to PROVIDER_AUTH', async () => {
-    groq.completions.enqueue({ error: { status: 401, body: { error: { message: 'Invalid API Key', type: 'invalid_request_error', code: 'invalid_api_key' } } } });
+    groq.completions.enqueue({
+      error: { status: 401, body: { error: { message: 'Invalid API Key', type: 'invalid_request_error', code: 'invalid_api_key' } } },
+    });
     const err = await rejection(collect(g.chat(req('llama-3.3-70b-versatile'), { timeoutMs: 5000 })));
     expect(err.code).toBe('PROVIDER_AUTH');
     expect(err.hint).toBe('check GROQ_API_KEY');
@@ -325,6 +372,9 @@ describe('OpenAiCompatibleProvider', () => {
   });
 
   it('embeds through /embeddings', async () => {
-    expect(await g.embed('e', ['abc', 'de'], { timeoutMs: 5000 })).toEqual([[3, 0], [2, 1]]);
+    expect(await g.embed('e', ['abc', 'de'], { timeoutMs: 5000 })).toEqual([
+      [3, 0],
+      [2, 1],
+    ]);
   });
 });

@@ -110,7 +110,13 @@ describe('FolderQueue', () => {
   });
 
   it('never claims Syncthing temp or conflict files, dotfiles or non-markdown files', async () => {
-    const ignored = ['.syncthing.job.md.tmp', '~syncthing~job.md.tmp', 'job.sync-conflict-20260101-000000-ABC1234.md', '.job.md', 'job.txt'];
+    const ignored = [
+      '.syncthing.job.md.tmp',
+      '~syncthing~job.md.tmp',
+      'job.sync-conflict-20260101-000000-ABC1234.md',
+      '.job.md',
+      'job.txt',
+    ];
     for (const n of ignored) await v.drop(n, 'x');
     await v.drop('job.md', 'real');
     const seen: string[] = [];
@@ -125,7 +131,9 @@ describe('FolderQueue', () => {
     await waitFor(() => seen.length === 1, 'job.md');
     await sleep(900); // past the guard and a rescan
     expect(seen).toEqual(['job.md']);
-    expect((await readdir(v.dir('queue'))).sort()).toEqual([...ignored, '.syncthing.late.md.tmp', 'late.sync-conflict-20260101-000000-XYZ.md'].sort());
+    expect((await readdir(v.dir('queue'))).sort()).toEqual(
+      [...ignored, '.syncthing.late.md.tmp', 'late.sync-conflict-20260101-000000-XYZ.md'].sort(),
+    );
   });
 
   it('requeues what a previous run left in active at start-up', async () => {

@@ -77,7 +77,15 @@ describe('real Ollama: the provider client', () => {
 
   it('streams a chat: several text deltas, then real token counts, then done', async () => {
     const events = await collect(
-      provider.chat({ model: BASE_MODEL, system: 'You are a helpful assistant.', messages: [{ role: 'user', content: 'Name three colours.' }], maxTokens: 48 }, { timeoutMs: 120_000 }),
+      provider.chat(
+        {
+          model: BASE_MODEL,
+          system: 'You are a helpful assistant.',
+          messages: [{ role: 'user', content: 'Name three colours.' }],
+          maxTokens: 48,
+        },
+        { timeoutMs: 120_000 },
+      ),
     );
     const kinds = events.map((e) => e.type);
     const texts = events.filter((e) => e.type === 'text');
@@ -99,7 +107,10 @@ describe('real Ollama: the provider client', () => {
 
   it('stops at maxTokens with reason "length"', async () => {
     const events = await collect(
-      provider.chat({ model: BASE_MODEL, messages: [{ role: 'user', content: 'Write a long story about a lighthouse keeper.' }], maxTokens: 5 }, { timeoutMs: 120_000 }),
+      provider.chat(
+        { model: BASE_MODEL, messages: [{ role: 'user', content: 'Write a long story about a lighthouse keeper.' }], maxTokens: 5 },
+        { timeoutMs: 120_000 },
+      ),
     );
     expect(usageOf(events)!.outputTokens).toBe(5);
     expect(doneOf(events)).toBe('length');
@@ -129,7 +140,9 @@ describe('real Ollama: the provider client', () => {
     // The server saw the client go and ended that request's handler...
     await waitFor(() => chatsLogged() === before + 1, 'the server to end the aborted request', 60_000);
     // ...and the single slot is free again: a short request runs to its end.
-    const after = await collect(provider.chat({ model: BASE_MODEL, messages: [{ role: 'user', content: 'Say hi.' }], maxTokens: 3 }, { timeoutMs: 120_000 }));
+    const after = await collect(
+      provider.chat({ model: BASE_MODEL, messages: [{ role: 'user', content: 'Say hi.' }], maxTokens: 3 }, { timeoutMs: 120_000 }),
+    );
     expect(['stop', 'length']).toContain(doneOf(after));
     expect(usageOf(after)!.outputTokens).toBeGreaterThan(0);
     expect(usageOf(after)!.outputTokens).toBeLessThanOrEqual(3);
@@ -176,11 +189,26 @@ describe('real Ollama: the worker process runs text and chain jobs', () => {
 
   beforeAll(async () => {
     v = await makeVault();
-    ({ env } = await writeTestConfig({ root: v.root, vault: v.vault, dataDir: v.dataDir, ollamaUrl: ollama.url, worker: { concurrency: 1, mtimeGuardMs: 50, rescanMs: 200 } }));
+    ({ env } = await writeTestConfig({
+      root: v.root,
+      vault: v.vault,
+      dataDir: v.dataDir,
+      ollamaUrl: ollama.url,
+      worker: { concurrency: 1, mtimeGuardMs: 50, rescanMs: 200 },
+    }));
     await v.drop('Colours.md', '---\ntitle: Colours\n---\nName three colours.\n');
     await v.drop(
       'chain.md',
-      ['---', 'type: chain', 'steps:', '  - prompt: Name a fruit.', '  - prompt: Name a colour.', `    model: ${DAVAS_MODEL}`, '---', 'Answer in a few words.'].join('\n'),
+      [
+        '---',
+        'type: chain',
+        'steps:',
+        '  - prompt: Name a fruit.',
+        '  - prompt: Name a colour.',
+        `    model: ${DAVAS_MODEL}`,
+        '---',
+        'Answer in a few words.',
+      ].join('\n'),
     );
     // The production entry point, in a clean environment: nothing but the test config's overrides.
     worker = spawn(process.execPath, [BIN, 'worker'], {
@@ -189,7 +217,12 @@ describe('real Ollama: the worker process runs text and chain jobs', () => {
     });
     worker.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     exited = new Promise((r) => worker.once('exit', (code) => r(code)));
-    await waitFor(async () => (await v.list('completed')).length + (await v.list('failed')).length >= 2 || worker.exitCode !== null, 'both jobs to finish', 300_000, 100);
+    await waitFor(
+      async () => (await v.list('completed')).length + (await v.list('failed')).length >= 2 || worker.exitCode !== null,
+      'both jobs to finish',
+      300_000,
+      100,
+    );
     expect(worker.exitCode, stderr).toBeNull();
     worker.kill('SIGTERM');
     expect(await exited, stderr).toBe(0);
@@ -237,7 +270,13 @@ describe('real Ollama: the worker process runs text and chain jobs', () => {
 
     const rows = usageRows(String(out.data.job_id));
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ provider: 'ollama', model: DEFAULT_MODEL, outcome: 'ok', inputTokens: out.data.tokens_in, outputTokens: out.data.tokens_out });
+    expect(rows[0]).toMatchObject({
+      provider: 'ollama',
+      model: DEFAULT_MODEL,
+      outcome: 'ok',
+      inputTokens: out.data.tokens_in,
+      outputTokens: out.data.tokens_out,
+    });
     expect(rows[0]!.ttftMs).toBeGreaterThanOrEqual(0);
 
     const done = await v.read('completed', 'Colours.md');

@@ -104,9 +104,18 @@ describe('Router', () => {
     expect((gemini.requests.at(-1)!.body as { model: string }).model).toBe('models/gemini-2.5-flash');
     const rows = usage.recent(10);
     expect(rows).toHaveLength(4);
-    expect(rows[0]).toMatchObject({ provider: 'anthropic', model: 'claude-sonnet-4-6', sessionId: 's1', inputTokens: 21, outputTokens: 3, outcome: 'ok' });
+    expect(rows[0]).toMatchObject({
+      provider: 'anthropic',
+      model: 'claude-sonnet-4-6',
+      sessionId: 's1',
+      inputTokens: 21,
+      outputTokens: 3,
+      outcome: 'ok',
+    });
     expect(metrics.value('platform_provider_requests_total', { provider: 'ollama', model: 'qwen2.5:14b', outcome: 'ok' })).toBe(1);
-    expect(metrics.value('platform_provider_tokens_total', { provider: 'anthropic', model: 'claude-sonnet-4-6', direction: 'in' })).toBe(21);
+    expect(metrics.value('platform_provider_tokens_total', { provider: 'anthropic', model: 'claude-sonnet-4-6', direction: 'in' })).toBe(
+      21,
+    );
     expect(metrics.value('platform_provider_request_duration_seconds', { provider: 'groq', model: 'llama-3.3-70b-versatile' })).toBe(1);
   });
 
@@ -153,7 +162,13 @@ describe('Router', () => {
   });
 
   it('runs health checks in the background until stopped', async () => {
-    const fast = loadConfig({ RUNTIME_CONFIG: writeRuntimeConfig(tempDir('router-fast-'), { ollamaHosts: { contabo: contabo.url, davas: davas.url }, healthIntervalMs: 30, healthTimeoutMs: 200 }) });
+    const fast = loadConfig({
+      RUNTIME_CONFIG: writeRuntimeConfig(tempDir('router-fast-'), {
+        ollamaHosts: { contabo: contabo.url, davas: davas.url },
+        healthIntervalMs: 30,
+        healthTimeoutMs: 200,
+      }),
+    });
     const { router, changes } = setup({ config: fast });
     await router.start();
     await davas.down();
@@ -185,7 +200,10 @@ describe('Router', () => {
   it('job mode: retries 429s within the budget and calls onRateLimited', async () => {
     const { router, usage } = setup();
     const before = groq.requests.length;
-    groq.completions.enqueue({ error: rateLimited({ 'retry-after': '0.05' }) }, { error: rateLimited({ 'x-ratelimit-reset-tokens': '60ms' }) });
+    groq.completions.enqueue(
+      { error: rateLimited({ 'retry-after': '0.05' }) },
+      { error: rateLimited({ 'x-ratelimit-reset-tokens': '60ms' }) },
+    );
     const notices: RateLimitNotice[] = [];
     const evs = await run(router, 'llama-3.3-70b-versatile', { mode: 'job', jobId: 'job-1', onRateLimited: (n) => notices.push(n) });
     expect(text(evs)).toBe('Hi from Groq');
@@ -194,7 +212,12 @@ describe('Router', () => {
       [1, 50, 'groq', 'llama-3.3-70b-versatile', 2],
       [2, 60, 'groq', 'llama-3.3-70b-versatile', 2],
     ]);
-    expect(usage.recent(10, { jobId: 'job-1' }).map((r) => r.outcome).sort()).toEqual(['ok', 'rate_limited', 'rate_limited']);
+    expect(
+      usage
+        .recent(10, { jobId: 'job-1' })
+        .map((r) => r.outcome)
+        .sort(),
+    ).toEqual(['ok', 'rate_limited', 'rate_limited']);
   });
 
   it('job mode: gives up past the retry count', async () => {
@@ -228,7 +251,11 @@ describe('Router', () => {
     contabo.chat.enqueue({ chunks: ['a', 'b', 'c', 'd'], delayMs: 80 });
     const ac = new AbortController();
     const out: ChatEvent[] = [];
-    for await (const ev of router.chat('qwen2.5:14b', { messages: [{ role: 'user', content: 'hi' }] }, { mode: 'chat', signal: ac.signal })) {
+    for await (const ev of router.chat(
+      'qwen2.5:14b',
+      { messages: [{ role: 'user', content: 'hi' }] },
+      { mode: 'chat', signal: ac.signal },
+    )) {
       out.push(ev);
       if (ev.type === 'text') ac.abort();
     }

@@ -37,9 +37,15 @@ describe('a scheduled briefing through the worker', () => {
     ollama = await startOllama({ chat: { chunks: ['Briefing: ', 'two notes changed.'], promptEvalCount: 40, evalCount: 5 } });
     await mkdir(join(v.vault, 'templates'), { recursive: true });
     await mkdir(join(v.vault, 'notes'), { recursive: true });
-    await writeFile(join(v.vault, 'templates/briefing.md'), 'Write my briefing for {{date}}.\n\nNotes changed since {{last_run}}:\n{{notes_changed}}\n\nFailed jobs:\n{{jobs_failed}}\n\nToken spend:\n{{token_spend}}\n');
+    await writeFile(
+      join(v.vault, 'templates/briefing.md'),
+      'Write my briefing for {{date}}.\n\nNotes changed since {{last_run}}:\n{{notes_changed}}\n\nFailed jobs:\n{{jobs_failed}}\n\nToken spend:\n{{token_spend}}\n',
+    );
     await utimes(join(v.vault, 'templates/briefing.md'), new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'));
-    for (const [n, at] of [['notes/garden.md', '2026-12-01T05:00:00Z'], ['notes/taxes.md', '2026-11-30T20:00:00Z']] as const) {
+    for (const [n, at] of [
+      ['notes/garden.md', '2026-12-01T05:00:00Z'],
+      ['notes/taxes.md', '2026-11-30T20:00:00Z'],
+    ] as const) {
       await writeFile(join(v.vault, n), 'x');
       await utimes(join(v.vault, n), new Date(at), new Date(at));
     }
@@ -47,13 +53,42 @@ describe('a scheduled briefing through the worker', () => {
     await writeFile(join(v.vault, '_failed/summarise.md'), 'x');
     await utimes(join(v.vault, '_failed/summarise.md'), new Date('2026-12-01T03:00:00Z'), new Date('2026-12-01T03:00:00Z'));
     usage = new UsageStore(v.dataDir);
-    usage.record({ time: '2026-11-30T18:00:00.000Z', provider: 'groq', model: 'llama-3.3-70b-versatile', inputTokens: 1200, outputTokens: 300, durationMs: 900, outcome: 'ok' });
-    usage.record({ time: '2026-11-29T18:00:00.000Z', provider: 'groq', model: 'llama-3.3-70b-versatile', inputTokens: 5, outputTokens: 5, durationMs: 9, outcome: 'ok' });
-    const base = await testConfig({ root: v.root, vault: v.vault, dataDir: v.dataDir, ollamaUrl: ollama.url, worker: { mtimeGuardMs: 100, rescanMs: 200 } });
+    usage.record({
+      time: '2026-11-30T18:00:00.000Z',
+      provider: 'groq',
+      model: 'llama-3.3-70b-versatile',
+      inputTokens: 1200,
+      outputTokens: 300,
+      durationMs: 900,
+      outcome: 'ok',
+    });
+    usage.record({
+      time: '2026-11-29T18:00:00.000Z',
+      provider: 'groq',
+      model: 'llama-3.3-70b-versatile',
+      inputTokens: 5,
+      outputTokens: 5,
+      durationMs: 9,
+      outcome: 'ok',
+    });
+    const base = await testConfig({
+      root: v.root,
+      vault: v.vault,
+      dataDir: v.dataDir,
+      ollamaUrl: ollama.url,
+      worker: { mtimeGuardMs: 100, rescanMs: 200 },
+    });
     const config = {
       ...base,
       schedules: [
-        { name: 'briefing', cron: '0 7 * * *', timezone: 'Europe/London', enabled: true, catchUp: 'once' as const, job: { type: 'text' as const, model: 'qwen2.5:14b', skills: [], title: 'Daily briefing', template: 'templates/briefing.md' } },
+        {
+          name: 'briefing',
+          cron: '0 7 * * *',
+          timezone: 'Europe/London',
+          enabled: true,
+          catchUp: 'once' as const,
+          job: { type: 'text' as const, model: 'qwen2.5:14b', skills: [], title: 'Daily briefing', template: 'templates/briefing.md' },
+        },
       ],
     };
     // The worker has run this schedule since yesterday; it starts again 5 s after today's slot.
@@ -63,7 +98,16 @@ describe('a scheduled briefing through the worker', () => {
     const log = memoryLogger();
     const metrics = createMetrics();
     const outcomes: string[] = [];
-    worker = createWorker({ config, router: new Router({ config, log, metrics }), ...(await openWorkerParts(config, { log })), spend: usage, log, metrics, now: () => Date.parse('2026-12-01T07:00:05Z'), onOutcome: (o) => outcomes.push(`${o.status} ${o.jobId}`) });
+    worker = createWorker({
+      config,
+      router: new Router({ config, log, metrics }),
+      ...(await openWorkerParts(config, { log })),
+      spend: usage,
+      log,
+      metrics,
+      now: () => Date.parse('2026-12-01T07:00:05Z'),
+      onOutcome: (o) => outcomes.push(`${o.status} ${o.jobId}`),
+    });
     await worker.start();
     await waitFor(() => outcomes.length >= 1, 'the briefing job', 20_000);
     expect(outcomes).toEqual(['completed sched-briefing-20261201T0700Z']);
@@ -82,7 +126,16 @@ describe('a scheduled briefing through the worker', () => {
     expect(sent).toContain('Failed jobs:\\n- _failed/summarise.md');
     expect(sent).toContain('Token spend:\\n- llama-3.3-70b-versatile (groq): 1 call, 1200 tokens in, 300 out, 0 errors');
     expect(worker.upcoming(2)).toEqual([
-      { name: 'briefing', cron: '0 7 * * *', timezone: 'Europe/London', enabled: true, catchUp: 'once', next: ['2026-12-02T07:00:00.000Z', '2026-12-03T07:00:00.000Z'], last: '2026-12-01T07:00:00.000Z', lastStatus: 'enqueued' },
+      {
+        name: 'briefing',
+        cron: '0 7 * * *',
+        timezone: 'Europe/London',
+        enabled: true,
+        catchUp: 'once',
+        next: ['2026-12-02T07:00:00.000Z', '2026-12-03T07:00:00.000Z'],
+        last: '2026-12-01T07:00:00.000Z',
+        lastStatus: 'enqueued',
+      },
     ]);
     expect(metrics.value('platform_schedule_runs_total', { schedule: 'briefing', outcome: 'enqueued' })).toBe(1);
     // The longest gap is the 25-hour day the clocks go back.

@@ -70,7 +70,16 @@ describe('every slot once', () => {
     t = Date.parse('2026-12-01T06:00:00Z');
     const s = scheduler([schedule({ cron: '*/20 * * * *' })]);
     await walk(s, '2026-12-01T06:00:00Z', '2026-12-01T08:00:00Z', MIN);
-    expect(await files()).toEqual(names('brief', ['2026-12-01T06:20:00Z', '2026-12-01T06:40:00Z', '2026-12-01T07:00:00Z', '2026-12-01T07:20:00Z', '2026-12-01T07:40:00Z', '2026-12-01T08:00:00Z']));
+    expect(await files()).toEqual(
+      names('brief', [
+        '2026-12-01T06:20:00Z',
+        '2026-12-01T06:40:00Z',
+        '2026-12-01T07:00:00Z',
+        '2026-12-01T07:20:00Z',
+        '2026-12-01T07:40:00Z',
+        '2026-12-01T08:00:00Z',
+      ]),
+    );
     // Ticks at odd moments and repeated ticks change nothing.
     for (const d of [1, 7_000, 59_000, 59_999]) {
       t = Date.parse('2026-12-01T08:00:00Z') + d;
@@ -78,7 +87,13 @@ describe('every slot once', () => {
     }
     const text = await v.read('queue', slotFileName('brief', Date.parse('2026-12-01T07:00:00Z')));
     const job = parseJobFile(text);
-    expect(job.frontmatter).toMatchObject({ id: 'sched-brief-20261201T0700Z', type: 'text', notify: true, schedule: 'brief', slot: '2026-12-01T07:00:00.000Z' });
+    expect(job.frontmatter).toMatchObject({
+      id: 'sched-brief-20261201T0700Z',
+      type: 'text',
+      notify: true,
+      schedule: 'brief',
+      slot: '2026-12-01T07:00:00.000Z',
+    });
     expect(job.prompt.trim()).toBe('Briefing for 2026-12-01 (last run 2026-12-01T06:40:00.000Z).');
   });
 
@@ -119,7 +134,9 @@ describe('every slot once', () => {
 });
 
 describe('downtime and catch-up', () => {
-  const down = async (catchUp: 'skip' | 'once'): Promise<{ events: Awaited<ReturnType<Scheduler['tick']>>; metrics: ReturnType<typeof createMetrics> }> => {
+  const down = async (
+    catchUp: 'skip' | 'once',
+  ): Promise<{ events: Awaited<ReturnType<Scheduler['tick']>>; metrics: ReturnType<typeof createMetrics> }> => {
     const metrics = createMetrics();
     t = Date.parse('2026-12-01T05:30:00Z');
     const s = scheduler([schedule({ cron: '0 */2 * * *', catchUp })], { metrics });
@@ -143,7 +160,9 @@ describe('downtime and catch-up', () => {
     expect(await files()).toEqual(names('brief', ['2026-12-01T06:00:00Z', '2026-12-01T08:00:00Z', '2026-12-01T14:00:00Z']));
     expect(metrics.value('platform_schedule_missed_total', { schedule: 'brief' })).toBe(3);
     expect(metrics.value('platform_schedule_runs_total', { schedule: 'brief', outcome: 'enqueued' })).toBe(3);
-    expect(metrics.value('platform_schedule_last_run_timestamp_seconds', { schedule: 'brief' })).toBe(Date.parse('2026-12-01T14:00:00Z') / 1000);
+    expect(metrics.value('platform_schedule_last_run_timestamp_seconds', { schedule: 'brief' })).toBe(
+      Date.parse('2026-12-01T14:00:00Z') / 1000,
+    );
     expect(metrics.renderPrometheus()).toMatch(/platform_schedule_lateness_seconds_count\{schedule="brief"\} 3/);
   });
 
@@ -174,7 +193,9 @@ describe('DST (Europe/Berlin, 2026)', () => {
     t = Date.parse('2026-03-27T12:00:00Z');
     const s = scheduler([schedule({ cron: '30 2 * * *', timezone: 'Europe/Berlin' })]);
     await walk(s, '2026-03-27T12:00:00Z', '2026-03-31T12:00:00Z', 5 * MIN);
-    expect(await files()).toEqual(names('brief', ['2026-03-28T01:30:00Z', '2026-03-29T01:00:00Z', '2026-03-30T00:30:00Z', '2026-03-31T00:30:00Z']));
+    expect(await files()).toEqual(
+      names('brief', ['2026-03-28T01:30:00Z', '2026-03-29T01:00:00Z', '2026-03-30T00:30:00Z', '2026-03-31T00:30:00Z']),
+    );
   });
 
   it('spring forward: a half-hourly job in 01:00-03:59 skips the hour that does not exist', async () => {
@@ -182,7 +203,9 @@ describe('DST (Europe/Berlin, 2026)', () => {
     const s = scheduler([schedule({ cron: '*/30 1-3 * * *', timezone: 'Europe/Berlin' })]);
     await walk(s, '2026-03-28T23:00:00Z', '2026-03-29T03:00:00Z', MIN);
     // 01:00, 01:30 CET; then 03:00, 03:30 CEST.
-    expect(await files()).toEqual(names('brief', ['2026-03-29T00:00:00Z', '2026-03-29T00:30:00Z', '2026-03-29T01:00:00Z', '2026-03-29T01:30:00Z']));
+    expect(await files()).toEqual(
+      names('brief', ['2026-03-29T00:00:00Z', '2026-03-29T00:30:00Z', '2026-03-29T01:00:00Z', '2026-03-29T01:30:00Z']),
+    );
   });
 
   it('fall back (25 October, 03:00 CEST -> 02:00 CET): the 02:30 daily job runs once, at the first 02:30', async () => {
@@ -198,7 +221,16 @@ describe('DST (Europe/Berlin, 2026)', () => {
     await walk(s, '2026-10-24T22:45:00Z', '2026-10-25T03:00:00Z', MIN);
     // 01:00, 01:30, 02:00, 02:30 CEST; 02:00, 02:30, 03:00, 03:30 CET.
     expect(await files()).toEqual(
-      names('brief', ['2026-10-24T23:00:00Z', '2026-10-24T23:30:00Z', '2026-10-25T00:00:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:00:00Z', '2026-10-25T01:30:00Z', '2026-10-25T02:00:00Z', '2026-10-25T02:30:00Z']),
+      names('brief', [
+        '2026-10-24T23:00:00Z',
+        '2026-10-24T23:30:00Z',
+        '2026-10-25T00:00:00Z',
+        '2026-10-25T00:30:00Z',
+        '2026-10-25T01:00:00Z',
+        '2026-10-25T01:30:00Z',
+        '2026-10-25T02:00:00Z',
+        '2026-10-25T02:30:00Z',
+      ]),
     );
   });
 });
@@ -212,11 +244,22 @@ describe('two schedulers on one vault', () => {
     seen.close();
     const run = (): Promise<string> =>
       new Promise((res, rej) => {
-        execFile(TSX, [CHILD, v.vault, db, '2026-12-01T06:00:00Z', '2026-12-01T07:00:00Z'], { timeout: 120_000 }, (err, out) => (err ? rej(err) : res(out)));
+        execFile(TSX, [CHILD, v.vault, db, '2026-12-01T06:00:00Z', '2026-12-01T07:00:00Z'], { timeout: 120_000 }, (err, out) =>
+          err ? rej(err) : res(out),
+        );
       });
     const outs = await Promise.all([run(), run()]);
-    const events = outs.flatMap((o) => o.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { outcome: string; slot: string }));
-    const enqueued = events.filter((e) => e.outcome === 'enqueued').map((e) => e.slot).sort();
+    const events = outs.flatMap((o) =>
+      o
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { outcome: string; slot: string }),
+    );
+    const enqueued = events
+      .filter((e) => e.outcome === 'enqueued')
+      .map((e) => e.slot)
+      .sort();
     expect(enqueued).toHaveLength(12);
     expect(new Set(enqueued).size).toBe(12);
     expect(await files()).toHaveLength(12);
@@ -240,13 +283,19 @@ describe('two schedulers on one vault', () => {
 describe('templates and failures', () => {
   it('a template gets the date, the notes changed since the last run, and the previous output', async () => {
     await mkdir(join(v.vault, 'templates'), { recursive: true });
-    await writeFile(join(v.vault, 'templates/brief.md'), 'Day {{date}} in {{ schedule }}.\nChanged:\n{{notes_changed}}\nBefore:\n{{previous_output}}\n{{unknown}}\n');
+    await writeFile(
+      join(v.vault, 'templates/brief.md'),
+      'Day {{date}} in {{ schedule }}.\nChanged:\n{{notes_changed}}\nBefore:\n{{previous_output}}\n{{unknown}}\n',
+    );
     await utimes(join(v.vault, 'templates/brief.md'), new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'));
     await mkdir(join(v.vault, 'notes'), { recursive: true });
     const jobs = new JobLedger(join(v.dataDir, 'jobs.db'));
     try {
       t = Date.parse('2026-12-01T06:59:00Z');
-      const s = scheduler([schedule({ timezone: 'Europe/Berlin', cron: '0 8 * * *', job: { prompt: undefined, template: 'templates/brief.md' } })], { jobs });
+      const s = scheduler(
+        [schedule({ timezone: 'Europe/Berlin', cron: '0 8 * * *', job: { prompt: undefined, template: 'templates/brief.md' } })],
+        { jobs },
+      );
       await s.tick();
       t = Date.parse('2026-12-01T07:00:10Z');
       await s.tick();
@@ -256,7 +305,12 @@ describe('templates and failures', () => {
       // The previous run's output, as the job ledger knows it; and two notes edited since.
       await writeFile(join(v.vault, 'runner-outputs/out.md'), 'Yesterday: all quiet. {{date}} stays literal.');
       jobs.reserve('sched-brief-20261201T0700Z', 'runner-outputs/out.md', 'brief-20261201T0700Z.md', t);
-      for (const [n, at] of [['notes/a.md', '2026-12-01T12:00:00Z'], ['notes/b.md', '2026-12-01T18:00:00Z'], ['notes/old.md', '2026-11-30T12:00:00Z'], ['_queue/x.md', '2026-12-01T12:00:00Z']] as const) {
+      for (const [n, at] of [
+        ['notes/a.md', '2026-12-01T12:00:00Z'],
+        ['notes/b.md', '2026-12-01T18:00:00Z'],
+        ['notes/old.md', '2026-11-30T12:00:00Z'],
+        ['_queue/x.md', '2026-12-01T12:00:00Z'],
+      ] as const) {
         await writeFile(join(v.vault, n), 'x');
         await utimes(join(v.vault, n), new Date(at), new Date(at));
       }
@@ -313,7 +367,8 @@ describe('templates and failures', () => {
     t = Date.parse('2026-12-01T21:59:00Z');
     const s = scheduler([schedule({ cron: '0 * * * *', timezone: 'Europe/London', quietHours: { start: '23:00', end: '07:00' } })]);
     await walk(s, '2026-12-01T21:59:00Z', '2026-12-02T00:00:00Z', MIN);
-    const fm = async (iso: string): Promise<unknown> => parseJobFile(await v.read('queue', slotFileName('brief', Date.parse(iso)))).frontmatter.notify;
+    const fm = async (iso: string): Promise<unknown> =>
+      parseJobFile(await v.read('queue', slotFileName('brief', Date.parse(iso)))).frontmatter.notify;
     expect(await fm('2026-12-01T22:00:00Z')).toBe(true);
     expect(await fm('2026-12-01T23:00:00Z')).toBe(false);
     expect(await fm('2026-12-02T00:00:00Z')).toBe(false);
@@ -340,7 +395,14 @@ describe('templates and failures', () => {
     t = Date.parse('2026-12-01T06:00:00Z');
     const s = scheduler([schedule({ timezone: 'America/New_York' }), schedule({ name: 'off', enabled: false })]);
     expect(s.upcoming(3)).toEqual([
-      { name: 'brief', cron: '0 7 * * *', timezone: 'America/New_York', enabled: true, catchUp: 'skip', next: ['2026-12-01T12:00:00.000Z', '2026-12-02T12:00:00.000Z', '2026-12-03T12:00:00.000Z'] },
+      {
+        name: 'brief',
+        cron: '0 7 * * *',
+        timezone: 'America/New_York',
+        enabled: true,
+        catchUp: 'skip',
+        next: ['2026-12-01T12:00:00.000Z', '2026-12-02T12:00:00.000Z', '2026-12-03T12:00:00.000Z'],
+      },
       { name: 'off', cron: '0 7 * * *', timezone: 'UTC', enabled: false, catchUp: 'skip', next: [] },
     ]);
     expect(await s.runNow('brief')).toBe('_queue/brief-manual-20261201T060000Z.md');

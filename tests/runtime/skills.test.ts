@@ -29,7 +29,9 @@ describe('SkillRegistry', () => {
     reg = new SkillRegistry({ dir: v.dir('skills'), log: memoryLogger(), watch: false });
     await reg.start();
     expect(reg.list().map((s) => s.name)).toEqual(['coder', 'editor']);
-    expect(reg.resolve(['editor', 'coder'])).toBe('## Skill: editor\nEdits prose\n\nCut every needless word.\n\n## Skill: coder\nWrites code\n\nUse TypeScript.');
+    expect(reg.resolve(['editor', 'coder'])).toBe(
+      '## Skill: editor\nEdits prose\n\nCut every needless word.\n\n## Skill: coder\nWrites code\n\nUse TypeScript.',
+    );
     expect(reg.resolve([])).toBe('');
   });
 

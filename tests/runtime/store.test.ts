@@ -31,19 +31,61 @@ describe('UsageStore', () => {
     const dir = tempDir('usage-');
     const store = new UsageStore(dir);
     store.record(row({ jobId: 'job-1' }));
-    store.record(row({ time: '2026-05-01T11:00:00.000Z', inputTokens: 20, outputTokens: 7, ttftMs: 300, durationMs: 3000, jobId: 'job-1' }));
-    store.record(row({ time: '2026-05-02T09:00:00.000Z', provider: 'groq', model: 'llama-3.3-70b-versatile', inputTokens: 0, outputTokens: 0, ttftMs: null, durationMs: 40, outcome: 'rate_limited', errorCode: 'PROVIDER_RATE_LIMITED', sessionId: 'chat-9' }));
+    store.record(
+      row({ time: '2026-05-01T11:00:00.000Z', inputTokens: 20, outputTokens: 7, ttftMs: 300, durationMs: 3000, jobId: 'job-1' }),
+    );
+    store.record(
+      row({
+        time: '2026-05-02T09:00:00.000Z',
+        provider: 'groq',
+        model: 'llama-3.3-70b-versatile',
+        inputTokens: 0,
+        outputTokens: 0,
+        ttftMs: null,
+        durationMs: 40,
+        outcome: 'rate_limited',
+        errorCode: 'PROVIDER_RATE_LIMITED',
+        sessionId: 'chat-9',
+      }),
+    );
     store.close();
 
     // Reopened from disk: rows persist.
     const again = new UsageStore(join(dir, 'usage.db'));
-    expect(again.recent(10).map((r) => r.time)).toEqual(['2026-05-02T09:00:00.000Z', '2026-05-01T11:00:00.000Z', '2026-05-01T10:00:00.000Z']);
+    expect(again.recent(10).map((r) => r.time)).toEqual([
+      '2026-05-02T09:00:00.000Z',
+      '2026-05-01T11:00:00.000Z',
+      '2026-05-01T10:00:00.000Z',
+    ]);
     expect(again.recent(10, { jobId: 'job-1' })).toHaveLength(2);
-    expect(again.recent(10, { sessionId: 'chat-9' })[0]).toMatchObject({ provider: 'groq', outcome: 'rate_limited', errorCode: 'PROVIDER_RATE_LIMITED', ttftMs: null });
+    expect(again.recent(10, { sessionId: 'chat-9' })[0]).toMatchObject({
+      provider: 'groq',
+      outcome: 'rate_limited',
+      errorCode: 'PROVIDER_RATE_LIMITED',
+      ttftMs: null,
+    });
 
     expect(again.totalsByModel()).toEqual([
-      { provider: 'groq', model: 'llama-3.3-70b-versatile', calls: 1, inputTokens: 0, outputTokens: 0, errors: 1, avgTtftMs: null, avgDurationMs: 40 },
-      { provider: 'ollama', model: 'qwen2.5:14b', calls: 2, inputTokens: 30, outputTokens: 12, errors: 0, avgTtftMs: 200, avgDurationMs: 2000 },
+      {
+        provider: 'groq',
+        model: 'llama-3.3-70b-versatile',
+        calls: 1,
+        inputTokens: 0,
+        outputTokens: 0,
+        errors: 1,
+        avgTtftMs: null,
+        avgDurationMs: 40,
+      },
+      {
+        provider: 'ollama',
+        model: 'qwen2.5:14b',
+        calls: 2,
+        inputTokens: 30,
+        outputTokens: 12,
+        errors: 0,
+        avgTtftMs: 200,
+        avgDurationMs: 2000,
+      },
     ]);
     expect(again.totalsByDay()).toEqual([
       { day: '2026-05-01', calls: 2, inputTokens: 30, outputTokens: 12, errors: 0, avgTtftMs: 200, avgDurationMs: 2000 },
@@ -65,6 +107,8 @@ describe('UsageStore', () => {
   it('openDatabase fails with STORE_ERROR and a hint', () => {
     const file = join(tempDir('db-'), 'plain-file');
     writeFileSync(file, 'not a directory');
-    expect(() => openDatabase(join(file, 'x.db'))).toThrowError(expect.objectContaining({ code: 'STORE_ERROR', hint: expect.stringContaining('DATA_DIR') }));
+    expect(() => openDatabase(join(file, 'x.db'))).toThrowError(
+      expect.objectContaining({ code: 'STORE_ERROR', hint: expect.stringContaining('DATA_DIR') }),
+    );
   });
 });

@@ -20,7 +20,9 @@ describe('metrics', () => {
     m.record('platform_provider_request_duration_seconds', 0.3, { provider: 'groq', model: 'llama' });
     m.record('platform_provider_request_duration_seconds', 7, { provider: 'groq', model: 'llama' });
     const text = m.renderPrometheus();
-    expect(text).toContain('# TYPE platform_provider_requests_total counter\nplatform_provider_requests_total{provider="groq",model="llama",outcome="ok"} 3\n');
+    expect(text).toContain(
+      '# TYPE platform_provider_requests_total counter\nplatform_provider_requests_total{provider="groq",model="llama",outcome="ok"} 3\n',
+    );
     expect(text).toContain('platform_provider_up{provider="ollama",host="davas"} 0\n');
     expect(text).toContain('platform_provider_request_duration_seconds_bucket{provider="groq",model="llama",le="0.25"} 0\n');
     expect(text).toContain('platform_provider_request_duration_seconds_bucket{provider="groq",model="llama",le="0.5"} 1\n');
@@ -33,7 +35,9 @@ describe('metrics', () => {
 
   it('withSpan returns the result and rethrows errors', async () => {
     expect(await withSpan('chat', { [GEN_AI.system]: 'groq' }, async () => 42)).toBe(42);
-    await expect(withSpan('chat', {}, async () => Promise.reject(Object.assign(new Error('boom'), { code: 'PROVIDER_ERROR' })))).rejects.toThrow('boom');
+    await expect(
+      withSpan('chat', {}, async () => Promise.reject(Object.assign(new Error('boom'), { code: 'PROVIDER_ERROR' }))),
+    ).rejects.toThrow('boom');
   });
 
   it('exports metrics and spans over OTLP/HTTP when enabled', async () => {
@@ -43,7 +47,12 @@ describe('metrics', () => {
     try {
       const log = memoryLogger();
       const t = startTelemetry(
-        { telemetryEnabled: true, telemetry: { otlpEndpoint: collector.url, serviceNamespace: 'test-platform' }, env: 'test', host: 'local' },
+        {
+          telemetryEnabled: true,
+          telemetry: { otlpEndpoint: collector.url, serviceNamespace: 'test-platform' },
+          env: 'test',
+          host: 'local',
+        },
         'worker',
         log,
       );

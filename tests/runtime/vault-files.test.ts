@@ -3,7 +3,16 @@ import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRuntimeError } from '../../runtime/src/errors.js';
-import { NAME_MAX, VaultFileError, byteLength, idNameHint, isInside, nameWithSuffix, openVaultLayout, readRegularFile } from '../../runtime/src/vault/files.js';
+import {
+  NAME_MAX,
+  VaultFileError,
+  byteLength,
+  idNameHint,
+  isInside,
+  nameWithSuffix,
+  openVaultLayout,
+  readRegularFile,
+} from '../../runtime/src/vault/files.js';
 import { echoAnswer, startOllama, type OllamaDouble } from '../doubles/ollama.js';
 import { writeTestConfig } from '../doubles/config.js';
 import { FOLDERS, makeVault, waitFor, type TempVault } from './helpers/vault.js';
@@ -86,7 +95,18 @@ describe('readRegularFile', () => {
 const BIN = join(import.meta.dirname, '../../runtime/bin/runtime.js');
 /** The EACCES test runs the worker as `nobody`: it needs setpriv and a checkout that user can read. */
 const nobodyCanRun =
-  spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)}); require('fs').accessSync(${JSON.stringify(join(import.meta.dirname, '../../node_modules/tsx/package.json'))})`], { stdio: 'ignore' }).status === 0;
+  spawnSync(
+    'setpriv',
+    [
+      '--reuid=nobody',
+      '--regid=nogroup',
+      '--clear-groups',
+      process.execPath,
+      '-e',
+      `require('fs').accessSync(${JSON.stringify(BIN)}); require('fs').accessSync(${JSON.stringify(join(import.meta.dirname, '../../node_modules/tsx/package.json'))})`,
+    ],
+    { stdio: 'ignore' },
+  ).status === 0;
 
 describe.skipIf(!nobodyCanRun)('a job file the worker may not read', () => {
   let ollama: OllamaDouble | undefined;
@@ -97,7 +117,13 @@ describe.skipIf(!nobodyCanRun)('a job file the worker may not read', () => {
 
   it('EACCES: a worker running as an unprivileged user files it in failed with the reason, not stuck in active', async () => {
     ollama = await startOllama({ answer: echoAnswer });
-    const { env } = await writeTestConfig({ root: v.root, vault: v.vault, dataDir: v.dataDir, ollamaUrl: ollama.url, worker: { mtimeGuardMs: 50 } });
+    const { env } = await writeTestConfig({
+      root: v.root,
+      vault: v.vault,
+      dataDir: v.dataDir,
+      ollamaUrl: ollama.url,
+      worker: { mtimeGuardMs: 50 },
+    });
     // The vault and data dir writable by `nobody`, the job file readable by no one but root.
     execFileSync('chmod', ['-R', 'a+rwX', v.root]);
     await v.drop('locked.md', 'You cannot read me.');
@@ -112,7 +138,11 @@ describe.skipIf(!nobodyCanRun)('a job file the worker may not read', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      await waitFor(async () => (await v.list('failed')).includes('locked.md') && (await v.list('completed')).includes('open.md'), 'both jobs settled', 60_000).catch((e: unknown) => {
+      await waitFor(
+        async () => (await v.list('failed')).includes('locked.md') && (await v.list('completed')).includes('open.md'),
+        'both jobs settled',
+        60_000,
+      ).catch((e: unknown) => {
         throw new Error(`${String(e)}\n${out.slice(-3000)}`);
       });
       expect(await v.list('active')).toEqual([]);

@@ -17,10 +17,40 @@ import { startHarness, type Harness } from './helpers/worker-harness.js';
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const line = fc.oneof(
   fc.constantFrom(
-    'id: x', 'id: ../..', 'id: "a/.b\\0c"', 'id: 12', 'id:', 'type: chain', 'type: text', 'type: research', 'type: [x]',
-    'steps:', '  - prompt: a', '  - model: m', 'model: m', 'skills: [a, b]', 'skills: 3', 'notify: false', 'notify: maybe',
-    'a: &x [1, 2]', 'b: *x', 'c: *missing', 'title: !!js/function "function () { return 1 }"', '? [a]', '- x', '{', '}',
-    '"unterminated', 'system: |', '  multi', '---', '...', 'a: 1', 'a: 2', '\t- tab', '<<: *x',
+    'id: x',
+    'id: ../..',
+    'id: "a/.b\\0c"',
+    'id: 12',
+    'id:',
+    'type: chain',
+    'type: text',
+    'type: research',
+    'type: [x]',
+    'steps:',
+    '  - prompt: a',
+    '  - model: m',
+    'model: m',
+    'skills: [a, b]',
+    'skills: 3',
+    'notify: false',
+    'notify: maybe',
+    'a: &x [1, 2]',
+    'b: *x',
+    'c: *missing',
+    'title: !!js/function "function () { return 1 }"',
+    '? [a]',
+    '- x',
+    '{',
+    '}',
+    '"unterminated',
+    'system: |',
+    '  multi',
+    '---',
+    '...',
+    'a: 1',
+    'a: 2',
+    '\t- tab',
+    '<<: *x',
   ),
   fc.string({ maxLength: 40 }),
 );
@@ -35,7 +65,11 @@ const frontmatterDoc = fc
     fc.uint8Array({ maxLength: 12 }),
   )
   .map(([bom, lang, nl, lines, close, body, junk]) =>
-    Buffer.concat([bom ? BOM : Buffer.alloc(0), Buffer.from(`---${lang}${nl}${lines.join(nl)}${nl}${close}${close ? nl : ''}${body}`), Buffer.from(junk)]),
+    Buffer.concat([
+      bom ? BOM : Buffer.alloc(0),
+      Buffer.from(`---${lang}${nl}${lines.join(nl)}${nl}${close}${close ? nl : ''}${body}`),
+      Buffer.from(junk),
+    ]),
   );
 const anyBytes = fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a));
 const anyText = fc.string({ maxLength: 400 }).map((s) => Buffer.from(s));

@@ -32,7 +32,14 @@ describe('worker: text jobs', () => {
     expect(outputs).toHaveLength(1);
     expect(outputs[0]).toMatch(/^\d{4}-\d{2}-\d{2}-\d{6}-weekly-summary\.md$/);
     const out = frontmatterOf(await h.v.read('outputs', outputs[0]!));
-    expect(out.data).toMatchObject({ job_id: o!.jobId, type: 'text', model: 'qwen2.5:14b', skills: [], status: 'completed', source: 'Weekly Summary.md' });
+    expect(out.data).toMatchObject({
+      job_id: o!.jobId,
+      type: 'text',
+      model: 'qwen2.5:14b',
+      skills: [],
+      status: 'completed',
+      source: 'Weekly Summary.md',
+    });
     expect(out.data.tokens_in).toBeGreaterThan(0);
     expect(out.data.tokens_out).toBe(4); // the double counts words
     expect(typeof out.data.duration_ms).toBe('number');
@@ -72,7 +79,10 @@ describe('worker: text jobs', () => {
   it('joins the job system prompt and its skills into the system message', async () => {
     h = await startHarness();
     await mkdir(join(h.v.dir('skills'), 'terse'), { recursive: true });
-    await writeFile(join(h.v.dir('skills'), 'terse', 'SKILL.md'), '---\nname: terse\ndescription: Short answers\n---\nAnswer in one line.\n');
+    await writeFile(
+      join(h.v.dir('skills'), 'terse', 'SKILL.md'),
+      '---\nname: terse\ndescription: Short answers\n---\nAnswer in one line.\n',
+    );
     await h.start();
     await h.v.drop('s.md', '---\nsystem: You are careful.\nskills: [terse]\n---\nWhy?');
     const [o] = await h.settled(1);
@@ -115,7 +125,13 @@ describe('worker: chain jobs', () => {
       { role: 'assistant', content: 'answer-1' },
       { role: 'user', content: 'Expand it.' },
     ]);
-    expect(reqs[2]!.messages.map((m) => m.content)).toEqual(['Topic: queues.\n\nDraft an outline.', 'answer-1', 'Expand it.', 'answer-2', 'Shorten it.']);
+    expect(reqs[2]!.messages.map((m) => m.content)).toEqual([
+      'Topic: queues.\n\nDraft an outline.',
+      'answer-1',
+      'Expand it.',
+      'answer-2',
+      'Shorten it.',
+    ]);
     const out = await h.v.read('outputs', (await h.v.list('outputs'))[0]!);
     expect(out).toContain('## Step 1 (qwen2.5:14b)\n\nanswer-1');
     expect(out).toContain('## Step 3 (qwen2.5:14b)\n\nanswer-3');
@@ -212,7 +228,10 @@ describe('worker: exactly once', () => {
     const names = await h.v.list('completed');
     expect(names).toHaveLength(2);
     expect(await h.v.read('completed', 'once.md')).toBe(completed);
-    const copy = await h.v.read('completed', names.find((n) => n !== 'once.md')!);
+    const copy = await h.v.read(
+      'completed',
+      names.find((n) => n !== 'once.md')!,
+    );
     expect(copy).toContain('## Duplicate');
     expect(copy).toContain(`Not run again: job ${o!.jobId} already completed`);
     expect(h.notices.completed).toHaveLength(1);
@@ -295,7 +314,9 @@ describe('worker: start-up', () => {
     h = await startHarness();
     const config = await testConfig({ root: h.v.root, vault: h.v.vault, dataDir: h.v.dataDir, ollamaUrl: h.ollama.url });
     await writeFile(join(h.v.root, 'not-a-dir'), 'x');
-    await expect(openWorkerParts(config, { log: h.log, ledgerPath: join(h.v.root, 'not-a-dir', 'jobs.db') })).rejects.toMatchObject({ code: 'STORE_ERROR' });
+    await expect(openWorkerParts(config, { log: h.log, ledgerPath: join(h.v.root, 'not-a-dir', 'jobs.db') })).rejects.toMatchObject({
+      code: 'STORE_ERROR',
+    });
   });
 });
 
@@ -316,7 +337,13 @@ describe('worker: shutdown', () => {
   it('SIGTERM: stops claiming, aborts after grace, returns the file to the queue, resolves', async () => {
     h = await startHarness({ graceMs: 300 });
     h.ollama.answer = () => ({ hang: true });
-    const config = await testConfig({ root: h.v.root, vault: h.v.vault, dataDir: h.v.dataDir, ollamaUrl: h.ollama.url, worker: { graceMs: 300, concurrency: 1 } });
+    const config = await testConfig({
+      root: h.v.root,
+      vault: h.v.vault,
+      dataDir: h.v.dataDir,
+      ollamaUrl: h.ollama.url,
+      worker: { graceMs: 300, concurrency: 1 },
+    });
     const router = new Router({ config, log: h.log });
     const done = runWorker({ config, router, ...(await openWorkerParts(config, { log: h.log })), log: h.log });
     await h.v.drop('hang.md', 'wait forever');

@@ -23,17 +23,30 @@ describe('bootstrap stack', () => {
   it('moves onto the state bucket with locking once migrated', () => {
     const migrated = synthFile(MODELS.example, { bootstrapBackend: 's3' }).json.bootstrap;
     expect(migrated.terraform.backend).toEqual({
-      s3: { bucket: 'davidcockson-tfstate', key: 'davidcockson-platform/bootstrap.tfstate', region: 'us-east-1', encrypt: true, use_lockfile: true },
+      s3: {
+        bucket: 'davidcockson-tfstate',
+        key: 'davidcockson-platform/bootstrap.tfstate',
+        region: 'us-east-1',
+        encrypt: true,
+        use_lockfile: true,
+      },
     });
   });
 
   it('creates the state bucket from the model, protected from destroy', () => {
-    expect(Testing.toHaveResourceWithProperties(text, S3Bucket.tfResourceType, { bucket: 'davidcockson-tfstate', lifecycle: { prevent_destroy: true } })).toBe(true);
+    expect(
+      Testing.toHaveResourceWithProperties(text, S3Bucket.tfResourceType, {
+        bucket: 'davidcockson-tfstate',
+        lifecycle: { prevent_destroy: true },
+      }),
+    ).toBe(true);
     expect(resourceList(tf, S3Bucket.tfResourceType)).toHaveLength(1);
   });
 
   it('hardens it: versioning, SSE, public access blocks, BucketOwnerEnforced', () => {
-    expect(Testing.toHaveResourceWithProperties(text, S3BucketVersioningA.tfResourceType, { versioning_configuration: { status: 'Enabled' } })).toBe(true);
+    expect(
+      Testing.toHaveResourceWithProperties(text, S3BucketVersioningA.tfResourceType, { versioning_configuration: { status: 'Enabled' } }),
+    ).toBe(true);
     expect(
       Testing.toHaveResourceWithProperties(text, S3BucketServerSideEncryptionConfigurationA.tfResourceType, {
         rule: [{ apply_server_side_encryption_by_default: { sse_algorithm: 'AES256' }, bucket_key_enabled: true }],
@@ -47,7 +60,11 @@ describe('bootstrap stack', () => {
         restrict_public_buckets: true,
       }),
     ).toBe(true);
-    expect(Testing.toHaveResourceWithProperties(text, S3BucketOwnershipControls.tfResourceType, { rule: { object_ownership: 'BucketOwnerEnforced' } })).toBe(true);
+    expect(
+      Testing.toHaveResourceWithProperties(text, S3BucketOwnershipControls.tfResourceType, {
+        rule: { object_ownership: 'BucketOwnerEnforced' },
+      }),
+    ).toBe(true);
   });
 
   it('expires superseded versions per the model and aborts stale multipart uploads', () => {

@@ -21,7 +21,11 @@ describe('edge stack (example model)', () => {
     expect(tf.variable).toEqual({
       cloudflare_account_id: { type: 'string', nullable: false, description: expect.stringContaining('TF_VAR_cloudflare_account_id') },
     });
-    expect(Testing.toHaveDataSourceWithProperties(text, 'cloudflare_zone', { filter: { name: 'davidcockson.com', account: { id: '${var.cloudflare_account_id}' } } })).toBe(true);
+    expect(
+      Testing.toHaveDataSourceWithProperties(text, 'cloudflare_zone', {
+        filter: { name: 'davidcockson.com', account: { id: '${var.cloudflare_account_id}' } },
+      }),
+    ).toBe(true);
   });
 
   it('makes one remotely-managed tunnel with no secret in the config', () => {
@@ -67,20 +71,33 @@ describe('edge stack (example model)', () => {
       }),
     ).toBe(true);
     const app = resourceList(tf, ZeroTrustAccessApplication.tfResourceType).find((a) => a.domain === 'control.davidcockson.com');
-    expect(app!.policies).toEqual([{ id: expect.stringMatching(/^\$\{cloudflare_zero_trust_access_policy\.access-web_policy_[A-F0-9]+\.id\}$/), precedence: 1 }]);
+    expect(app!.policies).toEqual([
+      { id: expect.stringMatching(/^\$\{cloudflare_zero_trust_access_policy\.access-web_policy_[A-F0-9]+\.id\}$/), precedence: 1 },
+    ]);
   });
 
   it('puts a service token with a non_identity policy on davas-ollama.', () => {
-    expect(Testing.toHaveResourceWithProperties(text, ZeroTrustAccessServiceToken.tfResourceType, { name: 'davas-ollama-client' })).toBe(true);
+    expect(Testing.toHaveResourceWithProperties(text, ZeroTrustAccessServiceToken.tfResourceType, { name: 'davas-ollama-client' })).toBe(
+      true,
+    );
     const policy = resourceList(tf, ZeroTrustAccessPolicy.tfResourceType).find((x) => x.decision === 'non_identity');
-    expect(policy!.include).toEqual([{ service_token: { token_id: expect.stringMatching(/^\$\{cloudflare_zero_trust_access_service_token\..*\.id\}$/) } }]);
-    expect(Testing.toHaveResourceWithProperties(text, ZeroTrustAccessApplication.tfResourceType, { domain: 'davas-ollama.davidcockson.com', service_auth_401_redirect: true })).toBe(true);
+    expect(policy!.include).toEqual([
+      { service_token: { token_id: expect.stringMatching(/^\$\{cloudflare_zero_trust_access_service_token\..*\.id\}$/) } },
+    ]);
+    expect(
+      Testing.toHaveResourceWithProperties(text, ZeroTrustAccessApplication.tfResourceType, {
+        domain: 'davas-ollama.davidcockson.com',
+        service_auth_401_redirect: true,
+      }),
+    ).toBe(true);
   });
 
   it('writes the tunnel token and the service token id/secret straight into Infisical', () => {
     const secrets = Object.fromEntries(resourceList(tf, InfisicalSecret.tfResourceType).map((x) => [x.name, x]));
     expect(Object.keys(secrets).sort()).toEqual(['DAVAS_OLLAMA_ACCESS_CLIENT_ID', 'DAVAS_OLLAMA_ACCESS_CLIENT_SECRET', 'TUNNEL_TOKEN']);
-    expect(secrets.TUNNEL_TOKEN!.value).toMatch(/^\$\{data\.cloudflare_zero_trust_tunnel_cloudflared_token\.tunnel_token_[A-F0-9]+\.token\}$/);
+    expect(secrets.TUNNEL_TOKEN!.value).toMatch(
+      /^\$\{data\.cloudflare_zero_trust_tunnel_cloudflared_token\.tunnel_token_[A-F0-9]+\.token\}$/,
+    );
     expect(secrets.DAVAS_OLLAMA_ACCESS_CLIENT_ID!.value).toMatch(/\.client_id\}$/);
     expect(secrets.DAVAS_OLLAMA_ACCESS_CLIENT_SECRET!.value).toMatch(/\.client_secret\}$/);
     for (const x of Object.values(secrets)) {
@@ -116,16 +133,20 @@ describe('edge stack (alt model)', () => {
   });
 
   it('gates every protected hostname and leaves the public one open', () => {
-    const apps = resourceList(tf, ZeroTrustAccessApplication.tfResourceType).map((a) => a.domain).sort();
+    const apps = resourceList(tf, ZeroTrustAccessApplication.tfResourceType)
+      .map((a) => a.domain)
+      .sort();
     expect(apps).toEqual(['chat.lab.acme.dev', 'gpu.acme.dev', 'metrics.lab.acme.dev', 'tools.lab.acme.dev']);
-    expect(resourceList(tf, ZeroTrustAccessServiceToken.tfResourceType).map((t) => t.name).sort()).toEqual(['acme-gpu-client', 'acme-mcp-client']);
-    expect(resourceList(tf, InfisicalSecret.tfResourceType).map((x) => x.name).sort()).toEqual([
-      'ACME_GPU_CLIENT_ID',
-      'ACME_GPU_CLIENT_SECRET',
-      'ACME_MCP_CLIENT_ID',
-      'ACME_MCP_CLIENT_SECRET',
-      'ACME_TUNNEL_TOKEN',
-    ]);
+    expect(
+      resourceList(tf, ZeroTrustAccessServiceToken.tfResourceType)
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(['acme-gpu-client', 'acme-mcp-client']);
+    expect(
+      resourceList(tf, InfisicalSecret.tfResourceType)
+        .map((x) => x.name)
+        .sort(),
+    ).toEqual(['ACME_GPU_CLIENT_ID', 'ACME_GPU_CLIENT_SECRET', 'ACME_MCP_CLIENT_ID', 'ACME_MCP_CLIENT_SECRET', 'ACME_TUNNEL_TOKEN']);
   });
 });
 
@@ -143,8 +164,19 @@ describe('edge stack, fully synthesized', () => {
     const outdir = Testing.fullSynth(s.stacks.edge);
     const onDisk = JSON.parse(readFileSync(join(outdir, 'stacks', 'edge', 'cdk.tf.json'), 'utf8')) as Record<string, unknown>;
     const strip = (v: unknown): unknown =>
-      Array.isArray(v) ? v.map(strip) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== '//').map(([k, x]) => [k, strip(x)])) : v;
+      Array.isArray(v)
+        ? v.map(strip)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .filter(([k]) => k !== '//')
+                .map(([k, x]) => [k, strip(x)]),
+            )
+          : v;
     expect(strip(onDisk)).toEqual(s.json.edge);
-    expect((onDisk['//'] as { metadata: { backend: string; overrides: unknown } }).metadata).toMatchObject({ backend: 's3', overrides: { backend: ['use_lockfile'] } });
+    expect((onDisk['//'] as { metadata: { backend: string; overrides: unknown } }).metadata).toMatchObject({
+      backend: 's3',
+      overrides: { backend: ['use_lockfile'] },
+    });
   });
 });

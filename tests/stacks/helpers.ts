@@ -18,7 +18,10 @@ export const FIXTURE_DASHBOARDS = resolve(ROOT, 'tests/stacks/fixtures/dashboard
 
 /** A synthesized stack: Terraform JSON without the "//" metadata. */
 export type TfJson = {
-  terraform: { backend?: Record<string, Record<string, unknown>>; required_providers?: Record<string, { source: string; version: string }> };
+  terraform: {
+    backend?: Record<string, Record<string, unknown>>;
+    required_providers?: Record<string, { source: string; version: string }>;
+  };
   provider?: Record<string, Record<string, unknown>[]>;
   resource?: Record<string, Record<string, Record<string, unknown>>>;
   data?: Record<string, Record<string, Record<string, unknown>>>;
@@ -92,7 +95,9 @@ export function resourceList(tf: TfJson, type: string): Record<string, unknown>[
 /** Every resource of every stack, as [stack, type, logicalId, body]. */
 export function allResources(s: Synthesized): [StackName, string, string, Record<string, unknown>][] {
   return STACK_ORDER.flatMap((stack) =>
-    Object.entries(s.json[stack].resource ?? {}).flatMap(([type, byId]) => Object.entries(byId).map(([id, body]) => [stack, type, id, body] as [StackName, string, string, Record<string, unknown>])),
+    Object.entries(s.json[stack].resource ?? {}).flatMap(([type, byId]) =>
+      Object.entries(byId).map(([id, body]) => [stack, type, id, body] as [StackName, string, string, Record<string, unknown>]),
+    ),
   );
 }
 
@@ -118,7 +123,12 @@ export function strings(v: unknown, path: string[] = []): [string, string][] {
 export function secretFindings(json: unknown, where: string): string[] {
   const strip = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(strip);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => k !== '//').map(([k, x]) => [k, strip(x)]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.entries(v)
+          .filter(([k]) => k !== '//')
+          .map(([k, x]) => [k, strip(x)]),
+      );
     return v;
   };
   return strings(strip(json)).flatMap(([path, v]) => {

@@ -46,7 +46,9 @@ describe('renaming one public hostname', () => {
     expect(rec).toContain('console.davidcockson.com');
     expect(rec).not.toContain('control.davidcockson.com');
     expect(Object.values(edge.cloudflare_zero_trust_access_application!).map((a) => a.domain)).toContain('console.davidcockson.com');
-    const ingress = (Object.values(edge.cloudflare_zero_trust_tunnel_cloudflared_config!)[0]!.config as { ingress: { hostname?: string }[] }).ingress;
+    const ingress = (
+      Object.values(edge.cloudflare_zero_trust_tunnel_cloudflared_config!)[0]!.config as { ingress: { hostname?: string }[] }
+    ).ingress;
     expect(ingress[0]!.hostname).toBe('console.davidcockson.com');
   });
 });

@@ -15,7 +15,9 @@ describe('hosts stack', () => {
         description: 'Inbound rules of contabo: ssh',
         status: 'active',
         instance_ids: [202611001],
-        rules: [{ inbound: [{ protocol: 'tcp', action: 'accept', status: 'active', dest_ports: ['22'], src_cidr: [{ ipv4: ['0.0.0.0/0'] }] }] }],
+        rules: [
+          { inbound: [{ protocol: 'tcp', action: 'accept', status: 'active', dest_ports: ['22'], src_cidr: [{ ipv4: ['0.0.0.0/0'] }] }] },
+        ],
       },
     ]);
     expect(tf.terraform.required_providers).toEqual({ contabo: { source: 'contabo/contabo', version: '~> 0.1.31' } });
@@ -29,7 +31,13 @@ describe('hosts stack', () => {
     expect(fws['front-1-inbound']!.rules).toEqual([
       {
         inbound: [
-          { protocol: 'tcp', action: 'accept', status: 'active', dest_ports: ['22'], src_cidr: [{ ipv4: ['100.64.0.0/10', '198.51.100.0/24'] }] },
+          {
+            protocol: 'tcp',
+            action: 'accept',
+            status: 'active',
+            dest_ports: ['22'],
+            src_cidr: [{ ipv4: ['100.64.0.0/10', '198.51.100.0/24'] }],
+          },
           { protocol: 'icmp', action: 'accept', status: 'active', dest_ports: [], src_cidr: [{ ipv4: ['0.0.0.0/0'] }] },
         ],
       },

@@ -46,7 +46,12 @@ describe('identities stack', () => {
       if (name.endsWith('_client_secret')) expect(o.sensitive).toBe(true);
       else expect(o.sensitive).toBeUndefined();
     }
-    expect(Object.keys(outputs).sort()).toEqual(['contabo-prod_client_id', 'contabo-prod_client_secret', 'homelab-prod_client_id', 'homelab-prod_client_secret']);
+    expect(Object.keys(outputs).sort()).toEqual([
+      'contabo-prod_client_id',
+      'contabo-prod_client_secret',
+      'homelab-prod_client_id',
+      'homelab-prod_client_secret',
+    ]);
   });
 
   it('follows the alt model: roles and secret lifetimes', () => {

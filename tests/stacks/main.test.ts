@@ -39,10 +39,18 @@ const lineOf = (text: string, needle: string): number => text.split('\n').findIn
 
 /** Models the stacks cannot express, each with the line its problem must be reported at. */
 const BAD: { name: string; edit: [string, string]; path: string }[] = [
-  { name: 'hostname outside the zone', edit: ['hostname: control.davidcockson.com', 'hostname: control.example.org'], path: 'cloudflare.hostnames.0.hostname' },
+  {
+    name: 'hostname outside the zone',
+    edit: ['hostname: control.davidcockson.com', 'hostname: control.example.org'],
+    path: 'cloudflare.hostnames.0.hostname',
+  },
   { name: 'invalid CIDR', edit: ['sources: [0.0.0.0/0]', 'sources: [10.0.0.0/33]'], path: 'hosts.contabo.firewall.inbound.0.sources.0' },
   { name: 'invalid port range', edit: ['ports: "32400"', 'ports: "32400-80"'], path: 'hosts.prod-services.firewall.inbound.2.ports' },
-  { name: 'bucket name AWS rejects', edit: ['name: davidcockson-artifacts', 'name: Davidcockson_Artifacts'], path: 'aws.buckets.artifacts.name' },
+  {
+    name: 'bucket name AWS rejects',
+    edit: ['name: davidcockson-artifacts', 'name: Davidcockson_Artifacts'],
+    path: 'aws.buckets.artifacts.name',
+  },
 ];
 
 describe('stacks/main.ts on a model it cannot express', () => {
@@ -67,7 +75,9 @@ describe('stacks/main.ts on a model it cannot express', () => {
       const r = results.get(b.name)!;
       expect(r.res.code).toBe(1);
       expect(r.res.stderr).toContain('MODEL_INVALID');
-      expect(r.res.stderr).toMatch(new RegExp(`${r.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${r.line}:\\d+ ${b.path.replace(/\./g, '\\.')}: `));
+      expect(r.res.stderr).toMatch(
+        new RegExp(`${r.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${r.line}:\\d+ ${b.path.replace(/\./g, '\\.')}: `),
+      );
       expect(r.res.stderr).toContain('fix: ');
       expect(existsSync(r.out)).toBe(false);
     });
@@ -99,7 +109,9 @@ describe('stacks/main.ts on a valid model', () => {
   it('carries every generated dashboard into the observability stack', () => {
     const dir = join(ROOT, 'generated/grafana/dashboards');
     const expected = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).length : 0;
-    const tf = JSON.parse(readFileSync(join(out, 'stacks/observability/cdk.tf.json'), 'utf8')) as { resource?: { grafana_dashboard?: Record<string, unknown> } };
+    const tf = JSON.parse(readFileSync(join(out, 'stacks/observability/cdk.tf.json'), 'utf8')) as {
+      resource?: { grafana_dashboard?: Record<string, unknown> };
+    };
     expect(Object.keys(tf.resource?.grafana_dashboard ?? {})).toHaveLength(expected);
   });
 

@@ -20,18 +20,31 @@ describe('observability stack', () => {
   });
 
   it('makes the platform folder and one dashboard per generated file, which Terraform decodes to the file', () => {
-    expect(Testing.toHaveResourceWithProperties(text, GrafanaFolder.tfResourceType, { title: 'davidcockson-platform', uid: 'davidcockson-platform' })).toBe(true);
+    expect(
+      Testing.toHaveResourceWithProperties(text, GrafanaFolder.tfResourceType, {
+        title: 'davidcockson-platform',
+        uid: 'davidcockson-platform',
+      }),
+    ).toBe(true);
     const dashboards = resourceList(tf, GrafanaDashboard.tfResourceType);
     const files = ['hosts.json', 'jobs.json'].map((f) => readFileSync(join(FIXTURE_DASHBOARDS, f), 'utf8'));
     // The fixture carries Grafana's ${datasource} and a %{: literal text Terraform must not evaluate.
     expect(files[1]).toContain('${datasource}');
     expect(files[1]).toContain('%{');
     expect(dashboards.map((d) => decodeLiteral(String(d.config_json)))).toEqual(files);
-    for (const d of dashboards) expect(d).toMatchObject({ folder: expect.stringMatching(/^\$\{grafana_folder\..*\.uid\}$/), overwrite: true });
+    for (const d of dashboards)
+      expect(d).toMatchObject({ folder: expect.stringMatching(/^\$\{grafana_folder\..*\.uid\}$/), overwrite: true });
   });
 
   it('sends alerts to Discord through a sensitive variable', () => {
-    expect(tf.variable).toEqual({ discord_webhook_url: { type: 'string', sensitive: true, nullable: false, description: expect.stringContaining('DISCORD_WEBHOOK_URL') } });
+    expect(tf.variable).toEqual({
+      discord_webhook_url: {
+        type: 'string',
+        sensitive: true,
+        nullable: false,
+        description: expect.stringContaining('DISCORD_WEBHOOK_URL'),
+      },
+    });
     expect(resourceList(tf, GrafanaContactPoint.tfResourceType)).toEqual([
       { name: 'davidcockson-platform discord', discord: [{ url: '${var.discord_webhook_url}', use_discord_username: false }] },
     ]);
@@ -48,7 +61,11 @@ describe('observability stack', () => {
       },
     ]);
     const alt = synthFile(MODELS.alt).json.observability;
-    expect(resourceList(alt, GrafanaNotificationPolicy.tfResourceType)[0]).toMatchObject({ group_wait: '1m', group_interval: '10m', repeat_interval: '12h' });
+    expect(resourceList(alt, GrafanaNotificationPolicy.tfResourceType)[0]).toMatchObject({
+      group_wait: '1m',
+      group_interval: '10m',
+      repeat_interval: '12h',
+    });
     expect(Object.keys(alt.variable ?? {})).toEqual(['acme_discord_webhook']);
   });
 });
@@ -57,7 +74,9 @@ describe('observability constructs', () => {
   const stack = (): TerraformStack => new TerraformStack(Testing.app(), 'test');
 
   it('refuses a dashboard file that is not JSON', () => {
-    expect(() => new GrafanaDashboards(stack(), 'd', { folderTitle: 'x', folderUid: 'x', dashboards: [{ name: 'broken', json: '{"title": ' }] })).toThrow(StackError);
+    expect(
+      () => new GrafanaDashboards(stack(), 'd', { folderTitle: 'x', folderUid: 'x', dashboards: [{ name: 'broken', json: '{"title": ' }] }),
+    ).toThrow(StackError);
   });
 
   it('refuses a literal webhook URL', () => {

@@ -7,7 +7,13 @@ import { allResources, MODELS, refId, resources, secretFindings, synthFile, type
  * Policies that hold for any model: each is checked against the example model and the alt model.
  */
 
-type Statement = { Effect: string; Action: string | string[]; Resource: string | string[]; Principal?: unknown; Condition?: Record<string, Record<string, string>> };
+type Statement = {
+  Effect: string;
+  Action: string | string[];
+  Resource: string | string[];
+  Principal?: unknown;
+  Condition?: Record<string, Record<string, string>>;
+};
 const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 /** Resources of `type` in `tf` whose `bucket` attribute points at the bucket `id`. */
@@ -31,7 +37,9 @@ for (const [label, file] of Object.entries(MODELS)) {
     const s: Synthesized = synthFile(file);
     const p = s.platform;
     const modelBuckets = Object.values(p.aws.buckets).map((b) => b.name);
-    const buckets = STACK_ORDER.flatMap((stack) => Object.entries(resources(s.json[stack], 'aws_s3_bucket')).map(([id, b]) => ({ stack, id, name: String(b.bucket) })));
+    const buckets = STACK_ORDER.flatMap((stack) =>
+      Object.entries(resources(s.json[stack], 'aws_s3_bucket')).map(([id, b]) => ({ stack, id, name: String(b.bucket) })),
+    );
 
     it('creates every model bucket exactly once, and no other', () => {
       expect(buckets.map((b) => b.name).sort()).toEqual([...modelBuckets].sort());
@@ -40,15 +48,28 @@ for (const [label, file] of Object.entries(MODELS)) {
     it('versions, encrypts, blocks public access to and enforces ownership of every bucket', () => {
       for (const b of buckets) {
         const tf = s.json[b.stack];
-        expect(attachedTo(tf, 'aws_s3_bucket_versioning', b.id).map((v) => v.versioning_configuration), b.name).toEqual([{ status: 'Enabled' }]);
+        expect(
+          attachedTo(tf, 'aws_s3_bucket_versioning', b.id).map((v) => v.versioning_configuration),
+          b.name,
+        ).toEqual([{ status: 'Enabled' }]);
         const sse = attachedTo(tf, 'aws_s3_bucket_server_side_encryption_configuration', b.id);
         expect(sse, b.name).toHaveLength(1);
-        const algo = (sse[0]!.rule as { apply_server_side_encryption_by_default: { sse_algorithm: string } }[])[0]!.apply_server_side_encryption_by_default.sse_algorithm;
+        const algo = (sse[0]!.rule as { apply_server_side_encryption_by_default: { sse_algorithm: string } }[])[0]!
+          .apply_server_side_encryption_by_default.sse_algorithm;
         expect(['AES256', 'aws:kms', 'aws:kms:dsse']).toContain(algo);
         expect(attachedTo(tf, 'aws_s3_bucket_public_access_block', b.id), b.name).toEqual([
-          { bucket: `\${aws_s3_bucket.${b.id}.id}`, block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true },
+          {
+            bucket: `\${aws_s3_bucket.${b.id}.id}`,
+            block_public_acls: true,
+            block_public_policy: true,
+            ignore_public_acls: true,
+            restrict_public_buckets: true,
+          },
         ]);
-        expect(attachedTo(tf, 'aws_s3_bucket_ownership_controls', b.id).map((o) => o.rule), b.name).toEqual([{ object_ownership: 'BucketOwnerEnforced' }]);
+        expect(
+          attachedTo(tf, 'aws_s3_bucket_ownership_controls', b.id).map((o) => o.rule),
+          b.name,
+        ).toEqual([{ object_ownership: 'BucketOwnerEnforced' }]);
       }
     });
 
@@ -61,7 +82,11 @@ for (const [label, file] of Object.entries(MODELS)) {
         expect(tlsDeny, b.name).toBeDefined();
         expect(list(tlsDeny!.Action)).toContain('s3:*');
         expect(tlsDeny!.Principal).toBe('*');
-        expect(list(tlsDeny!.Resource).map((r) => arnTarget(s.json[b.stack], r)).sort()).toEqual([b.name, `${b.name}/*`]);
+        expect(
+          list(tlsDeny!.Resource)
+            .map((r) => arnTarget(s.json[b.stack], r))
+            .sort(),
+        ).toEqual([b.name, `${b.name}/*`]);
       }
     });
 
@@ -96,7 +121,10 @@ for (const [label, file] of Object.entries(MODELS)) {
       const endpoints = publicEndpoints(p);
       expect(endpoints.length).toBe(p.cloudflare.hostnames.length);
       for (const e of endpoints) {
-        expect(ingress.filter((r) => r.hostname === e.hostname), e.hostname).toEqual([{ hostname: e.hostname, service: e.origin }]);
+        expect(
+          ingress.filter((r) => r.hostname === e.hostname),
+          e.hostname,
+        ).toEqual([{ hostname: e.hostname, service: e.origin }]);
         const rec = records.filter((r) => r.name === e.hostname);
         expect(rec, e.hostname).toHaveLength(1);
         expect(rec[0]).toMatchObject({ type: 'CNAME', proxied: true });
@@ -158,7 +186,14 @@ for (const [label, file] of Object.entries(MODELS)) {
 describe('the secret scan itself', () => {
   it('finds secrets planted anywhere but in metadata', () => {
     const planted = {
-      resource: { x: { y: { value: 'https://discord.com/api/webhooks/123456789/AbCdEfGhIjKlMnOp', nested: [{ token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig' }] } } },
+      resource: {
+        x: {
+          y: {
+            value: 'https://discord.com/api/webhooks/123456789/AbCdEfGhIjKlMnOp',
+            nested: [{ token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig' }],
+          },
+        },
+      },
       '//': { metadata: { uniqueId: 'artifacts_bucket_A41425E9x7Qz9Lm2' } },
     };
     expect(secretFindings(planted, 'planted')).toEqual([

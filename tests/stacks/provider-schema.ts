@@ -140,12 +140,23 @@ export function schemaFor(source: string, constraint: string | undefined, dir = 
   const key = `${pick.file}#${full}`;
   let schema = cache.get(key);
   if (!schema) {
-    const raw = JSON.parse(readFileSync(pick.file, 'utf8')) as { format_version?: string; provider_schemas?: Record<string, RawProviderSchema> };
+    const raw = JSON.parse(readFileSync(pick.file, 'utf8')) as {
+      format_version?: string;
+      provider_schemas?: Record<string, RawProviderSchema>;
+    };
     const entry = Object.entries(raw.provider_schemas ?? {}).find(([addr]) => addr.endsWith(`/${full}`));
     if (!entry) throw new Error(`${pick.file} holds no schema for ${full} (it has ${Object.keys(raw.provider_schemas ?? {}).join(', ')})`);
     const r = entry[1];
-    const strip = (m: Record<string, { block: SchemaBlock }> | undefined): Record<string, SchemaBlock> => Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, v.block]));
-    schema = { type, version: pick.version, file: pick.file, provider: r.provider.block, resources: strip(r.resource_schemas), dataSources: strip(r.data_source_schemas) };
+    const strip = (m: Record<string, { block: SchemaBlock }> | undefined): Record<string, SchemaBlock> =>
+      Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, v.block]));
+    schema = {
+      type,
+      version: pick.version,
+      file: pick.file,
+      provider: r.provider.block,
+      resources: strip(r.resource_schemas),
+      dataSources: strip(r.data_source_schemas),
+    };
     cache.set(key, schema);
   }
   return { schema };
@@ -183,7 +194,8 @@ function checkValue(v: unknown, t: CtyType, path: string, out: string[]): void {
   if (v === null || isExpression(v) || t === 'dynamic') return;
   const wrong = (): void => void out.push(`${path}: ${jsonKind(v)} given, the schema says ${typeName(t)}`);
   if (typeof t === 'string') {
-    const ok = (t === 'string' && typeof v === 'string') || (t === 'number' && typeof v === 'number') || (t === 'bool' && typeof v === 'boolean');
+    const ok =
+      (t === 'string' && typeof v === 'string') || (t === 'number' && typeof v === 'number') || (t === 'bool' && typeof v === 'boolean');
     if (!ok) wrong();
     return;
   }
@@ -205,7 +217,8 @@ function checkValue(v: unknown, t: CtyType, path: string, out: string[]): void {
         if (k in attrs) checkValue(x, attrs[k]!, `${path}.${k}`, out);
         else out.push(`${path}.${k}: not an attribute of ${typeName(t)}`);
       }
-      for (const k of Object.keys(attrs)) if (!(k in v) && !(optional ?? []).includes(k)) out.push(`${path}.${k}: required by ${typeName(t)}, missing`);
+      for (const k of Object.keys(attrs))
+        if (!(k in v) && !(optional ?? []).includes(k)) out.push(`${path}.${k}: required by ${typeName(t)}, missing`);
       return;
     }
     case 'tuple': {
@@ -258,7 +271,9 @@ function checkBlocks(v: unknown, bt: SchemaBlockType, path: string, out: string[
       out.push(`${path}: ${jsonKind(v)} given, the schema says blocks keyed by label`);
       return;
     }
-    blocks = Object.entries(v).flatMap(([label, x]) => (Array.isArray(x) ? x.map((y, i): [string, unknown] => [`${label}.${i}`, y]) : [[label, x] as [string, unknown]]));
+    blocks = Object.entries(v).flatMap(([label, x]) =>
+      Array.isArray(x) ? x.map((y, i): [string, unknown] => [`${label}.${i}`, y]) : [[label, x] as [string, unknown]],
+    );
   } else if (Array.isArray(v)) blocks = v.map((x, i) => [String(i), x]);
   else if (isObject(v)) blocks = [['', v]];
   else {
@@ -295,11 +310,16 @@ export function checkBody(body: Record<string, unknown>, block: SchemaBlock, pat
         if (!dbt) out.push(`${at(`dynamic.${name}`)}: no block type "${name}" in the schema`);
         else if (isObject(d) && isObject(d.content)) checkBody(d.content, dbt.block, at(`dynamic.${name}.content`), new Set(), out);
       }
-    } else out.push(`${at(k)}: not in the schema (attributes: ${Object.keys(attrs).join(', ') || 'none'}; blocks: ${Object.keys(blockTypes).join(', ') || 'none'})`);
+    } else
+      out.push(
+        `${at(k)}: not in the schema (attributes: ${Object.keys(attrs).join(', ') || 'none'}; blocks: ${Object.keys(blockTypes).join(', ') || 'none'})`,
+      );
   }
   const dynamic = isObject(body.dynamic) ? body.dynamic : {};
   for (const [k, a] of Object.entries(attrs)) if (a.required && !(k in body)) out.push(`${at(k)}: required, missing`);
-  for (const [k, bt] of Object.entries(blockTypes)) if ((bt.min_items ?? 0) > 0 && !(k in body) && !(k in dynamic)) out.push(`${at(k)}: at least ${bt.min_items} block(s) required, none given`);
+  for (const [k, bt] of Object.entries(blockTypes))
+    if ((bt.min_items ?? 0) > 0 && !(k in body) && !(k in dynamic))
+      out.push(`${at(k)}: at least ${bt.min_items} block(s) required, none given`);
 }
 
 // ------------------------------------------------------------------ stacks
@@ -344,7 +364,12 @@ export function checkStack(tf: TfJson, dir = SCHEMA_DIR): StackSchemaReport {
   const tally = (local: string, what: 'resources' | 'dataSources' | 'providerBlocks'): ProviderSchema | undefined => {
     const c = choose(local);
     if ('schema' in c) {
-      const entry = (checked[local] ??= { resources: 0, dataSources: 0, providerBlocks: 0, schema: `${c.schema.type} ${c.schema.version}` });
+      const entry = (checked[local] ??= {
+        resources: 0,
+        dataSources: 0,
+        providerBlocks: 0,
+        schema: `${c.schema.type} ${c.schema.version}`,
+      });
       entry[what]++;
       return c.schema;
     }
@@ -372,7 +397,10 @@ export function checkStack(tf: TfJson, dir = SCHEMA_DIR): StackSchemaReport {
         if (!schema) continue;
         const address = `${kind === 'data' ? 'data.' : ''}${type}.${name}`;
         const s = kind === 'resource' ? schema.resources[type] : schema.dataSources[type];
-        if (!s) problems.push(`${address}: ${schema.type} ${schema.version} has no ${kind === 'resource' ? 'resource' : 'data source'} type "${type}"`);
+        if (!s)
+          problems.push(
+            `${address}: ${schema.type} ${schema.version} has no ${kind === 'resource' ? 'resource' : 'data source'} type "${type}"`,
+          );
         else check(address, body, s, meta);
       }
     }

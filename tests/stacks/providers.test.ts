@@ -32,7 +32,14 @@ describe('hand-written provider bindings', () => {
     const tf = synth((s) => {
       const aliased = new InfisicalProvider(s, 'infisical', { host: 'https://eu.infisical.com', alias: 'eu' });
       const identity = new InfisicalIdentity(s, 'identity', { name: 'n', role: 'no-access', orgId: 'org', provider: aliased });
-      new InfisicalSecret(s, 'secret', { name: 'S', value: identity.id, envSlug: 'prod', workspaceId: 'w', folderPath: '/', dependsOn: [identity] });
+      new InfisicalSecret(s, 'secret', {
+        name: 'S',
+        value: identity.id,
+        envSlug: 'prod',
+        workspaceId: 'w',
+        folderPath: '/',
+        dependsOn: [identity],
+      });
       new ContaboFirewall(s, 'fw', {
         name: 'fw',
         status: 'active',
@@ -51,7 +58,10 @@ describe('hand-written provider bindings', () => {
       folder_path: '/',
       depends_on: ['infisical_identity.identity'],
     });
-    expect(tf.resource?.contabo_firewall?.fw).toMatchObject({ instance_ids: [1], rules: [{ inbound: [{ dest_ports: ['22'], src_cidr: [{ ipv4: ['10.0.0.0/8'] }] }] }] });
+    expect(tf.resource?.contabo_firewall?.fw).toMatchObject({
+      instance_ids: [1],
+      rules: [{ inbound: [{ dest_ports: ['22'], src_cidr: [{ ipv4: ['10.0.0.0/8'] }] }] }],
+    });
     expect(tf.resource?.grafana_folder?.folder).toEqual({ title: 'T' });
   });
 });
@@ -77,7 +87,13 @@ describe('edge construct props', () => {
   it('AccessGate refuses people access with nobody and durations Access cannot parse', () => {
     let caught: unknown;
     try {
-      new AccessGate(stack(), 'g', { accountId: 'a', hostname: 'x.example.com', policyName: 'p', rule: { kind: 'people', emails: [] }, sessionDuration: '7d' });
+      new AccessGate(stack(), 'g', {
+        accountId: 'a',
+        hostname: 'x.example.com',
+        policyName: 'p',
+        rule: { kind: 'people', emails: [] },
+        sessionDuration: '7d',
+      });
     } catch (e) {
       caught = e;
     }

@@ -31,7 +31,9 @@ for (const [label, file] of Object.entries(MODELS)) {
     const s = synthFile(file, { dashboards: 'generated' });
     for (const stack of STACK_ORDER) {
       const report = checkStack(s.json[stack]);
-      const checked = Object.entries(report.checked).map(([p, c]) => `${c.resources} ${p} resources, ${c.dataSources} data sources (${c.schema})`);
+      const checked = Object.entries(report.checked).map(
+        ([p, c]) => `${c.resources} ${p} resources, ${c.dataSources} data sources (${c.schema})`,
+      );
       const unchecked = Object.entries(report.unchecked).map(([p, c]) => `${c.resources} ${p} resources NOT checked`);
       it(`${stack}: ${[...checked, ...unchecked].join('; ')}`, () => {
         expect(report.problems).toEqual([]);
@@ -60,7 +62,9 @@ describe('the hand-written bindings', () => {
       description: 'd',
       status: 'active',
       instanceIds: [1],
-      inbound: [{ protocol: 'tcp', action: 'accept', status: 'active', destPorts: ['22'], srcCidr: { ipv4: ['10.0.0.0/8'], ipv6: ['::/0'] } }],
+      inbound: [
+        { protocol: 'tcp', action: 'accept', status: 'active', destPorts: ['22'], srcCidr: { ipv4: ['10.0.0.0/8'], ipv6: ['::/0'] } },
+      ],
     });
     new bindings.InfisicalProvider(stack, 'infisical', { host: 'https://eu.infisical.com' });
     const project = new bindings.DataInfisicalProjects(stack, 'project', { slug: 'p' });
@@ -68,7 +72,13 @@ describe('the hand-written bindings', () => {
     const auth = new bindings.InfisicalIdentityUniversalAuth(stack, 'auth', { identity, accessTokenTtl: 3600, accessTokenMaxTtl: 7200 });
     new bindings.InfisicalIdentityUniversalAuthClientSecret(stack, 'secret', { identity, universalAuth: auth, description: 'd', ttl: 0 });
     new bindings.InfisicalProjectIdentity(stack, 'member', { projectId: project.id, identity, roles: ['viewer'] });
-    new bindings.InfisicalSecret(stack, 'value', { name: 'S', value: identity.id, envSlug: 'prod', workspaceId: project.id, folderPath: '/' });
+    new bindings.InfisicalSecret(stack, 'value', {
+      name: 'S',
+      value: identity.id,
+      envSlug: 'prod',
+      workspaceId: project.id,
+      folderPath: '/',
+    });
     new bindings.GrafanaProvider(stack, 'grafana', { url: 'https://x.grafana.net' });
     const folder = new bindings.GrafanaFolder(stack, 'folder', { title: 't', uid: 'u' });
     new bindings.GrafanaDashboard(stack, 'dashboard', { configJson: '{}', folder, overwrite: true, message: 'm' });
@@ -76,7 +86,13 @@ describe('the hand-written bindings', () => {
       name: 'c',
       discord: [{ url: 'https://discord.example/hook', title: 't', message: 'm', useDiscordUsername: true, disableResolveMessage: false }],
     });
-    new bindings.GrafanaNotificationPolicy(stack, 'policy', { contactPoint, groupBy: ['alertname'], groupWait: '30s', groupInterval: '5m', repeatInterval: '4h' });
+    new bindings.GrafanaNotificationPolicy(stack, 'policy', {
+      contactPoint,
+      groupBy: ['alertname'],
+      groupWait: '30s',
+      groupInterval: '5m',
+      repeatInterval: '4h',
+    });
     const tf = JSON.parse(Testing.synth(stack)) as TfJson;
 
     const offered = Object.values(bindings)
@@ -103,7 +119,9 @@ describe('the schema check itself', () => {
   it('finds unknown, missing, mistyped and computed-only attributes, and swapped blocks', () => {
     const report = checkStack(
       grafana({
-        grafana_dashboard: { d: { config_json: 1, uid: 'set-by-grafana', nonsense: true, folder: '${grafana_folder.f.uid}', message: { text: 'm' } } },
+        grafana_dashboard: {
+          d: { config_json: 1, uid: 'set-by-grafana', nonsense: true, folder: '${grafana_folder.f.uid}', message: { text: 'm' } },
+        },
         grafana_folder: { f: { uid: 'f' } },
         grafana_notification_policy: {
           p: { contact_point: 'c', group_by: 'alertname', policy: [{ matcher: { label: 'a', match: '=', value: 'b', extra: 1 } }] },
@@ -132,7 +150,9 @@ describe('the schema check itself', () => {
       terraform: { required_providers: { cloudflare: { source: 'cloudflare/cloudflare', version: '5.14.0' } } },
       provider: { cloudflare: [{ api_key: 'k', api_tokn: 't' }] },
       resource: {
-        cloudflare_zero_trust_tunnel_cloudflared_config: { single: { account_id: 'a', tunnel_id: 't', config: [{ ingress: [{ service: 'http_status:404' }] }] } },
+        cloudflare_zero_trust_tunnel_cloudflared_config: {
+          single: { account_id: 'a', tunnel_id: 't', config: [{ ingress: [{ service: 'http_status:404' }] }] },
+        },
         cloudflare_dns_record: { r: { zone_id: 'z', name: 'n', type: 'CNAME', ttl: '1', proxied: 'true' } },
       },
       data: { cloudflare_zone: { z: { filter: { name: 'x', nope: 1 } } }, cloudflare_nosuch: { n: {} } },
@@ -174,7 +194,9 @@ describe('choosing a schema file', () => {
     writeFileSync(join(dir, 'README.md'), 'not a schema');
     const pick = schemaFor('grafana/grafana', '~> 4.10', dir);
     expect('schema' in pick && pick.schema.version).toBe('4.30.1');
-    expect(schemaFor('grafana/grafana', '~> 6.0', dir)).toEqual({ missing: `grafana schemas 5.0.0, 4.30.1, 4.25.0 in ${dir}, none within "~> 6.0"` });
+    expect(schemaFor('grafana/grafana', '~> 6.0', dir)).toEqual({
+      missing: `grafana schemas 5.0.0, 4.30.1, 4.25.0 in ${dir}, none within "~> 6.0"`,
+    });
     expect(schemaFor('hashicorp/aws', '6.0.0', dir)).toEqual({ missing: `no aws-<version>.json in ${dir}` });
   });
 });

@@ -11,12 +11,22 @@ describe('storage stack', () => {
   const s = synthFile(MODELS.example);
   const tf = s.json.storage;
   const text = s.text.storage;
-  const bucketNameById = Object.fromEntries(Object.entries(resources(tf, S3Bucket.tfResourceType)).map(([id, b]) => [id, b.bucket as string]));
-  const policies = Object.fromEntries(resourceList(tf, 'aws_iam_policy').map((p) => [p.name as string, JSON.parse(p.policy as string) as PolicyDoc]));
+  const bucketNameById = Object.fromEntries(
+    Object.entries(resources(tf, S3Bucket.tfResourceType)).map(([id, b]) => [id, b.bucket as string]),
+  );
+  const policies = Object.fromEntries(
+    resourceList(tf, 'aws_iam_policy').map((p) => [p.name as string, JSON.parse(p.policy as string) as PolicyDoc]),
+  );
 
   it('keeps its state in the state bucket, encrypted, with native locking', () => {
     expect(tf.terraform.backend).toEqual({
-      s3: { bucket: 'davidcockson-tfstate', key: 'davidcockson-platform/storage.tfstate', region: 'us-east-1', encrypt: true, use_lockfile: true },
+      s3: {
+        bucket: 'davidcockson-tfstate',
+        key: 'davidcockson-platform/storage.tfstate',
+        region: 'us-east-1',
+        encrypt: true,
+        use_lockfile: true,
+      },
     });
   });
 
@@ -50,12 +60,16 @@ describe('storage stack', () => {
     expect(Testing.toHaveResourceWithProperties(text, IamUser.tfResourceType, { name: 'homelab-svc' })).toBe(true);
     expect(resourceList(tf, IamUserPolicyAttachment.tfResourceType)).toHaveLength(1);
     const [attachment] = resourceList(tf, IamUserPolicyAttachment.tfResourceType);
-    expect(attachment).toEqual({ user: expect.stringMatching(/^\$\{aws_iam_user\..*\.name\}$/), policy_arn: expect.stringMatching(/^\$\{aws_iam_policy\.service-user_policy_[A-F0-9]+\.arn\}$/) });
+    expect(attachment).toEqual({
+      user: expect.stringMatching(/^\$\{aws_iam_user\..*\.name\}$/),
+      policy_arn: expect.stringMatching(/^\$\{aws_iam_policy\.service-user_policy_[A-F0-9]+\.arn\}$/),
+    });
   });
 
   it('scopes the service user to exactly the two buckets, action by action', () => {
     const doc = policies['homelab-svc-buckets']!;
-    const named = (arns: string[]) => arns.map((a) => `${bucketNameById[refId(a, 'aws_s3_bucket', 'arn')!]}${a.endsWith('/*') ? '/*' : ''}`).sort();
+    const named = (arns: string[]) =>
+      arns.map((a) => `${bucketNameById[refId(a, 'aws_s3_bucket', 'arn')!]}${a.endsWith('/*') ? '/*' : ''}`).sort();
     expect(doc.Statement.map((st) => st.Sid)).toEqual(['ListBuckets', 'ObjectAccess']);
     expect(doc.Statement[0]!.Action).toEqual(['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads']);
     expect(named(doc.Statement[0]!.Resource)).toEqual(['davidcockson-artifacts', 'davidcockson-vault-snapshots']);
@@ -71,7 +85,8 @@ describe('storage stack', () => {
     expect(byId.ReadWriteState!.Resource).toContain('arn:aws:s3:::davidcockson-tfstate/davidcockson-platform/edge.tfstate');
     expect(byId.LockFiles!.Action).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
     expect(byId.LockFiles!.Resource).toHaveLength(6);
-    for (const r of byId.LockFiles!.Resource) expect(r).toMatch(/^arn:aws:s3:::davidcockson-tfstate\/davidcockson-platform\/[a-z]+\.tfstate\.tflock$/);
+    for (const r of byId.LockFiles!.Resource)
+      expect(r).toMatch(/^arn:aws:s3:::davidcockson-tfstate\/davidcockson-platform\/[a-z]+\.tfstate\.tflock$/);
   });
 
   it('makes no access key, so no key is ever in state', () => {

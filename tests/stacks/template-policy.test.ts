@@ -60,9 +60,16 @@ describe('the template scan itself', () => {
       const bucket = new S3Bucket(stack, 'x', { bucket: 'b' });
       const name = new TerraformVariable(stack, 'name', { type: 'string' });
       new S3Bucket(stack, 'y', { bucket: Fn.lower(name.stringValue), tags: { arn: bucket.arn, mixed: `${bucket.arn}/*` } });
-      new GrafanaDashboards(stack, 'd', { folderTitle: 't', folderUid: 'u', dashboards: [{ name: 'a', json: '{"title":"${datasource} %{x}"}' }] });
+      new GrafanaDashboards(stack, 'd', {
+        folderTitle: 't',
+        folderUid: 'u',
+        dashboards: [{ name: 'a', json: '{"title":"${datasource} %{x}"}' }],
+      });
     });
-    expect(resources(tf, 'aws_s3_bucket').y).toMatchObject({ bucket: '${lower(var.name)}', tags: { arn: '${aws_s3_bucket.x.arn}', mixed: '${aws_s3_bucket.x.arn}/*' } });
+    expect(resources(tf, 'aws_s3_bucket').y).toMatchObject({
+      bucket: '${lower(var.name)}',
+      tags: { arn: '${aws_s3_bucket.x.arn}', mixed: '${aws_s3_bucket.x.arn}/*' },
+    });
     expect(Object.values(resources(tf, 'grafana_dashboard'))[0]?.config_json).toBe('{"title":"$${datasource} %%{x}"}');
     expect(findingsOf(tf)).toEqual([]);
   });
@@ -113,9 +120,24 @@ describe('the template scan itself', () => {
 
 describe('literal()', () => {
   it('decodes back to the exact text, whatever escapes the text already holds', () => {
-    for (const text of ['${a}', '%{b}', '$${c}', '%%{d}', '$$${e}', 'x $ % { } $', '${', '%{', '$', '}${}%{}', '{"expr":"${datasource}","v":"$__rate_interval"}']) {
+    for (const text of [
+      '${a}',
+      '%{b}',
+      '$${c}',
+      '%%{d}',
+      '$$${e}',
+      'x $ % { } $',
+      '${',
+      '%{',
+      '$',
+      '}${}%{}',
+      '{"expr":"${datasource}","v":"$__rate_interval"}',
+    ]) {
       expect(decodeLiteral(literal(text)), text).toBe(text);
-      expect(scanTemplate(literal(text)).every((p) => p.kind === 'literal'), text).toBe(true);
+      expect(
+        scanTemplate(literal(text)).every((p) => p.kind === 'literal'),
+        text,
+      ).toBe(true);
     }
   });
 
@@ -127,7 +149,9 @@ describe('literal()', () => {
     new S3Bucket(stack, 'd', { bucket: 'd', tags: { p: policy } });
     const tf = JSON.parse(Testing.synth(stack)) as TfJson;
     expect(resources(tf, 'aws_s3_bucket').c?.tags).toEqual({ t: '$${aws:username} ${aws_s3_bucket.b.arn}/%%{x}' });
-    expect(resources(tf, 'aws_s3_bucket').d?.tags).toEqual({ p: '{"Resource":["${aws_s3_bucket.b.arn}","${aws_s3_bucket.b.arn}/home/$${aws:username}/*"]}' });
+    expect(resources(tf, 'aws_s3_bucket').d?.tags).toEqual({
+      p: '{"Resource":["${aws_s3_bucket.b.arn}","${aws_s3_bucket.b.arn}/home/$${aws:username}/*"]}',
+    });
     expect(findingsOf(tf)).toEqual([]);
   });
 
@@ -135,6 +159,13 @@ describe('literal()', () => {
     const stack = new TerraformStack(Testing.app(), 'test');
     const bucket = new S3Bucket(stack, 'b', { bucket: 'b' });
     expect(() => externalLiteral('dashboard "x"', `{"title":"${bucket.arn}"}`)).toThrow(StackError);
-    expect(() => new GrafanaDashboards(stack, 'd', { folderTitle: 't', folderUid: 'u', dashboards: [{ name: 'x', json: `{"title":"${bucket.arn}"}` }] })).toThrow(/token marker/);
+    expect(
+      () =>
+        new GrafanaDashboards(stack, 'd', {
+          folderTitle: 't',
+          folderUid: 'u',
+          dashboards: [{ name: 'x', json: `{"title":"${bucket.arn}"}` }],
+        }),
+    ).toThrow(/token marker/);
   });
 });

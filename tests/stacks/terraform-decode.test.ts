@@ -48,14 +48,23 @@ describe.skipIf(!TERRAFORM)(`real Terraform (${TERRAFORM ?? 'terraform not found
       const s = synthFile(file, { dashboards: 'generated' });
       const literals = [
         ...new Set(
-          STACK_ORDER.flatMap((stack) => [...Object.values(s.json[stack].resource ?? {}), ...Object.values(s.json[stack].data ?? {}), s.json[stack].provider ?? {}].flatMap((v) => strings(v)))
+          STACK_ORDER.flatMap((stack) =>
+            [
+              ...Object.values(s.json[stack].resource ?? {}),
+              ...Object.values(s.json[stack].data ?? {}),
+              s.json[stack].provider ?? {},
+            ].flatMap((v) => strings(v)),
+          )
             .map(([, v]) => v)
             .filter((v) => scanTemplate(v).every((p) => p.kind === 'literal')),
         ),
       ];
       expect(literals.some((v) => v.includes('$${datasource}'))).toBe(true);
       const dir = workDir('tf-decode-');
-      writeFileSync(join(dir, 'main.tf.json'), JSON.stringify({ output: Object.fromEntries(literals.map((v, i) => [`s${i}`, { value: v }])) }));
+      writeFileSync(
+        join(dir, 'main.tf.json'),
+        JSON.stringify({ output: Object.fromEntries(literals.map((v, i) => [`s${i}`, { value: v }])) }),
+      );
       const init = terraform(dir, ['init', '-input=false', '-no-color']);
       expect(init.status, init.stderr).toBe(0);
       const apply = terraform(dir, ['apply', '-auto-approve', '-input=false', '-no-color']);
@@ -75,14 +84,20 @@ describe.skipIf(!TERRAFORM)(`real Terraform (${TERRAFORM ?? 'terraform not found
     expect(terraform(dir, ['init', '-input=false', '-no-color']).status).toBe(0);
     const validate = terraform(dir, ['validate', '-json', '-no-color']);
     const report = JSON.parse(validate.stdout) as { valid: boolean; error_count: number; diagnostics: { summary: string }[] };
-    const scanned = stackTemplateFindings({ terraform: {}, output: Object.fromEntries(raw.map((d) => [d.name, { value: d.json }])) }, cdktfFunctions());
+    const scanned = stackTemplateFindings(
+      { terraform: {}, output: Object.fromEntries(raw.map((d) => [d.name, { value: d.json }])) },
+      cdktfFunctions(),
+    );
     expect(report.valid).toBe(false);
     expect(new Set(report.diagnostics.map((d) => d.summary))).toEqual(new Set(['Invalid reference']));
     expect(scanned.length).toBeGreaterThan(0);
     expect(report.error_count).toBe(scanned.length);
     // The escaped form, as the stack writes it, validates clean.
     const escaped = Object.values(s.json.observability.resource?.grafana_dashboard ?? {}).map((d) => String(d.config_json));
-    writeFileSync(join(dir, 'main.tf.json'), JSON.stringify({ output: Object.fromEntries(escaped.map((v, i) => [`d${i}`, { value: v }])) }));
+    writeFileSync(
+      join(dir, 'main.tf.json'),
+      JSON.stringify({ output: Object.fromEntries(escaped.map((v, i) => [`d${i}`, { value: v }])) }),
+    );
     const second = terraform(dir, ['validate', '-json', '-no-color']);
     expect(second.stdout, second.stderr).not.toBe('');
     const clean = JSON.parse(second.stdout) as { valid: boolean; error_count: number };

@@ -66,7 +66,11 @@ export function scanTemplate(s: string): TemplatePart[] {
       if (lit) parts.push({ kind: 'literal', text: lit });
       lit = '';
       const end = closeOf(s, i + 2);
-      const expr = s.slice(i + 2, end - 1).replace(/^~/, '').replace(/~$/, '').trim();
+      const expr = s
+        .slice(i + 2, end - 1)
+        .replace(/^~/, '')
+        .replace(/~$/, '')
+        .trim();
       parts.push({ kind: c === '$' ? 'interpolation' : 'directive', source: s.slice(i, end), expr });
       i = end;
     } else {
@@ -82,7 +86,10 @@ export function scanTemplate(s: string): TemplatePart[] {
 export function decodeLiteral(s: string): string {
   const parts = scanTemplate(s);
   const seq = parts.find((p) => p.kind !== 'literal');
-  if (seq) throw new TemplateSyntaxError(`not a literal: Terraform reads ${seq.source.slice(0, 60)} as ${seq.kind === 'interpolation' ? 'an interpolation' : 'a directive'}`);
+  if (seq)
+    throw new TemplateSyntaxError(
+      `not a literal: Terraform reads ${seq.source.slice(0, 60)} as ${seq.kind === 'interpolation' ? 'an interpolation' : 'a directive'}`,
+    );
   return parts.map((p) => (p.kind === 'literal' ? p.text : '')).join('');
 }
 
@@ -196,13 +203,16 @@ export function expressionProblems(expr: string, scope: RefScope): string[] {
         if (need(2, 'data. must be followed by a data source type and name')) known(scope.data, `${attrs[0]}.${attrs[1]}`, 'data source');
         break;
       case 'count':
-        if (!scope.count || attrs[0] !== 'index') problems.push(`"count.${attrs.join('.')}" is only count.index, inside a resource with count`);
+        if (!scope.count || attrs[0] !== 'index')
+          problems.push(`"count.${attrs.join('.')}" is only count.index, inside a resource with count`);
         break;
       case 'each':
-        if (!scope.each || (attrs[0] !== 'key' && attrs[0] !== 'value')) problems.push(`"each.${attrs.join('.')}" is only each.key/each.value, inside a resource with for_each`);
+        if (!scope.each || (attrs[0] !== 'key' && attrs[0] !== 'value'))
+          problems.push(`"each.${attrs.join('.')}" is only each.key/each.value, inside a resource with for_each`);
         break;
       case 'path':
-        if (!['module', 'root', 'cwd'].includes(attrs[0] ?? '')) problems.push(`"path.${attrs.join('.')}" is not path.module, path.root or path.cwd`);
+        if (!['module', 'root', 'cwd'].includes(attrs[0] ?? ''))
+          problems.push(`"path.${attrs.join('.')}" is not path.module, path.root or path.cwd`);
         break;
       case 'terraform':
         if (attrs[0] !== 'workspace') problems.push(`"terraform.${attrs.join('.')}" is not terraform.workspace`);
@@ -213,7 +223,8 @@ export function expressionProblems(expr: string, scope: RefScope): string[] {
       default:
         // Terraform reads any other name as a resource type, which needs a resource name after it:
         // "A reference to a resource type must be followed by at least one attribute access".
-        if (need(1, 'Terraform reads a bare name as a resource type, which must be followed by a resource name')) known(scope.resources, `${root}.${attrs[0]}`, 'resource');
+        if (need(1, 'Terraform reads a bare name as a resource type, which must be followed by a resource name'))
+          known(scope.resources, `${root}.${attrs[0]}`, 'resource');
     }
   };
 
@@ -222,7 +233,8 @@ export function expressionProblems(expr: string, scope: RefScope): string[] {
     args(')');
     const provider = /^provider::([^:]+)::/.exec(name);
     if (provider) {
-      if (!scope.providers.has(provider[1]!)) problems.push(`provider function ${name}() names provider "${provider[1]}", not required by this stack`);
+      if (!scope.providers.has(provider[1]!))
+        problems.push(`provider function ${name}() names provider "${provider[1]}", not required by this stack`);
     } else if (!scope.functions.has(name)) problems.push(`${name}() is not a Terraform function`);
   };
 
@@ -361,8 +373,12 @@ export interface TemplateFinding {
  * data sources, provider blocks, outputs and locals (variable descriptions and defaults are
  * literals to Terraform, the backend takes no expressions at all).
  */
-export function stackTemplateFindings(tf: TfJson & { locals?: Record<string, unknown>; module?: Record<string, unknown> }, functions: ReadonlySet<string>): TemplateFinding[] {
-  const pairs = (block: Record<string, Record<string, unknown>> | undefined): string[] => Object.entries(block ?? {}).flatMap(([type, byName]) => Object.keys(byName).map((name) => `${type}.${name}`));
+export function stackTemplateFindings(
+  tf: TfJson & { locals?: Record<string, unknown>; module?: Record<string, unknown> },
+  functions: ReadonlySet<string>,
+): TemplateFinding[] {
+  const pairs = (block: Record<string, Record<string, unknown>> | undefined): string[] =>
+    Object.entries(block ?? {}).flatMap(([type, byName]) => Object.keys(byName).map((name) => `${type}.${name}`));
   const base = {
     resources: new Set(pairs(tf.resource)),
     data: new Set(pairs(tf.data)),
@@ -401,7 +417,8 @@ export function stackTemplateFindings(tf: TfJson & { locals?: Record<string, unk
   for (const [name, out] of Object.entries(tf.output ?? {})) check(`output.${name}`, { value: (out as { value?: unknown }).value }, base);
   check('locals', tf.locals, base);
   walk(tf.terraform?.backend, ['backend'], (attribute, value) => {
-    if (scanTemplate(value).some((p) => p.kind !== 'literal')) findings.push({ address: 'terraform', attribute, problem: 'the backend takes no expressions' });
+    if (scanTemplate(value).some((p) => p.kind !== 'literal'))
+      findings.push({ address: 'terraform', attribute, problem: 'the backend takes no expressions' });
   });
   return findings;
 }

@@ -27,7 +27,11 @@ async function publicJwk(k: Key, kid: string): Promise<JWK> {
   return { ...(await exportJWK(k.publicKey)), kid, alg: 'RS256', use: 'sig' };
 }
 
-async function jwt(k: Key, kid: string, claims: { aud?: string; iss?: string; exp?: number; nbf?: number; email?: string } = {}): Promise<string> {
+async function jwt(
+  k: Key,
+  kid: string,
+  claims: { aud?: string; iss?: string; exp?: number; nbf?: number; email?: string } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const t = new SignJWT({ email: claims.email ?? 'operator@example.com', type: 'app' })
     .setProtectedHeader({ alg: 'RS256', kid })
@@ -41,7 +45,11 @@ async function jwt(k: Key, kid: string, claims: { aud?: string; iss?: string; ex
 }
 
 beforeAll(async () => {
-  [key1, key2, stranger] = await Promise.all([generateKeyPair('RS256', { extractable: true }), generateKeyPair('RS256', { extractable: true }), generateKeyPair('RS256', { extractable: true })]);
+  [key1, key2, stranger] = await Promise.all([
+    generateKeyPair('RS256', { extractable: true }),
+    generateKeyPair('RS256', { extractable: true }),
+    generateKeyPair('RS256', { extractable: true }),
+  ]);
   jwks = { keys: [await publicJwk(key1, 'k1')] };
   jwksServer = createServer((req, res) => {
     if (req.url === '/cdn-cgi/access/certs') {
@@ -146,7 +154,9 @@ describe('API tokens', () => {
     expect((await get('/api/sessions', { authorization: 'Basic abc' })).statusCode).toBe(401);
     const tampered = writer.token.slice(0, -2) + (writer.token.endsWith('AA') ? 'BB' : 'AA');
     expect((await get('/api/sessions', { authorization: `Bearer ${tampered}` })).statusCode).toBe(401);
-    expect((await h.app.inject({ method: 'DELETE', url: '/api/tokens/ffffffffffffffffffffffffffffffff', headers: person })).statusCode).toBe(404);
+    expect(
+      (await h.app.inject({ method: 'DELETE', url: '/api/tokens/ffffffffffffffffffffffffffffffff', headers: person })).statusCode,
+    ).toBe(404);
   });
 });
 
@@ -155,7 +165,9 @@ describe('every route', () => {
     const ui = join(h.dir, 'ui');
     mkdirSync(ui, { recursive: true });
     writeFileSync(join(ui, 'index.html'), '<!doctype html><title>x</title>');
-    const withUi = await startWeb({ settings: { auth: { mode: 'access', teamDomain: TEAM, aud: AUD, jwksUrl: 'http://127.0.0.1:9/none' }, uiDir: ui } });
+    const withUi = await startWeb({
+      settings: { auth: { mode: 'access', teamDomain: TEAM, aud: AUD, jwksUrl: 'http://127.0.0.1:9/none' }, uiDir: ui },
+    });
     try {
       const routes = withUi.app.routeTable;
       expect(routes.length).toBeGreaterThan(20);
@@ -168,7 +180,11 @@ describe('every route', () => {
           .replace('*', 'anything');
       const open: string[] = [];
       for (const r of routes) {
-        const res = await withUi.app.inject({ method: r.method as 'GET', url: fill(r.url), payload: r.method === 'GET' || r.method === 'DELETE' ? undefined : {} });
+        const res = await withUi.app.inject({
+          method: r.method as 'GET',
+          url: fill(r.url),
+          payload: r.method === 'GET' || r.method === 'DELETE' ? undefined : {},
+        });
         if (res.statusCode !== 401) open.push(`${r.method} ${r.url} -> ${res.statusCode}`);
       }
       expect(open).toEqual(['GET /healthz -> 200']);

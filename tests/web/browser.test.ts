@@ -53,7 +53,12 @@ async function sendMessage(p: Page, text: string): Promise<void> {
 
 describe('control panel in Chromium', () => {
   it('sends a message and shows the tokens as they stream', async () => {
-    h.ollama!.chat.enqueue({ chunks: ['Streaming ', 'one ', 'token ', 'at ', 'a ', 'time.'], delayMs: 150, promptEvalCount: 5, evalCount: 6 });
+    h.ollama!.chat.enqueue({
+      chunks: ['Streaming ', 'one ', 'token ', 'at ', 'a ', 'time.'],
+      delayMs: 150,
+      promptEvalCount: 5,
+      evalCount: 6,
+    });
     const p = await page();
     await p.goto(url);
     await sendMessage(p, 'stream to me');
@@ -95,7 +100,9 @@ describe('control panel in Chromium', () => {
     await expect.poll(() => p.getByTestId('answer').last().textContent(), { timeout: 10_000 }).toContain('part2 ');
     await p.reload();
     await expect.poll(() => p.getByTestId('msg-assistant').last().getAttribute('data-status'), { timeout: 10_000 }).toBe('running');
-    await expect.poll(async () => (await p.getByTestId('answer').last().textContent())?.trim(), { timeout: 15_000 }).toBe(chunks.join('').trim());
+    await expect
+      .poll(async () => (await p.getByTestId('answer').last().textContent())?.trim(), { timeout: 15_000 })
+      .toBe(chunks.join('').trim());
     await expect.poll(() => p.getByTestId('msg-assistant').last().getAttribute('data-status')).toBe('complete');
     await p.context().close();
   });
@@ -108,7 +115,9 @@ describe('control panel in Chromium', () => {
     expect(await davas.getAttribute('aria-disabled')).toBe('true');
     // aria-disabled tells assistive tech it cannot be chosen; a click still explains why.
     await davas.click({ force: true });
-    await expect.poll(() => p.getByTestId('model-reason').textContent()).toMatch(/Gemma 4 27B \(davas\) is unavailable: davas is unreachable/);
+    await expect
+      .poll(() => p.getByTestId('model-reason').textContent())
+      .toMatch(/Gemma 4 27B \(davas\) is unavailable: davas is unreachable/);
     expect(await p.getByTestId('vault-reason').textContent()).toContain('RAG_UNAVAILABLE');
     await shot(p, 'model-greyed');
     await p.context().close();
@@ -128,7 +137,12 @@ describe('control panel in Chromium', () => {
 
   it('submits a job and watches it complete, then opens its detail', async () => {
     h.ollama!.chat.fallback = { chunks: ['# Report\n\n', 'All **done**.'], promptEvalCount: 9, evalCount: 4 };
-    worker = createWorker({ config: h.config, router: h.router, ...(await openWorkerParts(h.config, { log: h.log, watch: false })), log: h.log });
+    worker = createWorker({
+      config: h.config,
+      router: h.router,
+      ...(await openWorkerParts(h.config, { log: h.log, watch: false })),
+      log: h.log,
+    });
     await worker.start();
     const p = await page();
     await p.goto(`${url}/ui/queue`);
@@ -221,7 +235,11 @@ describe('control panel in Chromium', () => {
     expect(await answer.locator('a[href^="javascript"]').count()).toBe(0);
     expect(await answer.textContent()).toContain('<img src=x onerror=');
     expect(await answer.locator('code.language-ts .hljs-keyword').first().textContent()).toBe('const');
-    await answer.locator('a').first().click().catch(() => undefined);
+    await answer
+      .locator('a')
+      .first()
+      .click()
+      .catch(() => undefined);
     expect(await p.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     await p.context().close();
   });

@@ -33,7 +33,8 @@ async function send(sessionId: string, content: string, extra: Record<string, un
 }
 
 /** The usage event's timings vary run to run; everything else in a frame is exact. */
-const stable = (body: string): string => body.replace(/"timeToFirstTokenMs":\d+/g, '"timeToFirstTokenMs":T').replace(/"durationMs":\d+/g, '"durationMs":D');
+const stable = (body: string): string =>
+  body.replace(/"timeToFirstTokenMs":\d+/g, '"timeToFirstTokenMs":T').replace(/"durationMs":\d+/g, '"durationMs":D');
 
 describe('health and models', () => {
   it('GET /healthz is a plain liveness answer', async () => {
@@ -47,7 +48,19 @@ describe('health and models', () => {
     expect(r.statusCode).toBe(200);
     const b = r.json() as { status: string; dependencies: { name: string; state: string; reason: string | null }[] };
     const by = Object.fromEntries(b.dependencies.map((d) => [d.name, d]));
-    expect(Object.keys(by).sort()).toEqual(['mcp', 'ollama:contabo', 'ollama:davas', 'provider:anthropic', 'provider:gemini', 'provider:groq', 'retrieval', 'sqlite', 'vault'].sort());
+    expect(Object.keys(by).sort()).toEqual(
+      [
+        'mcp',
+        'ollama:contabo',
+        'ollama:davas',
+        'provider:anthropic',
+        'provider:gemini',
+        'provider:groq',
+        'retrieval',
+        'sqlite',
+        'vault',
+      ].sort(),
+    );
     expect(by['ollama:contabo']!.state).toBe('up');
     expect(by['ollama:davas']!.state).toBe('down');
     expect(by['ollama:davas']!.reason).toMatch(/ECONNREFUSED|unreachable|refused/i);
@@ -63,7 +76,11 @@ describe('health and models', () => {
     const sockets = new Set<Socket>();
     const hang = createServer((sock) => void sockets.add(sock));
     await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
-    const w = await startWeb({ davasUrl: `http://127.0.0.1:${(hang.address() as { port: number }).port}`, settings: { healthTimeoutMs: 60_000 }, awaitHealth: false });
+    const w = await startWeb({
+      davasUrl: `http://127.0.0.1:${(hang.address() as { port: number }).port}`,
+      settings: { healthTimeoutMs: 60_000 },
+      awaitHealth: false,
+    });
     try {
       let settled = false;
       void w.server.health.refresh().then(() => (settled = true));
@@ -71,7 +88,9 @@ describe('health and models', () => {
       const models = await w.app.inject({ method: 'GET', url: '/api/models' });
       expect(settled).toBe(false);
       expect(health.statusCode).toBe(200);
-      expect((health.json() as { dependencies: { name: string; state: string }[] }).dependencies.find((d) => d.name === 'ollama:davas')!.state).toBe('unknown');
+      expect(
+        (health.json() as { dependencies: { name: string; state: string }[] }).dependencies.find((d) => d.name === 'ollama:davas')!.state,
+      ).toBe('unknown');
       expect(models.statusCode).toBe(200);
     } finally {
       await w.close();
@@ -83,7 +102,11 @@ describe('health and models', () => {
   it('GET /api/models greys davas with the reason, and says why retrieval is unavailable', async () => {
     const r = await json('GET', '/api/models');
     expect(r.statusCode).toBe(200);
-    const b = r.json() as { default: string; models: { id: string; available: boolean; reason?: string }[]; retrieval: { available: boolean; code: string } };
+    const b = r.json() as {
+      default: string;
+      models: { id: string; available: boolean; reason?: string }[];
+      retrieval: { available: boolean; code: string };
+    };
     expect(b.default).toBe('qwen2.5:14b');
     const davas = b.models.find((m) => m.id === 'gemma4:27b')!;
     expect(davas.available).toBe(false);
@@ -137,13 +160,28 @@ describe('sessions', () => {
   });
 
   it('answers malformed JSON and oversized bodies with 400 and 413', async () => {
-    const bad = await h.app.inject({ method: 'POST', url: '/api/sessions', payload: '{"title":', headers: { 'content-type': 'application/json' } });
+    const bad = await h.app.inject({
+      method: 'POST',
+      url: '/api/sessions',
+      payload: '{"title":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('BAD_REQUEST');
-    const big = await h.app.inject({ method: 'POST', url: '/api/sessions', payload: JSON.stringify({ title: 'x'.repeat(2_000_000) }), headers: { 'content-type': 'application/json' } });
+    const big = await h.app.inject({
+      method: 'POST',
+      url: '/api/sessions',
+      payload: JSON.stringify({ title: 'x'.repeat(2_000_000) }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(big.statusCode).toBe(413);
     expect(big.json().code).toBe('PAYLOAD_TOO_LARGE');
-    const form = await h.app.inject({ method: 'POST', url: '/api/sessions', payload: 'title=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await h.app.inject({
+      method: 'POST',
+      url: '/api/sessions',
+      payload: 'title=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(form.statusCode).toBe(415);
   });
 
@@ -176,7 +214,10 @@ describe('generations', () => {
         'id: 4\nevent: usage\ndata: {"inputTokens":12,"outputTokens":3,"durationMs":D,"timeToFirstTokenMs":T}\n\n' +
         `id: 5\nevent: done\ndata: {"status":"complete","messageId":"${m}","finishReason":"stop"}\n\n`,
     );
-    const session = (await json('GET', `/api/sessions/${s.id}`)).json() as { session: { title: string }; messages: { role: string; content: string; status: string; tokensOut: number }[] };
+    const session = (await json('GET', `/api/sessions/${s.id}`)).json() as {
+      session: { title: string };
+      messages: { role: string; content: string; status: string; tokensOut: number }[];
+    };
     expect(session.session.title).toBe('Say hello');
     expect(session.messages.map((x) => [x.role, x.content, x.status])).toEqual([
       ['user', 'Say hello', 'complete'],
@@ -190,7 +231,12 @@ describe('generations', () => {
   it('with Accept: text/event-stream the POST itself carries the stream', async () => {
     h.ollama!.chat.enqueue({ chunks: ['one', ' trip'], promptEvalCount: 2, evalCount: 2 });
     const s = await newSession();
-    const r = await h.app.inject({ method: 'POST', url: `/api/sessions/${s.id}/messages`, payload: { content: 'fast' }, headers: { accept: 'text/event-stream' } });
+    const r = await h.app.inject({
+      method: 'POST',
+      url: `/api/sessions/${s.id}/messages`,
+      payload: { content: 'fast' },
+      headers: { accept: 'text/event-stream' },
+    });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     const m = String(r.headers['x-message-id']);
@@ -232,7 +278,9 @@ describe('generations', () => {
       let text = '';
       while ((text.match(/\nevent: token\n/g) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
       await reader.cancel();
-      const seen = sseFrames(text.slice(0, text.lastIndexOf('\n\n') + 2)).filter((f): f is { id: string; event: string; data: string } => 'id' in f);
+      const seen = sseFrames(text.slice(0, text.lastIndexOf('\n\n') + 2)).filter(
+        (f): f is { id: string; event: string; data: string } => 'id' in f,
+      );
       const last = seen[seen.length - 1]!.id;
       const rest = await fetch(`${url}${g.events}`, { headers: { 'last-event-id': last } });
       const tail = sseFrames(await rest.text()).filter((f): f is { id: string; event: string; data: string } => 'id' in f);
@@ -249,7 +297,9 @@ describe('generations', () => {
     const hb = await startWeb({ settings: { heartbeatMs: 20 }, chat: { chunks: ['slow', ' one'], delayMs: 150 } });
     try {
       const s = (await hb.app.inject({ method: 'POST', url: '/api/sessions', payload: {} })).json() as { id: string };
-      const g = (await hb.app.inject({ method: 'POST', url: `/api/sessions/${s.id}/messages`, payload: { content: 'hi' } })).json() as { events: string };
+      const g = (await hb.app.inject({ method: 'POST', url: `/api/sessions/${s.id}/messages`, payload: { content: 'hi' } })).json() as {
+        events: string;
+      };
       const r = await hb.app.inject({ method: 'GET', url: g.events });
       expect(sseFrames(r.body).some((f) => 'comment' in f && f.comment === 'heartbeat')).toBe(true);
       expect(r.body).toContain(': heartbeat\n\n');
@@ -271,8 +321,13 @@ describe('generations', () => {
     expect(stop.json()).toMatchObject({ status: 'stopped', stopReason: 'user' });
     const events = await h.app.inject({ method: 'GET', url: g.events });
     const frames = sseFrames(events.body).filter((f): f is { id: string; event: string; data: string } => 'id' in f);
-    expect(JSON.parse(frames[frames.length - 1]!.data)).toEqual({ status: 'stopped', messageId: g.assistantMessage.id, stopReason: 'user' });
-    const msgs = ((await json('GET', `/api/sessions/${s.id}`)).json() as { messages: { role: string; content: string; status: string }[] }).messages;
+    expect(JSON.parse(frames[frames.length - 1]!.data)).toEqual({
+      status: 'stopped',
+      messageId: g.assistantMessage.id,
+      stopReason: 'user',
+    });
+    const msgs = ((await json('GET', `/api/sessions/${s.id}`)).json() as { messages: { role: string; content: string; status: string }[] })
+      .messages;
     const answer = msgs[1]!;
     expect(answer.status).toBe('stopped');
     expect(answer.content).toMatch(/^w0 w1 w2 /);
@@ -286,12 +341,15 @@ describe('generations', () => {
     const u = await startWeb({ settings: { unwatchedStopMs: 150 }, chat: { chunks: Array.from({ length: 100 }, () => 'x'), delayMs: 30 } });
     try {
       const s = (await u.app.inject({ method: 'POST', url: '/api/sessions', payload: {} })).json() as { id: string };
-      const g = (await u.app.inject({ method: 'POST', url: `/api/sessions/${s.id}/messages`, payload: { content: 'hi' } })).json() as { generation: { id: string } };
+      const g = (await u.app.inject({ method: 'POST', url: `/api/sessions/${s.id}/messages`, payload: { content: 'hi' } })).json() as {
+        generation: { id: string };
+      };
       const closed = u.ollama!.nextClientAbort(5000);
       await closed;
       await waitFor(() => u.server.generations.get(g.generation.id)?.status === 'stopped', 'the unwatched stop');
       expect(u.server.generations.get(g.generation.id)!.stopReason).toBe('unwatched');
-      const msgs = ((await u.app.inject({ method: 'GET', url: `/api/sessions/${s.id}` })).json() as { messages: { status: string }[] }).messages;
+      const msgs = ((await u.app.inject({ method: 'GET', url: `/api/sessions/${s.id}` })).json() as { messages: { status: string }[] })
+        .messages;
       expect(msgs[1]!.status).toBe('stopped');
     } finally {
       await u.close();
@@ -380,7 +438,9 @@ describe('generations', () => {
       const r = await json('POST', `/api/sessions/${s.id}/messages`, body);
       expect(r.statusCode, JSON.stringify(body).slice(0, 60)).toBe(status);
     }
-    expect((await json('POST', `/api/sessions/${s.id}/regenerate`, { messageId: '00000000-0000-4000-8000-000000000000' })).statusCode).toBe(404);
+    expect((await json('POST', `/api/sessions/${s.id}/regenerate`, { messageId: '00000000-0000-4000-8000-000000000000' })).statusCode).toBe(
+      404,
+    );
     expect((await json('GET', '/api/generations/00000000-0000-4000-8000-000000000000')).statusCode).toBe(404);
     expect((await json('GET', '/api/generations/00000000-0000-4000-8000-000000000000/events')).statusCode).toBe(404);
     expect((await json('GET', `/api/generations/${g.generation.id}`)).json()).toMatchObject({ status: 'stopped' });
@@ -394,7 +454,8 @@ describe('search and export', () => {
     await h.app.inject({ method: 'GET', url: (await send(s.id, 'tell me something')).events });
     const r = await json('GET', '/api/search?q=xylophone');
     expect(r.statusCode).toBe(200);
-    const hits = (r.json() as { results: { kind: string; sessionId: string; role: string; snippet: { text: string; hit: boolean }[] }[] }).results;
+    const hits = (r.json() as { results: { kind: string; sessionId: string; role: string; snippet: { text: string; hit: boolean }[] }[] })
+      .results;
     expect(hits).toHaveLength(1);
     expect(hits[0]).toMatchObject({ kind: 'message', sessionId: s.id, role: 'assistant' });
     expect(hits[0]!.snippet.filter((p) => p.hit).map((p) => p.text)).toEqual(['xylophones']);
@@ -423,7 +484,11 @@ describe('stats', () => {
   it('sums tokens, requests and errors by model and day from the usage store', async () => {
     const r = await json('GET', '/api/stats?days=7');
     expect(r.statusCode).toBe(200);
-    const b = r.json() as { totals: { calls: number }; byModel: { model: string; calls: number; inputTokens: number }[]; byModelDay: { day: string; model: string; requests: number }[] };
+    const b = r.json() as {
+      totals: { calls: number };
+      byModel: { model: string; calls: number; inputTokens: number }[];
+      byModelDay: { day: string; model: string; requests: number }[];
+    };
     expect(b.totals.calls).toBeGreaterThan(0);
     expect(b.byModel.find((m) => m.model === 'qwen2.5:14b')!.inputTokens).toBeGreaterThanOrEqual(12);
     expect(b.byModelDay[0]!.day).toMatch(/^\d{4}-\d{2}-\d{2}$/);

@@ -12,7 +12,11 @@ import { VAULT_FOLDERS, deadPort } from './harness.js';
 const BIN = resolve(ROOT, 'runtime/bin/runtime.js');
 
 function run(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
@@ -36,7 +40,14 @@ beforeAll(async () => {
       c.services = { mcpUrl: dead, ragUrl: dead, qdrantUrl: dead, neo4jUri: 'bolt://127.0.0.1:1' };
     },
   });
-  env = { RUNTIME_CONFIG: file, DATA_DIR: join(dir, 'data'), VAULT_DIR: vault, OTEL_SDK_DISABLED: 'true', WEB_HOST: '127.0.0.1', WEB_PORT: String(await deadPort()) };
+  env = {
+    RUNTIME_CONFIG: file,
+    DATA_DIR: join(dir, 'data'),
+    VAULT_DIR: vault,
+    OTEL_SDK_DISABLED: 'true',
+    WEB_HOST: '127.0.0.1',
+    WEB_PORT: String(await deadPort()),
+  };
 });
 afterAll(async () => {
   await ollama.close();

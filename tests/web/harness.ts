@@ -78,7 +78,10 @@ export async function startWeb(o: WebHarnessOptions = {}): Promise<WebHarness> {
       c.vault.worker = { ...c.vault.worker, mtimeGuardMs: 100, rescanMs: 200, graceMs: 1_000 };
     },
   });
-  const config = loadConfig({ RUNTIME_CONFIG: file, DATA_DIR: join(dir, 'data'), VAULT_DIR: vault, OTEL_SDK_DISABLED: 'true', ...o.env }, { cwd: dir });
+  const config = loadConfig(
+    { RUNTIME_CONFIG: file, DATA_DIR: join(dir, 'data'), VAULT_DIR: vault, OTEL_SDK_DISABLED: 'true', ...o.env },
+    { cwd: dir },
+  );
   const log = memoryLogger();
   const usage = new UsageStore(config.dataDir);
   const router = new Router({ config, log, usage });

@@ -31,15 +31,24 @@ const list = async (): Promise<Listing> => (await h.app.inject({ method: 'GET', 
 
 /** The listing once `ok` holds for it. */
 const listingWhen = (ok: (l: Listing) => boolean, what: string): Promise<Listing> =>
-  waitFor(async () => {
-    const l = await list();
-    return ok(l) ? l : undefined;
-  }, what, 20_000, 100);
+  waitFor(
+    async () => {
+      const l = await list();
+      return ok(l) ? l : undefined;
+    },
+    what,
+    20_000,
+    100,
+  );
 
 describe('jobs', () => {
   it('submits a job atomically, lists it, and shows it completed with its output once the worker ran it', async () => {
     h.ollama!.chat.fallback = { chunks: ['The ', 'summary.'], promptEvalCount: 7, evalCount: 2 };
-    const r = await h.app.inject({ method: 'POST', url: '/api/jobs', payload: { prompt: 'Summarise the week.', title: 'Weekly summary', model: 'qwen2.5:14b' } });
+    const r = await h.app.inject({
+      method: 'POST',
+      url: '/api/jobs',
+      payload: { prompt: 'Summarise the week.', title: 'Weekly summary', model: 'qwen2.5:14b' },
+    });
     expect(r.statusCode).toBe(201);
     const { name } = r.json() as { name: string };
     expect(name).toMatch(/^\d{4}-\d{2}-\d{2}-\d{6}-weekly-summary\.md$/);
@@ -48,13 +57,24 @@ describe('jobs', () => {
     expect(readFileSync(join(queueDir, name), 'utf8')).toBe('---\ntitle: Weekly summary\nmodel: qwen2.5:14b\n---\n\nSummarise the week.\n');
     expect((await list()).queued.map((j) => [j.name, j.title])).toEqual([[name, 'Weekly summary']]);
 
-    worker = createWorker({ config: h.config, router: h.router, ...(await openWorkerParts(h.config, { log: h.log, watch: false })), log: h.log });
+    worker = createWorker({
+      config: h.config,
+      router: h.router,
+      ...(await openWorkerParts(h.config, { log: h.log, watch: false })),
+      log: h.log,
+    });
     await worker.start();
     const done = await listingWhen((l) => l.completed.some((j) => j.name === name), 'the job to complete');
     expect(done.queued).toEqual([]);
     const d = await h.app.inject({ method: 'GET', url: `/api/jobs/completed/${name}` });
     expect(d.statusCode).toBe(200);
-    const detail = d.json() as { id: string; prompt: string; sections: { heading: string }[]; output: { markdown: string; meta: Record<string, unknown> }; failureReason: null };
+    const detail = d.json() as {
+      id: string;
+      prompt: string;
+      sections: { heading: string }[];
+      output: { markdown: string; meta: Record<string, unknown> };
+      failureReason: null;
+    };
     expect(detail.prompt).toBe('Summarise the week.');
     expect(detail.sections.map((s) => s.heading)).toEqual(['Output']);
     expect(detail.output.markdown).toBe('The summary.');
@@ -63,11 +83,18 @@ describe('jobs', () => {
   });
 
   it('shows a failed job with the reason the worker gave', async () => {
-    const r = await h.app.inject({ method: 'POST', url: '/api/jobs', payload: { prompt: 'Use a skill.', title: 'needs a skill', skills: ['no-such-skill'] } });
+    const r = await h.app.inject({
+      method: 'POST',
+      url: '/api/jobs',
+      payload: { prompt: 'Use a skill.', title: 'needs a skill', skills: ['no-such-skill'] },
+    });
     expect(r.statusCode).toBe(201);
     const { name } = r.json() as { name: string };
     await listingWhen((l) => l.failed.some((j) => j.name === name), 'the job to fail');
-    const detail = (await h.app.inject({ method: 'GET', url: `/api/jobs/failed/${name}` })).json() as { failureReason: string; output: null };
+    const detail = (await h.app.inject({ method: 'GET', url: `/api/jobs/failed/${name}` })).json() as {
+      failureReason: string;
+      output: null;
+    };
     expect(detail.failureReason).toMatch(/no-such-skill/);
     expect(detail.output).toBeNull();
   });

@@ -34,7 +34,12 @@ export interface OpenAiWebHarness {
 }
 
 export async function startOpenAiWeb(o: { settings?: Partial<WebSettingsInput> } = {}): Promise<OpenAiWebHarness> {
-  const [ollama, anthropic, groq, gemini] = await Promise.all([startOllama(), startAnthropic(), startOpenAi({ basePath: '/openai/v1' }), startOpenAi({ basePath: '/v1beta/openai' })]);
+  const [ollama, anthropic, groq, gemini] = await Promise.all([
+    startOllama(),
+    startAnthropic(),
+    startOpenAi({ basePath: '/openai/v1' }),
+    startOpenAi({ basePath: '/v1beta/openai' }),
+  ]);
   const dead = `http://127.0.0.1:${await deadPort()}`;
   const dir = tempDir('web-openai-');
   const vault = join(dir, 'vault');
@@ -53,7 +58,15 @@ export async function startOpenAiWeb(o: { settings?: Partial<WebSettingsInput> }
     },
   });
   const config = loadConfig(
-    { RUNTIME_CONFIG: file, DATA_DIR: join(dir, 'data'), VAULT_DIR: vault, OTEL_SDK_DISABLED: 'true', GROQ_API_KEY: 'groq-key', GEMINI_API_KEY: 'gemini-key', ANTHROPIC_API_KEY: 'anthropic-key' },
+    {
+      RUNTIME_CONFIG: file,
+      DATA_DIR: join(dir, 'data'),
+      VAULT_DIR: vault,
+      OTEL_SDK_DISABLED: 'true',
+      GROQ_API_KEY: 'groq-key',
+      GEMINI_API_KEY: 'gemini-key',
+      ANTHROPIC_API_KEY: 'anthropic-key',
+    },
     { cwd: dir },
   );
   const log = memoryLogger();
@@ -63,7 +76,13 @@ export async function startOpenAiWeb(o: { settings?: Partial<WebSettingsInput> }
   const settings = parseWebSettings({
     host: '127.0.0.1',
     port: 0,
-    auth: { mode: 'access', teamDomain: 'example.cloudflareaccess.com', aud: 'aud', jwksUrl: `${dead}/cdn-cgi/access/certs`, jwksCooldownMs: 0 },
+    auth: {
+      mode: 'access',
+      teamDomain: 'example.cloudflareaccess.com',
+      aud: 'aud',
+      jwksUrl: `${dead}/cdn-cgi/access/certs`,
+      jwksCooldownMs: 0,
+    },
     healthTimeoutMs: 500,
     limits: { ratePerMinute: 100_000 },
     ...o.settings,

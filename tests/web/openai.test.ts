@@ -40,8 +40,14 @@ describe('/v1 with the openai client', () => {
   it('lists every routed model with its provider, unavailable ones with the reason', async () => {
     const models: OpenAI.Models.Model[] = [];
     for await (const m of client.models.list()) models.push(m);
-    const by = Object.fromEntries(models.map((m) => [m.id, m as OpenAI.Models.Model & { x_platform: { available: boolean; reason: string | null; kind: string } }]));
-    expect(by['qwen2.5:14b']).toMatchObject({ object: 'model', owned_by: 'ollama', x_platform: { available: true, reason: null, kind: 'chat' } });
+    const by = Object.fromEntries(
+      models.map((m) => [m.id, m as OpenAI.Models.Model & { x_platform: { available: boolean; reason: string | null; kind: string } }]),
+    );
+    expect(by['qwen2.5:14b']).toMatchObject({
+      object: 'model',
+      owned_by: 'ollama',
+      x_platform: { available: true, reason: null, kind: 'chat' },
+    });
     expect(by['claude-sonnet-4-6']).toMatchObject({ owned_by: 'anthropic', x_platform: { available: true } });
     expect(by['models/gemini-2.5-flash']?.owned_by).toBe('gemini');
     expect(by['gemma4:27b']).toMatchObject({ owned_by: 'ollama', x_platform: { available: false } });
@@ -72,13 +78,25 @@ describe('/v1 with the openai client', () => {
     expect(sent.messages[0]).toMatchObject({ role: 'system', content: 'Be brief.' });
     expect(sent.options).toMatchObject({ num_predict: 20, temperature: 0.2, top_p: 0.9, stop: ['\n\n'] });
     const row = h.usage.recent(1)[0]!;
-    expect(row).toMatchObject({ model: 'qwen2.5:14b', provider: 'ollama', outcome: 'ok', inputTokens: 11, outputTokens: 2, client: 'token:editor' });
+    expect(row).toMatchObject({
+      model: 'qwen2.5:14b',
+      provider: 'ollama',
+      outcome: 'ok',
+      inputTokens: 11,
+      outputTokens: 2,
+      client: 'token:editor',
+    });
     expect(writeToken).toContain(`rt_${row.tokenId}_`);
   });
 
   it('streams chunks with the streaming helper, and a final usage chunk when asked', async () => {
     h.anthropic.messages.enqueue({ text: ['One', ' two', ' three'], inputTokens: 30, outputTokens: 3 });
-    const stream = await client.chat.completions.create({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'count' }], stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'claude-sonnet-4-6',
+      messages: [{ role: 'user', content: 'count' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const deltas: string[] = [];
     let usage: OpenAI.CompletionUsage | null | undefined;
     let finish: string | null = null;
@@ -96,7 +114,11 @@ describe('/v1 with the openai client', () => {
 
     // The helper that accumulates the stream into a final completion.
     h.groq.completions.enqueue({ chunks: ['Hi', ' there'], usage: { prompt: 4, completion: 2 } });
-    const runner = client.chat.completions.stream({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } });
+    const runner = client.chat.completions.stream({
+      model: 'llama-3.3-70b-versatile',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream_options: { include_usage: true },
+    });
     const seen: string[] = [];
     runner.on('content', (d) => seen.push(d));
     const final = await runner.finalChatCompletion();
@@ -113,14 +135,31 @@ describe('/v1 with the openai client', () => {
   ]) {
     it(`round-trips a tool call through ${p.name}`, async () => {
       if (p.name === 'Ollama') h.ollama.chat.enqueue({ toolCalls: [{ name: 'get_weather', arguments: { city: 'Oslo' } }] });
-      if (p.name === 'Anthropic') h.anthropic.messages.enqueue({ toolUse: { id: 'toolu_1', name: 'get_weather', jsonParts: ['{"city":', '"Oslo"}'] }, stopReason: 'tool_use' });
+      if (p.name === 'Anthropic')
+        h.anthropic.messages.enqueue({
+          toolUse: { id: 'toolu_1', name: 'get_weather', jsonParts: ['{"city":', '"Oslo"}'] },
+          stopReason: 'tool_use',
+        });
       const compat = p.name === 'Groq' ? h.groq : h.gemini;
-      if (p.name === 'Groq' || p.name === 'Gemini') compat.completions.enqueue({ toolCalls: [{ id: 'call_x', name: 'get_weather', argParts: ['{"city"', ':"Oslo"}'] }] });
+      if (p.name === 'Groq' || p.name === 'Gemini')
+        compat.completions.enqueue({ toolCalls: [{ id: 'call_x', name: 'get_weather', argParts: ['{"city"', ':"Oslo"}'] }] });
       const tools: OpenAI.Chat.ChatCompletionTool[] = [
-        { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            description: 'Weather for a city',
+            parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          },
+        },
       ];
       const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Oslo?' }];
-      const stream = client.chat.completions.stream({ model: p.model, messages, tools, tool_choice: p.name === 'Ollama' ? 'auto' : 'required' });
+      const stream = client.chat.completions.stream({
+        model: p.model,
+        messages,
+        tools,
+        tool_choice: p.name === 'Ollama' ? 'auto' : 'required',
+      });
       const first = await stream.finalChatCompletion();
       const msg = first.choices[0]!.message;
       expect(first.choices[0]!.finish_reason).toBe('tool_calls');
@@ -130,16 +169,29 @@ describe('/v1 with the openai client', () => {
       expect(JSON.parse(call.function.arguments)).toEqual({ city: 'Oslo' });
 
       // The answer goes back as a tool message; the provider sees it in its own format.
-      const reply = await client.chat.completions.create({ model: p.model, tools, messages: [...messages, msg, { role: 'tool', tool_call_id: call.id, content: '{"tempC": 4}' }] });
+      const reply = await client.chat.completions.create({
+        model: p.model,
+        tools,
+        messages: [...messages, msg, { role: 'tool', tool_call_id: call.id, content: '{"tempC": 4}' }],
+      });
       expect(reply.choices[0]!.message.content).toBeTruthy();
       if (p.name === 'Ollama') {
         const sent = h.ollama.requests.at(-1)!.body as { messages: Record<string, unknown>[] };
-        expect(sent.messages.at(-2)).toMatchObject({ role: 'assistant', tool_calls: [{ function: { name: 'get_weather', arguments: { city: 'Oslo' } } }] });
+        expect(sent.messages.at(-2)).toMatchObject({
+          role: 'assistant',
+          tool_calls: [{ function: { name: 'get_weather', arguments: { city: 'Oslo' } } }],
+        });
         expect(sent.messages.at(-1)).toMatchObject({ role: 'tool', content: '{"tempC": 4}', tool_name: 'get_weather' });
       } else if (p.name === 'Anthropic') {
         const sent = h.anthropic.requests.at(-1)!.body as { messages: { role: string; content: unknown }[] };
-        expect(sent.messages.at(-2)).toMatchObject({ role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } }] });
-        expect(sent.messages.at(-1)).toMatchObject({ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '{"tempC": 4}' }] });
+        expect(sent.messages.at(-2)).toMatchObject({
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } }],
+        });
+        expect(sent.messages.at(-1)).toMatchObject({
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '{"tempC": 4}' }],
+        });
         const forced = h.anthropic.requests.at(-2)!.body as { tool_choice?: unknown };
         expect(forced.tool_choice).toEqual({ type: 'any' });
       } else {
@@ -152,10 +204,20 @@ describe('/v1 with the openai client', () => {
 
   it('passes response_format json_object to providers with a JSON mode and refuses it for Anthropic', async () => {
     h.ollama.chat.enqueue({ chunks: ['{"a":1}'] });
-    const r = await client.chat.completions.create({ model: 'qwen2.5:14b', messages: [{ role: 'user', content: 'json' }], response_format: { type: 'json_object' } });
+    const r = await client.chat.completions.create({
+      model: 'qwen2.5:14b',
+      messages: [{ role: 'user', content: 'json' }],
+      response_format: { type: 'json_object' },
+    });
     expect(JSON.parse(r.choices[0]!.message.content!)).toEqual({ a: 1 });
     expect((h.ollama.requests.at(-1)!.body as { format?: string }).format).toBe('json');
-    const e = await apiError(client.chat.completions.create({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'json' }], response_format: { type: 'json_object' } }));
+    const e = await apiError(
+      client.chat.completions.create({
+        model: 'claude-sonnet-4-6',
+        messages: [{ role: 'user', content: 'json' }],
+        response_format: { type: 'json_object' },
+      }),
+    );
     expect(e.status).toBe(400);
     expect(e.error).toMatchObject({ type: 'invalid_request_error', param: 'response_format' });
   });
@@ -183,13 +245,19 @@ describe('/v1 with the openai client', () => {
     expect(e.status).toBe(503);
     expect(e.error).toMatchObject({ type: 'server_error', code: 'model_unavailable', param: 'model' });
     expect((e.error as { message: string }).message).toMatch(/gemma4:27b is unavailable: davas is unreachable/);
-    const streamed = await apiError(client.chat.completions.create({ model: 'gemma4:27b', messages: [{ role: 'user', content: 'hi' }], stream: true }));
+    const streamed = await apiError(
+      client.chat.completions.create({ model: 'gemma4:27b', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    );
     expect(streamed.status).toBe(503);
     expect(h.ollama.requests.length + h.groq.requests.length + h.anthropic.requests.length + h.gemini.requests.length).toBe(before);
   });
 
   it('refuses bad and read-only tokens', async () => {
-    const bad = new OpenAI({ baseURL: base, apiKey: 'rt_00000000000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', maxRetries: 0 });
+    const bad = new OpenAI({
+      baseURL: base,
+      apiKey: 'rt_00000000000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      maxRetries: 0,
+    });
     const e = await apiError(bad.models.list());
     expect(e.status).toBe(401);
     expect(e.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_api_key' });
@@ -207,10 +275,17 @@ describe('/v1 with the openai client', () => {
   });
 
   it('aborts the provider stream when the client hangs up', async () => {
-    h.groq.completions.enqueue({ chunks: Array.from({ length: 200 }, (_, i) => `t${i} `), delayMs: 20, usage: { prompt: 1, completion: 200 } });
+    h.groq.completions.enqueue({
+      chunks: Array.from({ length: 200 }, (_, i) => `t${i} `),
+      delayMs: 20,
+      usage: { prompt: 1, completion: 200 },
+    });
     const ac = new AbortController();
     const hungUp = h.groq.nextClientAbort(5_000);
-    const stream = await client.chat.completions.create({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'long' }], stream: true }, { signal: ac.signal });
+    const stream = await client.chat.completions.create(
+      { model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'long' }], stream: true },
+      { signal: ac.signal },
+    );
     let n = 0;
     let text = '';
     for await (const c of stream) {
@@ -233,7 +308,11 @@ describe('/v1 streams that start slowly or fail midway', () => {
     try {
       const url = await slow.server.listen();
       const token = slow.server.tokens.create('slow', 'write').token;
-      slow.groq.completions.enqueue({ chunks: ['a', 'b', 'c'], delayMs: 150, streamErrorAfter: { deltas: 1, message: 'upstream fell over' } });
+      slow.groq.completions.enqueue({
+        chunks: ['a', 'b', 'c'],
+        delayMs: 150,
+        streamErrorAfter: { deltas: 1, message: 'upstream fell over' },
+      });
       const res = await fetch(`${url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

@@ -44,7 +44,13 @@ async function shortRequestStarts(deadlineMs: number): Promise<void> {
 describe('runtime web with a real Ollama', () => {
   it('stop ends the upstream generation: a short request right after starts within 1 s', async () => {
     const s = (await h.app.inject({ method: 'POST', url: '/api/sessions', payload: {} })).json() as { id: string };
-    const g = (await h.app.inject({ method: 'POST', url: `/api/sessions/${s.id}/messages`, payload: { content: 'Write a long story about a lighthouse keeper, with many chapters.' } })).json() as {
+    const g = (
+      await h.app.inject({
+        method: 'POST',
+        url: `/api/sessions/${s.id}/messages`,
+        payload: { content: 'Write a long story about a lighthouse keeper, with many chapters.' },
+      })
+    ).json() as {
       generation: { id: string };
       events: string;
     };
@@ -56,10 +62,14 @@ describe('runtime web with a real Ollama', () => {
     const stop = await h.app.inject({ method: 'POST', url: `/api/generations/${g.generation.id}/stop` });
     expect(stop.json()).toMatchObject({ status: 'stopped' });
     await shortRequestStarts(1000);
-    const frames = sseFrames((await h.app.inject({ method: 'GET', url: g.events })).body).filter((f): f is { id: string; event: string; data: string } => 'id' in f);
+    const frames = sseFrames((await h.app.inject({ method: 'GET', url: g.events })).body).filter(
+      (f): f is { id: string; event: string; data: string } => 'id' in f,
+    );
     expect(frames.filter((f) => f.event === 'token').length).toBeGreaterThanOrEqual(5);
     expect(JSON.parse(frames.at(-1)!.data)).toMatchObject({ status: 'stopped', stopReason: 'user' });
-    const view = (await h.app.inject({ method: 'GET', url: `/api/sessions/${s.id}` })).json() as { messages: { role: string; content: string; status: string }[] };
+    const view = (await h.app.inject({ method: 'GET', url: `/api/sessions/${s.id}` })).json() as {
+      messages: { role: string; content: string; status: string }[];
+    };
     expect(view.messages[1]!.status).toBe('stopped');
     expect(view.messages[1]!.content.length).toBeGreaterThan(0);
   }, 180_000);
@@ -75,12 +85,18 @@ describe('runtime web with a real Ollama', () => {
     await p.waitForFunction(
       () => {
         const a = [...document.querySelectorAll('[data-testid="msg-assistant"]')].pop();
-        return a?.getAttribute('data-status') === 'running' && (a.querySelector('[data-testid="answer"]')?.textContent ?? '').trim().length > 0;
+        return (
+          a?.getAttribute('data-status') === 'running' && (a.querySelector('[data-testid="answer"]')?.textContent ?? '').trim().length > 0
+        );
       },
       undefined,
       { timeout: 120_000 },
     );
-    await p.waitForFunction(() => [...document.querySelectorAll('[data-testid="msg-assistant"]')].pop()?.getAttribute('data-status') === 'complete', undefined, { timeout: 120_000 });
+    await p.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid="msg-assistant"]')].pop()?.getAttribute('data-status') === 'complete',
+      undefined,
+      { timeout: 120_000 },
+    );
     expect(((await p.getByTestId('answer').last().textContent()) ?? '').trim().length).toBeGreaterThan(0);
     const out = Number(/tokens in \/ out\s*\d+ \/ (\d+)/.exec((await p.getByTestId('figures').textContent()) ?? '')?.[1]);
     expect(out).toBeGreaterThan(0);

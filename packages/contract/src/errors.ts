@@ -34,7 +34,9 @@ export type TemplateArgs<T extends string, O> = [Placeholders<T>] extends [never
 
 /** Fills `{name}` placeholders; a placeholder without a param is left as written. */
 export function formatTemplate(template: string, params: Readonly<Record<string, string | number>> = {}): string {
-  return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => (Object.hasOwn(params, name) ? String(params[name]) : whole));
+  return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) =>
+    Object.hasOwn(params, name) ? String(params[name]) : whole,
+  );
 }
 
 export interface ErrorJson<Code extends string> {
@@ -80,7 +82,12 @@ export function defineErrors<const C extends ErrorCatalog>(errorName: string, ca
 
     /** A plain object for logs and JSON answers. */
     toJSON(): ErrorJson<Code> {
-      return { code: this.code, message: this.message, hint: this.hint, ...(this.httpStatus !== undefined ? { httpStatus: this.httpStatus } : {}) };
+      return {
+        code: this.code,
+        message: this.message,
+        hint: this.hint,
+        ...(this.httpStatus !== undefined ? { httpStatus: this.httpStatus } : {}),
+      };
     }
   }
   return CatalogError;

@@ -75,7 +75,10 @@ export const RetrievalSchema = z.strictObject({
       vector: z.enum(['embedded', 'qdrant']).default('embedded'),
       /** `embedded`: SQLite tables in the data folder; `neo4j`: services.neo4j over Bolt. */
       graph: z.enum(['embedded', 'neo4j']).default('embedded'),
-      qdrantCollection: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('vault'),
+      qdrantCollection: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/)
+        .default('vault'),
       /** Empty when Qdrant runs without an API key (on the private network). */
       qdrantApiKeySecret: SecretNameSchema.optional(),
       neo4jUser: z.string().min(1).default('neo4j'),
@@ -210,7 +213,11 @@ export const RuntimeConfigSchema = z.strictObject({
       maxOutputBytes: z.number().int().positive(),
       diskMb: z.number().int().positive(),
     }),
-    research: z.strictObject({ maxSteps: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxTokens: z.number().int().positive() }),
+    research: z.strictObject({
+      maxSteps: z.number().int().positive(),
+      timeoutMs: z.number().int().positive(),
+      maxTokens: z.number().int().positive(),
+    }),
   }),
   telemetry: z.strictObject({
     /** Alloy's OTLP/HTTP receiver beside the runtime; without one, the OpenTelemetry default (an

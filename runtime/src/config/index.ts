@@ -51,7 +51,12 @@ function isHttpUrl(v: string): boolean {
 }
 
 function formatIssuePath(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)';
+  return (
+    path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('')
+      .replace(/^\./, '') || '(top level)'
+  );
 }
 
 export interface LoadConfigOptions {
@@ -94,7 +99,8 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
   // When the file fails validation its readable parts still drive the environment checks, so
   // one run reports every problem.
   const rawObj = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
-  const rawHosts = rawObj.ollamaHosts !== null && typeof rawObj.ollamaHosts === 'object' ? (rawObj.ollamaHosts as Record<string, string>) : undefined;
+  const rawHosts =
+    rawObj.ollamaHosts !== null && typeof rawObj.ollamaHosts === 'object' ? (rawObj.ollamaHosts as Record<string, string>) : undefined;
   const ollamaHosts: Record<string, string> = { ...(file?.ollamaHosts ?? rawHosts ?? {}) };
   const knowHosts = file !== undefined || rawHosts !== undefined;
   const varToHost = new Map(Object.keys(ollamaHosts).map((h) => [ollamaUrlVar(h), h]));
@@ -118,7 +124,8 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     for (const route of file.routing.models) {
       if (route.provider === 'ollama') {
         if (!route.host) problems.push(`routing.models[${route.id}].host: an ollama route needs a host`);
-        else if (!(route.host in ollamaHosts)) problems.push(`routing.models[${route.id}].host: "${route.host}" is not in ollamaHosts (${Object.keys(ollamaHosts).join(', ')})`);
+        else if (!(route.host in ollamaHosts))
+          problems.push(`routing.models[${route.id}].host: "${route.host}" is not in ollamaHosts (${Object.keys(ollamaHosts).join(', ')})`);
       }
     }
     if (!file.routing.models.some((m) => m.id === file!.routing.default)) {
@@ -138,7 +145,8 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     }
   }
   const rawNotify = rawObj.notify as { discordWebhookSecret?: unknown } | undefined;
-  const hookVar = file?.notify.discordWebhookSecret ?? (typeof rawNotify?.discordWebhookSecret === 'string' ? rawNotify.discordWebhookSecret : undefined);
+  const hookVar =
+    file?.notify.discordWebhookSecret ?? (typeof rawNotify?.discordWebhookSecret === 'string' ? rawNotify.discordWebhookSecret : undefined);
   if (hookVar !== undefined) {
     const hook = env[hookVar];
     if (hook) {
@@ -154,7 +162,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
       'CONFIG_INVALID',
       `runtime configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
       {
-        hint: 'fix the settings listed; a missing provider API key is not an error (it only makes that provider\'s models unavailable)',
+        hint: "fix the settings listed; a missing provider API key is not an error (it only makes that provider's models unavailable)",
       },
     );
   }

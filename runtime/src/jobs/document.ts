@@ -47,7 +47,9 @@ export function parseJobDocument(raw: string | Buffer, limits: JobLimits = {}): 
   }
   const prompt = stripAppended(parsed.body).trim();
   if (result.data.type === 'text' && prompt === '') {
-    throw new RuntimeError('JOB_INVALID', 'a text job needs a prompt: the file body is empty', { hint: 'write the prompt below the frontmatter' });
+    throw new RuntimeError('JOB_INVALID', 'a text job needs a prompt: the file body is empty', {
+      hint: 'write the prompt below the frontmatter',
+    });
   }
   return { frontmatter: result.data, prompt };
 }

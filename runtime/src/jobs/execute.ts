@@ -69,10 +69,20 @@ export async function executeJob(doc: JobDocument, opts: ExecuteOptions): Promis
     }
     const { runResearch, jobResearchSettings } = await import('../mcp/research.js');
     const settings = jobResearchSettings(opts.research, (fm as Record<string, unknown>).research);
-    const r = await runResearch(doc.prompt, { router: opts.router, model: jobModel, jobId: opts.jobId, system: opts.system, signal: opts.signal, settings, ...(opts.onRateLimited ? { onRateLimited: opts.onRateLimited } : {}) });
+    const r = await runResearch(doc.prompt, {
+      router: opts.router,
+      model: jobModel,
+      jobId: opts.jobId,
+      system: opts.system,
+      signal: opts.signal,
+      settings,
+      ...(opts.onRateLimited ? { onRateLimited: opts.onRateLimited } : {}),
+    });
     const max = opts.limits?.maxAnswerChars;
     if (max !== undefined && r.answer.length > max) {
-      throw new RuntimeError('ANSWER_TOO_LARGE', `the research answer is ${r.answer.length} characters; at most ${max} are kept`, { hint: 'ask a narrower question or raise vault.worker.maxAnswerChars in platform.yaml' });
+      throw new RuntimeError('ANSWER_TOO_LARGE', `the research answer is ${r.answer.length} characters; at most ${max} are kept`, {
+        hint: 'ask a narrower question or raise vault.worker.maxAnswerChars in platform.yaml',
+      });
     }
     return { type: 'research', model: jobModel, steps: r.steps, answer: r.answer, tokensIn: r.tokensIn, tokensOut: r.tokensOut };
   }
@@ -90,7 +100,14 @@ export async function executeJob(doc: JobDocument, opts: ExecuteOptions): Promis
   // The job's own signal: the caller's (shutdown) plus the job's total time.
   const job = new Cutter(opts.signal);
   const total = opts.limits?.jobTimeoutMs;
-  if (total !== undefined) job.arm(total, () => new RuntimeError('PROVIDER_TIMEOUT', `the job did not finish within ${total} ms (all steps)`, { hint: 'raise vault.worker.jobTimeoutSeconds in platform.yaml or split the job' }));
+  if (total !== undefined)
+    job.arm(
+      total,
+      () =>
+        new RuntimeError('PROVIDER_TIMEOUT', `the job did not finish within ${total} ms (all steps)`, {
+          hint: 'raise vault.worker.jobTimeoutSeconds in platform.yaml or split the job',
+        }),
+    );
   try {
     for (const p of prompts) {
       messages.push({ role: 'user', content: p.prompt });
@@ -163,11 +180,15 @@ async function callOnce(
   let tokensOut = 0;
   const call = new Cutter(opts.signal);
   const why = (): RuntimeError | undefined => call.reason ?? job.reason;
-  const timeoutHint = 'the bounds are vault.worker.firstTokenTimeoutSeconds and idleTimeoutSeconds in platform.yaml; check the provider host';
+  const timeoutHint =
+    'the bounds are vault.worker.firstTokenTimeoutSeconds and idleTimeoutSeconds in platform.yaml; check the provider host';
   const firstToken = limits.firstTokenTimeoutMs;
   const idle = limits.idleTimeoutMs;
   if (firstToken !== undefined) {
-    call.arm(firstToken, () => new RuntimeError('PROVIDER_TIMEOUT', `${model} sent no first token within ${firstToken} ms`, { hint: timeoutHint }));
+    call.arm(
+      firstToken,
+      () => new RuntimeError('PROVIDER_TIMEOUT', `${model} sent no first token within ${firstToken} ms`, { hint: timeoutHint }),
+    );
   }
   let started = false;
   const stream = opts.router.chat(model, req, {
@@ -182,7 +203,13 @@ async function callOnce(
       if (cut) throw cut;
       if (ev.type === 'text' || ev.type === 'tool_call') started = true;
       if (started && idle !== undefined) {
-        call.arm(idle, () => new RuntimeError('PROVIDER_TIMEOUT', `${model} stalled: no data for ${idle} ms mid-answer (idle timeout)`, { hint: timeoutHint }));
+        call.arm(
+          idle,
+          () =>
+            new RuntimeError('PROVIDER_TIMEOUT', `${model} stalled: no data for ${idle} ms mid-answer (idle timeout)`, {
+              hint: timeoutHint,
+            }),
+        );
       }
       if (ev.type === 'text') {
         answer += ev.delta;
@@ -199,7 +226,10 @@ async function callOnce(
         const bound = why();
         if (bound) throw bound;
         if (ev.reason === 'aborted' || shutdown.aborted) throw abortError();
-        if (ev.reason === 'error') throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${model} with an error`, { hint: 'move the job file back to the queue to run it again; the worker log has the provider\'s error' });
+        if (ev.reason === 'error')
+          throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${model} with an error`, {
+            hint: "move the job file back to the queue to run it again; the worker log has the provider's error",
+          });
       }
     }
   } catch (e) {

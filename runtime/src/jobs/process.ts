@@ -141,7 +141,14 @@ export class JobProcessor {
     }
     this.ioAttempts.set(claim.name, attempt);
     const delayMs = (limits.ioRetryBackoffMs ?? 1_000) * 2 ** (attempt - 1);
-    this.props.log.warn('storage fault: job returned to the queue, retried later', { file: claim.name, jobId, attempt, of: max, delayMs, error: err });
+    this.props.log.warn('storage fault: job returned to the queue, retried later', {
+      file: claim.name,
+      jobId,
+      attempt,
+      of: max,
+      delayMs,
+      error: err,
+    });
     try {
       await claim.release(delayMs);
       return true;
@@ -160,7 +167,10 @@ export class JobProcessor {
     } catch (e) {
       if (!(e instanceof VaultFileError)) throw e;
       // Refused unread (a link swapped in after the claim, a device, over the size cap): fail it as it is.
-      const err = e.problem === 'too-large' ? new RuntimeError('JOB_INVALID', e.message, { hint: 'split the job, or raise vault.worker.maxJobBytes in platform.yaml' }) : e;
+      const err =
+        e.problem === 'too-large'
+          ? new RuntimeError('JOB_INVALID', e.message, { hint: 'split the job, or raise vault.worker.maxJobBytes in platform.yaml' })
+          : e;
       this.props.log.warn('job file refused', { file: claim.name, problem: e.problem, error: err });
       const finalPath = await this.failFile(claim, undefined, err, undefined, e.problem === 'too-large' || e.problem === 'unreadable');
       return { ...base, status: 'failed', error: err, finalPath, durationMs: elapsed() };
@@ -188,7 +198,10 @@ export class JobProcessor {
 
     for (let other = this.inflight.get(jobId); other; other = this.inflight.get(jobId)) await other.catch(() => undefined);
     const done = this.props.ledger.get(jobId);
-    if (done && (done.movedAt !== null || this.props.ledger.completedAt(jobId) !== null || (await exists(join(this.props.vaultPath, done.output))))) {
+    if (
+      done &&
+      (done.movedAt !== null || this.props.ledger.completedAt(jobId) !== null || (await exists(join(this.props.vaultPath, done.output))))
+    ) {
       return this.finishCompleted(claim, raw, done, info, elapsed);
     }
     const id = jobId;
@@ -258,7 +271,11 @@ export class JobProcessor {
       ),
     );
     this.props.ledger.markCompleted(jobId, this.now());
-    raw = appendSection(raw, 'Output', `${wikiLink(output)}\n\nCompleted ${new Date(this.now()).toISOString()} by ${result.model}, job ${jobId}.`);
+    raw = appendSection(
+      raw,
+      'Output',
+      `${wikiLink(output)}\n\nCompleted ${new Date(this.now()).toISOString()} by ${result.model}, job ${jobId}.`,
+    );
     await claim.write(raw);
     track(raw);
     const finalPath = await claim.complete(hint);
@@ -312,7 +329,13 @@ export class JobProcessor {
    * Chooses a free output name, records it in the ledger, then writes the file with one rename.
    * A path already reserved for this job (a run killed before its output) is reused.
    */
-  private async writeOutput(jobId: string, source: string, title: string | undefined, reserved: string | undefined, render: (createdAt: Date) => string): Promise<string> {
+  private async writeOutput(
+    jobId: string,
+    source: string,
+    title: string | undefined,
+    reserved: string | undefined,
+    render: (createdAt: Date) => string,
+  ): Promise<string> {
     const createdAt = new Date(this.now());
     let rel = reserved;
     if (rel === undefined) {
@@ -336,7 +359,13 @@ export class JobProcessor {
    * file was not read; with `appendInPlace` the section is appended to it as is (a file too
    * large to rewrite), else it is moved untouched (a link, a device).
    */
-  private async failFile(claim: Claim, raw: Buffer | undefined, err: RuntimeError, jobId: string | undefined, appendInPlace = false): Promise<string> {
+  private async failFile(
+    claim: Claim,
+    raw: Buffer | undefined,
+    err: RuntimeError,
+    jobId: string | undefined,
+    appendInPlace = false,
+  ): Promise<string> {
     const lines = [`- when: ${new Date(this.now()).toISOString()}`, `- code: \`${err.code}\``, `- message: ${err.message}`];
     if (err.hint) lines.push(`- hint: ${err.hint}`);
     let body = lines.join('\n');

@@ -17,7 +17,10 @@ export const ChainStepSchema = z.strictObject({
 export const JobFrontmatterSchema = z
   .looseObject({
     /** Stable identity across restarts and Syncthing copies; the worker writes one in when absent. */
-    id: z.union([z.string().trim().min(1), z.number()]).transform(String).optional(),
+    id: z
+      .union([z.string().trim().min(1), z.number()])
+      .transform(String)
+      .optional(),
     /** text: one call, the body is the prompt. chain: ordered steps. research: needs the MCP server. */
     type: z.enum(JOB_TYPES).default('text'),
     /** A routing model id; the routing default when absent. */

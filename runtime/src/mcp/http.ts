@@ -44,7 +44,14 @@ interface Session {
   lastSeen: number;
 }
 
-function jsonError(res: ServerResponse, status: number, code: string, message: string, hint: string, headers: Record<string, string> = {}): void {
+function jsonError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  hint: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: `${code}: ${message}`, data: { code, hint } }, id: null }));
@@ -67,7 +74,10 @@ function sameToken(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-async function readJson(req: IncomingMessage, max: number): Promise<{ ok: true; value: unknown } | { ok: false; status: number; message: string }> {
+async function readJson(
+  req: IncomingMessage,
+  max: number,
+): Promise<{ ok: true; value: unknown } | { ok: false; status: number; message: string }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -119,7 +129,13 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<McpHttpS
     const path = (req.url ?? '/').split('?')[0];
     const host = hostnameOf(req.headers.host);
     if (!host || !hostnames.has(host)) {
-      jsonError(res, 403, 'MCP_HOST_REFUSED', `the Host "${req.headers.host ?? ''}" is not one this server answers to`, 'connect through a host name listed in mcp.hostnames');
+      jsonError(
+        res,
+        403,
+        'MCP_HOST_REFUSED',
+        `the Host "${req.headers.host ?? ''}" is not one this server answers to`,
+        'connect through a host name listed in mcp.hostnames',
+      );
       return;
     }
     if (path === '/healthz' && req.method === 'GET') {
@@ -130,7 +146,13 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<McpHttpS
     // A page served from one of the server's own names (loopback included) may call it; any
     // other browser origin only when the model lists it.
     if (origin !== undefined && !origins.has(origin) && !hostnames.has(hostnameOf(origin.replace(/^[a-z]+:\/\//i, '')) ?? '')) {
-      jsonError(res, 403, 'MCP_ORIGIN_REFUSED', `the Origin "${origin}" is not allowed`, 'add the web origin to mcp.origins, or connect from a desktop client (no Origin)');
+      jsonError(
+        res,
+        403,
+        'MCP_ORIGIN_REFUSED',
+        `the Origin "${origin}" is not allowed`,
+        'add the web origin to mcp.origins, or connect from a desktop client (no Origin)',
+      );
       return;
     }
     if (path !== '/mcp') {
@@ -141,7 +163,14 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<McpHttpS
       const auth = req.headers.authorization ?? '';
       const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
       if (!m || !sameToken(m[1]!, opts.token)) {
-        jsonError(res, 401, 'MCP_AUTH', m ? 'the bearer token is wrong' : 'no bearer token', 'send "Authorization: Bearer <token>" with the value of the MCP_AUTH_TOKEN secret', { 'www-authenticate': 'Bearer realm="mcp"' });
+        jsonError(
+          res,
+          401,
+          'MCP_AUTH',
+          m ? 'the bearer token is wrong' : 'no bearer token',
+          'send "Authorization: Bearer <token>" with the value of the MCP_AUTH_TOKEN secret',
+          { 'www-authenticate': 'Bearer realm="mcp"' },
+        );
         return;
       }
     }
@@ -168,11 +197,19 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<McpHttpS
     }
     const isInit = req.method === 'POST' && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
     if (!isInit) {
-      jsonError(res, 400, 'MCP_NO_SESSION', 'no Mcp-Session-Id header and not an initialize request', 'start with an initialize request; send its Mcp-Session-Id on every later request');
+      jsonError(
+        res,
+        400,
+        'MCP_NO_SESSION',
+        'no Mcp-Session-Id header and not an initialize request',
+        'start with an initialize request; send its Mcp-Session-Id on every later request',
+      );
       return;
     }
     if (sessions.size >= maxSessions) {
-      jsonError(res, 503, 'MCP_BUSY', `${maxSessions} sessions are open`, 'end unused sessions (DELETE /mcp) or try again later', { 'retry-after': '5' });
+      jsonError(res, 503, 'MCP_BUSY', `${maxSessions} sessions are open`, 'end unused sessions (DELETE /mcp) or try again later', {
+        'retry-after': '5',
+      });
       return;
     }
     const transport = await newSession();
@@ -186,10 +223,13 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<McpHttpS
     });
   });
   // Idle sessions are closed, so a client that vanished does not hold a server forever.
-  const sweep = setInterval(() => {
-    const cutoff = Date.now() - idleMs;
-    for (const [, s] of sessions) if (s.lastSeen < cutoff) void s.transport.close();
-  }, Math.min(idleMs, 60_000));
+  const sweep = setInterval(
+    () => {
+      const cutoff = Date.now() - idleMs;
+      for (const [, s] of sessions) if (s.lastSeen < cutoff) void s.transport.close();
+    },
+    Math.min(idleMs, 60_000),
+  );
   sweep.unref();
 
   await new Promise<void>((resolve, reject) => {

@@ -40,12 +40,22 @@ export async function buildToolContext(config: RuntimeConfig, opts: ToolContextO
       maxWriteBytes: config.mcp.vault.maxWriteBytes,
     });
   } catch (e) {
-    opts.log.warn('vault tools are off: the vault cannot be opened', { path: config.vault.path, error: e instanceof Error ? e.message : String(e) });
+    opts.log.warn('vault tools are off: the vault cannot be opened', {
+      path: config.vault.path,
+      error: e instanceof Error ? e.message : String(e),
+    });
   }
   const sandbox = new Sandbox({ limits: config.mcp.sandbox });
   const why = sandbox.unavailableReason();
   if (why) opts.log.warn('run_code is off', { reason: why });
-  return { settings: config.mcp, vault, sandbox, metrics: opts.metrics, log: opts.log, ...(opts.resolver ? { resolver: opts.resolver } : {}) };
+  return {
+    settings: config.mcp,
+    vault,
+    sandbox,
+    metrics: opts.metrics,
+    log: opts.log,
+    ...(opts.resolver ? { resolver: opts.resolver } : {}),
+  };
 }
 
 export interface McpServiceOptions {
@@ -79,9 +89,13 @@ export async function runMcpService(config: RuntimeConfig, opts: McpServiceOptio
   }
   const token = config.secrets.mcpAuthToken;
   if (!token) {
-    throw new RuntimeError('CONFIG_INVALID', `${config.mcp.authTokenSecret} is not set: the MCP server does not serve HTTP without a bearer token`, {
-      hint: `set ${config.mcp.authTokenSecret} (Infisical materialises it), or use \`runtime mcp --stdio\` for a local desktop client`,
-    });
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      `${config.mcp.authTokenSecret} is not set: the MCP server does not serve HTTP without a bearer token`,
+      {
+        hint: `set ${config.mcp.authTokenSecret} (Infisical materialises it), or use \`runtime mcp --stdio\` for a local desktop client`,
+      },
+    );
   }
   const http = await startMcpHttpServer({
     ctx,

@@ -95,7 +95,9 @@ export function forbiddenAddressReason(address: string): string | undefined {
   const v6 = ipaddr.IPv6.parse(new URL(`http://[${bare}]/`).hostname.slice(1, -1));
   // ::a.b.c.d (IPv4-compatible, deprecated): the first 96 bits are zero.
   if (v6.parts.slice(0, 6).every((p) => p === 0)) {
-    return v6.parts[6] === 0 && v6.parts[7]! <= 1 ? `${bare} is ${v6.parts[7] === 1 ? 'loopback' : 'unspecified'}` : `${bare} is IPv4-compatible IPv6 (deprecated)`;
+    return v6.parts[6] === 0 && v6.parts[7]! <= 1
+      ? `${bare} is ${v6.parts[7] === 1 ? 'loopback' : 'unspecified'}`
+      : `${bare} is IPv4-compatible IPv6 (deprecated)`;
   }
   const inner = embeddedV4(v6);
   if (inner) {

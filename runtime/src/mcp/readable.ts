@@ -41,10 +41,19 @@ export function toReadable(body: Buffer, contentType: string, url: string): Read
   const text = decode(body, contentType);
   const isHtml = type === 'text/html' || type === 'application/xhtml+xml' || (type === '' && looksLikeHtml(text));
   if (!isHtml) {
-    if (type.startsWith('text/') || type === 'application/json' || type.endsWith('+json') || type === 'application/xml' || type.endsWith('+xml') || type === '') {
+    if (
+      type.startsWith('text/') ||
+      type === 'application/json' ||
+      type.endsWith('+json') ||
+      type === 'application/xml' ||
+      type.endsWith('+xml') ||
+      type === ''
+    ) {
       return { title: url, markdown: text, extraction: 'text' };
     }
-    throw new RuntimeError('FETCH_FAILED', `${url} is ${type}, not text or HTML`, { hint: 'fetch reads web pages and text files; binary content is not converted' });
+    throw new RuntimeError('FETCH_FAILED', `${url} is ${type}, not text or HTML`, {
+      hint: 'fetch reads web pages and text files; binary content is not converted',
+    });
   }
   const { document } = parseHTML(text);
   const title = (document.querySelector('title')?.textContent ?? '').trim() || url;

@@ -35,9 +35,13 @@ export function jobResearchSettings(settings: ResearchSettings, frontmatterBudge
   if (frontmatterBudget === undefined) return settings;
   const parsed = JobResearchBudgetSchema.safeParse(frontmatterBudget);
   if (!parsed.success) {
-    throw new RuntimeError('JOB_INVALID', `the research budget is invalid: ${parsed.error.issues.map((i) => `research.${i.path.join('.')}: ${i.message}`).join('; ')}`, {
-      hint: 'research: { maxSteps: 5, timeoutSeconds: 300, maxTokens: 50000 } (each at most the platform limit)',
-    });
+    throw new RuntimeError(
+      'JOB_INVALID',
+      `the research budget is invalid: ${parsed.error.issues.map((i) => `research.${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      {
+        hint: 'research: { maxSteps: 5, timeoutSeconds: 300, maxTokens: 50000 } (each at most the platform limit)',
+      },
+    );
   }
   const b = parsed.data;
   return {
@@ -81,7 +85,9 @@ const RESEARCH_SYSTEM = `You research a question with tools, then answer it.
 - When you know enough, answer without calling a tool. Cite the URLs or note paths you used.`;
 
 function budget(message: string): RuntimeError {
-  return new RuntimeError('RESEARCH_BUDGET', message, { hint: 'ask a narrower question, or raise mcp.research (maxSteps, timeoutSeconds, maxTokens) in platform.yaml' });
+  return new RuntimeError('RESEARCH_BUDGET', message, {
+    hint: 'ask a narrower question, or raise mcp.research (maxSteps, timeoutSeconds, maxTokens) in platform.yaml',
+  });
 }
 
 function resultText(r: CallToolResult): string {
@@ -112,7 +118,11 @@ export async function runResearch(question: string, opts: ResearchOptions): Prom
   try {
     // Only tools that change nothing: a research job reads, it does not write or run code.
     const listed = (await client.listTools({}, { signal })).tools.filter((t) => t.annotations?.readOnlyHint === true);
-    const tools: ToolSpec[] = listed.map((t) => ({ name: t.name, description: t.description ?? t.name, parameters: t.inputSchema as Record<string, unknown> }));
+    const tools: ToolSpec[] = listed.map((t) => ({
+      name: t.name,
+      description: t.description ?? t.name,
+      parameters: t.inputSchema as Record<string, unknown>,
+    }));
     const allowed = new Set(tools.map((t) => t.name));
     const system = [RESEARCH_SYSTEM, opts.system?.trim()].filter(Boolean).join('\n\n');
     const messages: ChatMessage[] = [{ role: 'user', content: question }];
@@ -129,13 +139,18 @@ export async function runResearch(question: string, opts: ResearchOptions): Prom
       let usedIn = 0;
       let usedOut = 0;
       try {
-        for await (const ev of opts.router.chat(opts.model, { model: opts.model, system, messages: [...messages], tools }, { signal, mode: 'job', jobId: opts.jobId, onRateLimited: (n) => opts.onRateLimited?.(n) })) {
+        for await (const ev of opts.router.chat(
+          opts.model,
+          { model: opts.model, system, messages: [...messages], tools },
+          { signal, mode: 'job', jobId: opts.jobId, onRateLimited: (n) => opts.onRateLimited?.(n) },
+        )) {
           if (ev.type === 'text') answer += ev.delta;
           else if (ev.type === 'tool_call') calls.push(ev.call);
           else if (ev.type === 'usage') {
             usedIn += ev.usage.inputTokens;
             usedOut += ev.usage.outputTokens;
-          } else if (ev.type === 'done' && ev.reason === 'error') throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${opts.model} with an error`);
+          } else if (ev.type === 'done' && ev.reason === 'error')
+            throw new RuntimeError('PROVIDER_ERROR', `the provider ended the answer for ${opts.model} with an error`);
         }
       } catch (e) {
         if (deadline.aborted && !opts.signal.aborted) throw budget(`no answer within ${s.timeoutMs} ms`);
@@ -145,10 +160,18 @@ export async function runResearch(question: string, opts: ResearchOptions): Prom
       if (opts.signal.aborted) throw new RuntimeError('INTERNAL', 'the job was aborted', { hint: 'it goes back to the queue' });
       tokensIn += usedIn;
       tokensOut += usedOut;
-      steps.push({ model: opts.model, prompt: step === 1 ? question : `(tool results, turn ${step})`, answer, tokensIn: usedIn, tokensOut: usedOut });
+      steps.push({
+        model: opts.model,
+        prompt: step === 1 ? question : `(tool results, turn ${step})`,
+        answer,
+        tokensIn: usedIn,
+        tokensOut: usedOut,
+      });
       if (calls.length === 0) {
         const list = [...sources].map(([url, title]) => ({ url, title }));
-        const withSources = list.length ? `${answer.trim()}\n\n## Sources\n\n${list.map((x) => `- [${x.title.replace(/[[\]]/g, '')}](${x.url})`).join('\n')}` : answer.trim();
+        const withSources = list.length
+          ? `${answer.trim()}\n\n## Sources\n\n${list.map((x) => `- [${x.title.replace(/[[\]]/g, '')}](${x.url})`).join('\n')}`
+          : answer.trim();
         return { answer: withSources, steps, sources: list, toolCalls, tokensIn, tokensOut };
       }
       if (tokensIn + tokensOut >= s.maxTokens) throw budget(`${tokensIn + tokensOut} tokens used, the budget is ${s.maxTokens}`);
@@ -160,7 +183,10 @@ export async function runResearch(question: string, opts: ResearchOptions): Prom
           text = `error: the tool "${call.name}" is not available to research jobs; use one of ${[...allowed].join(', ')}`;
         } else {
           try {
-            const r = (await client.callTool({ name: call.name, arguments: call.arguments }, undefined, { signal, timeout: s.timeoutMs })) as CallToolResult;
+            const r = (await client.callTool({ name: call.name, arguments: call.arguments }, undefined, {
+              signal,
+              timeout: s.timeoutMs,
+            })) as CallToolResult;
             text = resultText(r);
             if (!r.isError) recordSource(call, r, sources);
           } catch (e) {

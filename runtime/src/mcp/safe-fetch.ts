@@ -62,14 +62,20 @@ function defaultPort(u: URL): number {
 }
 
 /** Checks a URL and resolves it to the one address the connection will use. */
-export async function checkTarget(raw: string | URL, opts: Pick<SafeFetchOptions, 'allowHosts' | 'resolver'>): Promise<{ url: URL; address: ResolvedAddress }> {
+export async function checkTarget(
+  raw: string | URL,
+  opts: Pick<SafeFetchOptions, 'allowHosts' | 'resolver'>,
+): Promise<{ url: URL; address: ResolvedAddress }> {
   let url: URL;
   try {
     url = typeof raw === 'string' ? new URL(raw) : raw;
   } catch {
-    throw new RuntimeError('MCP_TOOL_INPUT', `"${String(raw).slice(0, 200)}" is not a URL`, { hint: 'pass an absolute http:// or https:// URL' });
+    throw new RuntimeError('MCP_TOOL_INPUT', `"${String(raw).slice(0, 200)}" is not a URL`, {
+      hint: 'pass an absolute http:// or https:// URL',
+    });
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw blocked(`the scheme "${url.protocol}" is refused; only http and https are fetched`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw blocked(`the scheme "${url.protocol}" is refused; only http and https are fetched`);
   if (url.username || url.password) throw blocked('URLs with credentials are refused');
   // The WHATWG parser has already turned decimal, octal and hex IPv4 forms into dotted quads.
   const host = url.hostname.toLowerCase();
@@ -135,7 +141,9 @@ function request(url: URL, address: ResolvedAddress, opts: SafeFetchOptions, sig
 }
 
 function decoded(res: IncomingMessage): Readable {
-  const enc = String(res.headers['content-encoding'] ?? '').toLowerCase().trim();
+  const enc = String(res.headers['content-encoding'] ?? '')
+    .toLowerCase()
+    .trim();
   if (enc === 'gzip' || enc === 'x-gzip') return res.pipe(createGunzip());
   if (enc === 'deflate') return res.pipe(createInflate());
   if (enc === 'br') return res.pipe(createBrotliDecompress());
@@ -181,9 +189,12 @@ export async function safeFetch(rawUrl: string, opts: SafeFetchOptions): Promise
         res.resume();
         res.destroy();
         const location = res.headers.location;
-        if (!location) throw new RuntimeError('FETCH_FAILED', `${url.href} answered ${status} without a Location`, { hint: 'try another URL' });
+        if (!location)
+          throw new RuntimeError('FETCH_FAILED', `${url.href} answered ${status} without a Location`, { hint: 'try another URL' });
         if (redirects.length >= opts.maxRedirects) {
-          throw new RuntimeError('FETCH_FAILED', `more than ${opts.maxRedirects} redirects from ${rawUrl}`, { hint: 'fetch the final URL directly' });
+          throw new RuntimeError('FETCH_FAILED', `more than ${opts.maxRedirects} redirects from ${rawUrl}`, {
+            hint: 'fetch the final URL directly',
+          });
         }
         let next: URL;
         try {
@@ -200,7 +211,12 @@ export async function safeFetch(rawUrl: string, opts: SafeFetchOptions): Promise
     }
   } catch (e) {
     if (e instanceof RuntimeError) throw e;
-    if (timeout.aborted) throw new RuntimeError('FETCH_FAILED', `no complete answer from ${rawUrl} within ${opts.timeoutMs} ms`, { hint: 'the site is slow or down; try again later or another source' });
-    throw new RuntimeError('FETCH_FAILED', `fetching ${String(current)} failed: ${describeError(e)}`, { hint: 'the site may be down; try another source' });
+    if (timeout.aborted)
+      throw new RuntimeError('FETCH_FAILED', `no complete answer from ${rawUrl} within ${opts.timeoutMs} ms`, {
+        hint: 'the site is slow or down; try again later or another source',
+      });
+    throw new RuntimeError('FETCH_FAILED', `fetching ${String(current)} failed: ${describeError(e)}`, {
+      hint: 'the site may be down; try another source',
+    });
   }
 }

@@ -114,9 +114,27 @@ export class Sandbox {
     const l = this.opts.limits;
     const interpreter = language === 'python' ? p.python : p.node;
     if (!existsSync(interpreter)) {
-      throw new RuntimeError('SANDBOX_UNAVAILABLE', `the ${language} interpreter ${interpreter} is missing`, { hint: `install ${language === 'python' ? 'python3' : 'node'} in the runtime image` });
+      throw new RuntimeError('SANDBOX_UNAVAILABLE', `the ${language} interpreter ${interpreter} is missing`, {
+        hint: `install ${language === 'python' ? 'python3' : 'node'} in the runtime image`,
+      });
     }
-    const binds = ['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--symlink', 'usr/sbin', '/sbin'];
+    const binds = [
+      '--ro-bind',
+      '/usr',
+      '/usr',
+      '--symlink',
+      'usr/bin',
+      '/bin',
+      '--symlink',
+      'usr/lib',
+      '/lib',
+      '--symlink',
+      'usr/lib64',
+      '/lib64',
+      '--symlink',
+      'usr/sbin',
+      '/sbin',
+    ];
     // An interpreter outside /usr (node unpacked elsewhere) is bound read-only at its own path.
     if (!interpreter.startsWith('/usr/')) {
       const prefix = dirname(dirname(interpreter));
@@ -126,7 +144,12 @@ export class Sandbox {
     const run =
       language === 'python'
         ? [interpreter, '-I', '-B', file]
-        : [interpreter, `--max-old-space-size=${Math.max(16, Math.floor(l.memoryMb * 0.75))}`, '--disallow-code-generation-from-strings', file];
+        : [
+            interpreter,
+            `--max-old-space-size=${Math.max(16, Math.floor(l.memoryMb * 0.75))}`,
+            '--disallow-code-generation-from-strings',
+            file,
+          ];
     return [
       `--cpu=${l.cpuSeconds}:${l.cpuSeconds + 1}`,
       `--data=${l.memoryMb * 1024 * 1024}`,
@@ -139,20 +162,35 @@ export class Sandbox {
       '--unshare-all',
       '--die-with-parent',
       '--new-session',
-      '--cap-drop', 'ALL',
+      '--cap-drop',
+      'ALL',
       ...binds,
-      '--dev', '/dev',
-      '--size', String(l.diskMb * 1024 * 1024),
-      '--tmpfs', '/work',
-      '--size', String(1024 * 1024),
-      '--tmpfs', '/tmp',
+      '--dev',
+      '/dev',
+      '--size',
+      String(l.diskMb * 1024 * 1024),
+      '--tmpfs',
+      '/work',
+      '--size',
+      String(1024 * 1024),
+      '--tmpfs',
+      '/tmp',
       // The program arrives on fd 3 and is copied into the private work dir.
-      '--file', '3', file,
-      '--chdir', '/work',
+      '--file',
+      '3',
+      file,
+      '--chdir',
+      '/work',
       '--clearenv',
-      '--setenv', 'PATH', '/usr/bin:/bin',
-      '--setenv', 'HOME', '/work',
-      '--setenv', 'LANG', 'C.UTF-8',
+      '--setenv',
+      'PATH',
+      '/usr/bin:/bin',
+      '--setenv',
+      'HOME',
+      '/work',
+      '--setenv',
+      'LANG',
+      'C.UTF-8',
       '--',
       ...run,
     ];
@@ -160,7 +198,10 @@ export class Sandbox {
 
   async run(language: Language, code: string, signal?: AbortSignal): Promise<SandboxResult> {
     const why = this.unavailableReason();
-    if (why) throw new RuntimeError('SANDBOX_UNAVAILABLE', why, { hint: 'run the MCP server where bubblewrap works (see services.mcp.sandbox in platform.yaml)' });
+    if (why)
+      throw new RuntimeError('SANDBOX_UNAVAILABLE', why, {
+        hint: 'run the MCP server where bubblewrap works (see services.mcp.sandbox in platform.yaml)',
+      });
     const args = this.args(language);
     const release = await this.slot();
     try {
@@ -218,7 +259,11 @@ export class Sandbox {
       signal?.addEventListener('abort', onAbort, { once: true });
       child.on('error', (e) => {
         clearTimeout(timer);
-        reject(new RuntimeError('SANDBOX_UNAVAILABLE', `the sandbox did not start: ${e.message}`, { hint: 'check that bubblewrap and prlimit are installed' }));
+        reject(
+          new RuntimeError('SANDBOX_UNAVAILABLE', `the sandbox did not start: ${e.message}`, {
+            hint: 'check that bubblewrap and prlimit are installed',
+          }),
+        );
       });
       child.on('close', (status, sig) => {
         clearTimeout(timer);
@@ -232,10 +277,21 @@ export class Sandbox {
         if (sig) exitCode = 128 + (sig === 'SIGKILL' ? 9 : 15);
         if (!limit) limit = inferLimit(signalName, stderr);
         if (/^bwrap: /m.test(stderr) && exitCode === 1 && !limit) {
-          reject(new RuntimeError('SANDBOX_UNAVAILABLE', `bubblewrap refused to start: ${stderr.trim().split('\n')[0]}`, { hint: 'the container needs services.mcp.sandbox: bubblewrap (seccomp and AppArmor allowing namespaces)' }));
+          reject(
+            new RuntimeError('SANDBOX_UNAVAILABLE', `bubblewrap refused to start: ${stderr.trim().split('\n')[0]}`, {
+              hint: 'the container needs services.mcp.sandbox: bubblewrap (seccomp and AppArmor allowing namespaces)',
+            }),
+          );
           return;
         }
-        resolve({ stdout, stderr, exitCode, ...(signalName ? { signal: signalName } : {}), ...(limit ? { limit } : {}), durationMs: Math.round(performance.now() - started) });
+        resolve({
+          stdout,
+          stderr,
+          exitCode,
+          ...(signalName ? { signal: signalName } : {}),
+          ...(limit ? { limit } : {}),
+          durationMs: Math.round(performance.now() - started),
+        });
       });
     });
   }

@@ -34,7 +34,9 @@ export interface SearxngOptions {
 
 export async function searchSearxng(query: string, limit: number, opts: SearxngOptions, signal?: AbortSignal): Promise<SearchResult[]> {
   if (!opts.url) {
-    throw new RuntimeError('SEARCH_UNAVAILABLE', 'web search is not configured on this server', { hint: 'set mcp.search.searxngUrl in platform.yaml; until then use fetch on a known URL' });
+    throw new RuntimeError('SEARCH_UNAVAILABLE', 'web search is not configured on this server', {
+      hint: 'set mcp.search.searxngUrl in platform.yaml; until then use fetch on a known URL',
+    });
   }
   const u = new URL('search', opts.url.endsWith('/') ? opts.url : `${opts.url}/`);
   u.searchParams.set('q', query);
@@ -44,21 +46,36 @@ export async function searchSearxng(query: string, limit: number, opts: SearxngO
   try {
     res = await fetch(u, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, headers: { accept: 'application/json' } });
   } catch (e) {
-    if (timeout.aborted) throw new RuntimeError('SEARCH_UNAVAILABLE', `SearXNG did not answer within ${opts.timeoutMs} ms`, { hint: 'try again shortly, or fetch a known URL instead' });
-    throw new RuntimeError('SEARCH_UNAVAILABLE', `SearXNG is unreachable: ${describeError(e)}`, { hint: 'the search engine is down; try again later, or fetch a known URL instead' });
+    if (timeout.aborted)
+      throw new RuntimeError('SEARCH_UNAVAILABLE', `SearXNG did not answer within ${opts.timeoutMs} ms`, {
+        hint: 'try again shortly, or fetch a known URL instead',
+      });
+    throw new RuntimeError('SEARCH_UNAVAILABLE', `SearXNG is unreachable: ${describeError(e)}`, {
+      hint: 'the search engine is down; try again later, or fetch a known URL instead',
+    });
   }
   if (res.status === 403) {
-    throw new RuntimeError('SEARCH_UNAVAILABLE', 'SearXNG refused the JSON format (403)', { hint: 'enable "json" under search.formats in SearXNG settings.yml' });
+    throw new RuntimeError('SEARCH_UNAVAILABLE', 'SearXNG refused the JSON format (403)', {
+      hint: 'enable "json" under search.formats in SearXNG settings.yml',
+    });
   }
-  if (!res.ok) throw new RuntimeError('SEARCH_UNAVAILABLE', `SearXNG answered HTTP ${res.status}`, { hint: 'the search engine is failing; try again later' });
+  if (!res.ok)
+    throw new RuntimeError('SEARCH_UNAVAILABLE', `SearXNG answered HTTP ${res.status}`, {
+      hint: 'the search engine is failing; try again later',
+    });
   let body: unknown;
   try {
     body = await res.json();
   } catch {
-    throw new RuntimeError('SEARCH_UNAVAILABLE', 'SearXNG answered with something that is not JSON', { hint: 'check that mcp.search.searxngUrl points at SearXNG' });
+    throw new RuntimeError('SEARCH_UNAVAILABLE', 'SearXNG answered with something that is not JSON', {
+      hint: 'check that mcp.search.searxngUrl points at SearXNG',
+    });
   }
   const parsed = SearxngAnswer.safeParse(body);
-  if (!parsed.success) throw new RuntimeError('SEARCH_UNAVAILABLE', 'SearXNG answered JSON without a results list', { hint: 'check that mcp.search.searxngUrl points at SearXNG' });
+  if (!parsed.success)
+    throw new RuntimeError('SEARCH_UNAVAILABLE', 'SearXNG answered JSON without a results list', {
+      hint: 'check that mcp.search.searxngUrl points at SearXNG',
+    });
   const max = Math.min(limit, opts.maxResults);
   return parsed.data.results
     .filter((r) => /^https?:\/\//i.test(r.url))

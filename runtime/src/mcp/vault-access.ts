@@ -60,12 +60,17 @@ export function pathSegments(raw: string): string[] {
   if (raw.length > 1024) throw refused('the path is longer than 1024 characters');
   if (raw.includes('\0')) throw refused('the path contains a NUL byte');
   if (raw.includes('\\')) throw refused(`"${raw}" contains a backslash`, 'use "/" between folders');
-  if (raw.startsWith('/') || raw.startsWith('~') || /^[a-zA-Z]:/.test(raw)) throw refused(`"${raw}" is absolute; paths are relative to the vault root`);
+  if (raw.startsWith('/') || raw.startsWith('~') || /^[a-zA-Z]:/.test(raw))
+    throw refused(`"${raw}" is absolute; paths are relative to the vault root`);
   const segments: string[] = [];
   for (const s of raw.split('/')) {
     if (s === '' || s === '.') continue;
     if (s === '..') throw refused(`"${raw}" climbs out with ".."`);
-    if (s.startsWith('.')) throw refused(`"${raw}" names a hidden file or folder ("${s}")`, 'hidden folders (.obsidian, .stfolder, temporary files) are not notes');
+    if (s.startsWith('.'))
+      throw refused(
+        `"${raw}" names a hidden file or folder ("${s}")`,
+        'hidden folders (.obsidian, .stfolder, temporary files) are not notes',
+      );
     segments.push(s);
   }
   return segments;
@@ -99,7 +104,9 @@ export class VaultAccess {
     try {
       root = await realpath(opts.root);
     } catch (e) {
-      throw new RuntimeError('CONFIG_INVALID', `the vault ${opts.root} cannot be opened: ${(e as Error).message}`, { hint: 'set VAULT_DIR or vault.path to the mounted vault' });
+      throw new RuntimeError('CONFIG_INVALID', `the vault ${opts.root} cannot be opened: ${(e as Error).message}`, {
+        hint: 'set VAULT_DIR or vault.path to the mounted vault',
+      });
     }
     return new VaultAccess(root, opts);
   }
@@ -116,10 +123,14 @@ export class VaultAccess {
     try {
       abs = await realpath(join(this.root, ...segs));
     } catch (e) {
-      if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) throw new RuntimeError('VAULT_NOT_FOUND', `"${rel}" does not exist in the vault`, { hint: 'use vault_list or vault_search to find the note' });
+      if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR'))
+        throw new RuntimeError('VAULT_NOT_FOUND', `"${rel}" does not exist in the vault`, {
+          hint: 'use vault_list or vault_search to find the note',
+        });
       throw refused(`"${rel}" cannot be resolved: ${(e as Error).message}`);
     }
-    if (!this.inside(abs)) throw refused(`"${rel}" leads out of the vault through a symbolic link`, 'links out of the vault are never followed');
+    if (!this.inside(abs))
+      throw refused(`"${rel}" leads out of the vault through a symbolic link`, 'links out of the vault are never followed');
     return { abs, rel };
   }
 
@@ -151,7 +162,9 @@ export class VaultAccess {
     const { abs, rel } = await this.existing(raw);
     const st = await lstat(abs);
     if (!st.isDirectory()) throw refused(`"${rel}" is not a folder`, 'use vault_read for notes');
-    const names = (await readdir(abs, { withFileTypes: true })).filter((d) => !d.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const names = (await readdir(abs, { withFileTypes: true }))
+      .filter((d) => !d.name.startsWith('.'))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
     const entries: ListEntry[] = [];
     for (const d of names) {
       if (entries.length >= limit) break;
@@ -183,8 +196,15 @@ export class VaultAccess {
    * Full-text search over markdown notes: every query term must occur in the title, the
    * frontmatter (tags, aliases, any string) or the body. Symlinks are not walked.
    */
-  async search(query: string, opts: { limit: number; folder?: string; maxFiles?: number }): Promise<{ hits: SearchHit[]; scanned: number }> {
-    const terms = query.toLowerCase().split(/\s+/).filter((t) => t.length > 0).slice(0, 16);
+  async search(
+    query: string,
+    opts: { limit: number; folder?: string; maxFiles?: number },
+  ): Promise<{ hits: SearchHit[]; scanned: number }> {
+    const terms = query
+      .toLowerCase()
+      .split(/\s+/)
+      .filter((t) => t.length > 0)
+      .slice(0, 16);
     if (terms.length === 0) throw new RuntimeError('MCP_TOOL_INPUT', 'the query has no words', { hint: 'search for one or more words' });
     const start = opts.folder ? await this.existing(opts.folder) : { abs: this.root, rel: '' };
     const maxFiles = opts.maxFiles ?? 20_000;
@@ -227,7 +247,9 @@ export class VaultAccess {
     const fmTitle = typeof frontmatter.title === 'string' ? frontmatter.title : undefined;
     const title = fmTitle ?? /^#\s+(.+)$/m.exec(body)?.[1]?.trim() ?? rel.split('/').pop()!.replace(/\.md$/i, '');
     const rawTags = frontmatter.tags;
-    const tags = (Array.isArray(rawTags) ? rawTags : typeof rawTags === 'string' ? rawTags.split(/[,\s]+/) : []).filter((t): t is string => typeof t === 'string' && t !== '');
+    const tags = (Array.isArray(rawTags) ? rawTags : typeof rawTags === 'string' ? rawTags.split(/[,\s]+/) : []).filter(
+      (t): t is string => typeof t === 'string' && t !== '',
+    );
     const fmText = JSON.stringify(frontmatter).toLowerCase();
     const lowerTitle = `${title} ${rel}`.toLowerCase();
     const lowerBody = body.toLowerCase();
@@ -277,7 +299,8 @@ export class VaultAccess {
     } catch (e) {
       if (!isErrno(e, 'ENOENT')) throw e;
     }
-    if (existed && mode === 'create') throw refused(`"${name}" already exists`, 'pass mode "overwrite" to replace it, or choose another name');
+    if (existed && mode === 'create')
+      throw refused(`"${name}" already exists`, 'pass mode "overwrite" to replace it, or choose another name');
     const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`);
     try {
       const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
@@ -303,7 +326,11 @@ export class VaultAccess {
     return existed ? 'replaced' : 'created';
   }
 
-  async write(raw: string, content: string, mode: 'create' | 'overwrite'): Promise<{ path: string; bytes: number; result: 'created' | 'replaced' }> {
+  async write(
+    raw: string,
+    content: string,
+    mode: 'create' | 'overwrite',
+  ): Promise<{ path: string; bytes: number; result: 'created' | 'replaced' }> {
     const segs = pathSegments(raw);
     const rel = segs.join('/');
     if (segs.length === 0) throw refused('the path is empty');
@@ -311,10 +338,16 @@ export class VaultAccess {
     if (this.isQueueInternal(segs)) throw refused(`"${rel}" is inside the job queue`, 'submit jobs with the submit_job tool');
     const folder = this.opts.writableFolders.find((f) => rel.startsWith(`${f}/`));
     if (folder === undefined) {
-      throw refused(`"${rel}" is outside the folders notes may be written to`, `write under ${this.opts.writableFolders.map((f) => `"${f}/"`).join(', ') || '(no folder is writable)'}`);
+      throw refused(
+        `"${rel}" is outside the folders notes may be written to`,
+        `write under ${this.opts.writableFolders.map((f) => `"${f}/"`).join(', ') || '(no folder is writable)'}`,
+      );
     }
     const bytes = Buffer.byteLength(content, 'utf8');
-    if (bytes > this.opts.maxWriteBytes) throw new RuntimeError('MCP_TOOL_INPUT', `the note is ${bytes} bytes; at most ${this.opts.maxWriteBytes} are written`, { hint: 'split it into smaller notes' });
+    if (bytes > this.opts.maxWriteBytes)
+      throw new RuntimeError('MCP_TOOL_INPUT', `the note is ${bytes} bytes; at most ${this.opts.maxWriteBytes} are written`, {
+        hint: 'split it into smaller notes',
+      });
     if (content.includes('\0')) throw new RuntimeError('MCP_TOOL_INPUT', 'the content contains a NUL byte', { hint: 'write text only' });
     const dir = await this.ensureDir(segs.slice(0, -1));
     const result = await this.writeAtomic(dir, segs[segs.length - 1]!, content, mode);

@@ -92,7 +92,8 @@ export function jobCompletedEmbed(n: JobNotice, now: Date): Embed {
     { name: 'Model', value: clip(n.model ?? 'unknown', 1024), inline: true },
     { name: 'Duration', value: fmtDuration(n.durationMs), inline: true },
   ];
-  if (n.tokensIn !== undefined && n.tokensOut !== undefined) fields.push({ name: 'Tokens', value: `${n.tokensIn} in / ${n.tokensOut} out`, inline: true });
+  if (n.tokensIn !== undefined && n.tokensOut !== undefined)
+    fields.push({ name: 'Tokens', value: `${n.tokensIn} in / ${n.tokensOut} out`, inline: true });
   if (n.output) fields.push({ name: 'Output', value: clip(n.output, 1024) });
   return { title: clip(`Job completed: ${n.name}`, 256), color: COLORS.success, fields, timestamp: now.toISOString() };
 }
@@ -103,7 +104,13 @@ export function jobFailedEmbed(n: JobNotice, now: Date): Embed {
   fields.push({ name: 'Duration', value: fmtDuration(n.durationMs), inline: true });
   if (n.error) fields.push({ name: 'Code', value: n.error.code, inline: true });
   const reason = n.error ? `${n.error.message}${n.error.hint ? `\nhint: ${n.error.hint}` : ''}` : 'failed';
-  return { title: clip(`Job failed: ${n.name}`, 256), description: clip(reason, 4000), color: COLORS.failure, fields, timestamp: now.toISOString() };
+  return {
+    title: clip(`Job failed: ${n.name}`, 256),
+    description: clip(reason, 4000),
+    color: COLORS.failure,
+    fields,
+    timestamp: now.toISOString(),
+  };
 }
 
 export function jobHeldEmbed(n: JobHeldNotice, now: Date): Embed {

@@ -1,5 +1,11 @@
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
-import type { MessageParam, RawMessageStreamEvent, StopReason, Tool, ToolChoice as ToolChoiceParam } from '@anthropic-ai/sdk/resources/messages/messages';
+import type {
+  MessageParam,
+  RawMessageStreamEvent,
+  StopReason,
+  Tool,
+  ToolChoice as ToolChoiceParam,
+} from '@anthropic-ai/sdk/resources/messages/messages';
 import { RuntimeError, describeError } from '../errors.js';
 import { CallScope, fetchWithTimeout, parseToolArguments, unavailableError } from './call.js';
 import { formatMs, retryHint } from './retry-hint.js';
@@ -45,7 +51,15 @@ export class AnthropicProvider implements LlmProvider {
           ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
           ...(req.topP !== undefined ? { top_p: req.topP } : {}),
           ...(req.stop?.length ? { stop_sequences: req.stop } : {}),
-          ...(req.tools?.length ? { tools: req.tools.map((t): Tool => ({ name: t.name, description: t.description, input_schema: t.parameters as Tool['input_schema'] })) } : {}),
+          ...(req.tools?.length
+            ? {
+                tools: req.tools.map((t): Tool => ({
+                  name: t.name,
+                  description: t.description,
+                  input_schema: t.parameters as Tool['input_schema'],
+                })),
+              }
+            : {}),
           ...(req.tools?.length && req.toolChoice ? { tool_choice: anthropicToolChoice(req.toolChoice) } : {}),
         },
         { signal: call.signal, timeout: opts.timeoutMs },
@@ -59,11 +73,15 @@ export class AnthropicProvider implements LlmProvider {
         call.signal.throwIfAborted();
         switch (ev.type) {
           case 'message_start':
-            input = ev.message.usage.input_tokens + (ev.message.usage.cache_read_input_tokens ?? 0) + (ev.message.usage.cache_creation_input_tokens ?? 0);
+            input =
+              ev.message.usage.input_tokens +
+              (ev.message.usage.cache_read_input_tokens ?? 0) +
+              (ev.message.usage.cache_creation_input_tokens ?? 0);
             output = ev.message.usage.output_tokens;
             break;
           case 'content_block_start':
-            if (ev.content_block.type === 'tool_use') toolBlocks.set(ev.index, { id: ev.content_block.id, name: ev.content_block.name, json: '' });
+            if (ev.content_block.type === 'tool_use')
+              toolBlocks.set(ev.index, { id: ev.content_block.id, name: ev.content_block.name, json: '' });
             else if (ev.content_block.type === 'text' && ev.content_block.text) {
               call.markToken();
               yield { type: 'text', delta: ev.content_block.text };
@@ -93,7 +111,8 @@ export class AnthropicProvider implements LlmProvider {
             stop = ev.delta.stop_reason;
             // message_delta usage is cumulative for the message.
             output = ev.usage.output_tokens ?? output;
-            if (ev.usage.input_tokens) input = ev.usage.input_tokens + (ev.usage.cache_read_input_tokens ?? 0) + (ev.usage.cache_creation_input_tokens ?? 0);
+            if (ev.usage.input_tokens)
+              input = ev.usage.input_tokens + (ev.usage.cache_read_input_tokens ?? 0) + (ev.usage.cache_creation_input_tokens ?? 0);
             break;
           case 'message_stop':
             stopped = true;
@@ -106,24 +125,35 @@ export class AnthropicProvider implements LlmProvider {
         return;
       }
       if (call.timedOut) throw call.timeoutError('anthropic', req.model);
-      if (!stopped) throw new RuntimeError('PROVIDER_ERROR', `anthropic stream for ${req.model} ended before message_stop`, { hint: 'retry; the connection was cut' });
+      if (!stopped)
+        throw new RuntimeError('PROVIDER_ERROR', `anthropic stream for ${req.model} ended before message_stop`, {
+          hint: 'retry; the connection was cut',
+        });
       yield { type: 'usage', usage: call.usage(input, output) };
       yield { type: 'done', reason: finishReason(stop, sawTool) };
     } catch (e) {
-      yield* call.fail(e, { where: 'anthropic', model: req.model, input, output, timedOut: e instanceof APIConnectionTimeoutError }, (x) => this.mapError(x, req.model));
+      yield* call.fail(e, { where: 'anthropic', model: req.model, input, output, timedOut: e instanceof APIConnectionTimeoutError }, (x) =>
+        this.mapError(x, req.model),
+      );
     } finally {
       call.dispose();
     }
   }
 
   embed(model: string): Promise<number[][]> {
-    return Promise.reject(new RuntimeError('PROVIDER_ERROR', `anthropic has no embeddings API (asked for ${model})`, { hint: 'use an Ollama embedding model' }));
+    return Promise.reject(
+      new RuntimeError('PROVIDER_ERROR', `anthropic has no embeddings API (asked for ${model})`, { hint: 'use an Ollama embedding model' }),
+    );
   }
 
   async health(timeoutMs: number): Promise<HealthStatus> {
     const started = performance.now();
     try {
-      const res = await fetchWithTimeout(`${this.props.baseUrl.replace(/\/+$/, '')}/v1/models`, { headers: { 'x-api-key': this.props.apiKey, 'anthropic-version': '2023-06-01' } }, timeoutMs);
+      const res = await fetchWithTimeout(
+        `${this.props.baseUrl.replace(/\/+$/, '')}/v1/models`,
+        { headers: { 'x-api-key': this.props.apiKey, 'anthropic-version': '2023-06-01' } },
+        timeoutMs,
+      );
       await res.body?.cancel();
       const latencyMs = Math.round(performance.now() - started);
       return res.ok ? { ok: true, latencyMs } : { ok: false, reason: `answered HTTP ${res.status} on /v1/models`, latencyMs };
@@ -134,7 +164,11 @@ export class AnthropicProvider implements LlmProvider {
 
   private mapError(e: unknown, model: string): RuntimeError {
     if (e instanceof RuntimeError) return e;
-    if (e instanceof APIUserAbortError) return new RuntimeError('PROVIDER_ERROR', `anthropic call for ${model} was cut`, { hint: 'retry; the request was cut before Anthropic finished', cause: e });
+    if (e instanceof APIUserAbortError)
+      return new RuntimeError('PROVIDER_ERROR', `anthropic call for ${model} was cut`, {
+        hint: 'retry; the request was cut before Anthropic finished',
+        cause: e,
+      });
     if (e instanceof APIConnectionError) return unavailableError('anthropic', this.props.baseUrl, e);
     if (e instanceof APIError) {
       const status = e.status;
@@ -153,9 +187,18 @@ export class AnthropicProvider implements LlmProvider {
           cause: e,
         });
       }
-      return new RuntimeError('PROVIDER_ERROR', what, { hint: status !== undefined && status >= 500 ? 'Anthropic failed: retry later (status.anthropic.com)' : 'Anthropic refused the request as sent: read its message above', cause: e });
+      return new RuntimeError('PROVIDER_ERROR', what, {
+        hint:
+          status !== undefined && status >= 500
+            ? 'Anthropic failed: retry later (status.anthropic.com)'
+            : 'Anthropic refused the request as sent: read its message above',
+        cause: e,
+      });
     }
-    return new RuntimeError('PROVIDER_ERROR', `anthropic failed for ${model}: ${describeError(e)}`, { hint: 'retry; if it persists, check routing.providers.anthropic.baseUrl and the network', cause: e });
+    return new RuntimeError('PROVIDER_ERROR', `anthropic failed for ${model}: ${describeError(e)}`, {
+      hint: 'retry; if it persists, check routing.providers.anthropic.baseUrl and the network',
+      cause: e,
+    });
   }
 }
 

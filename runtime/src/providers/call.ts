@@ -64,7 +64,11 @@ export class CallScope {
    * A stream that threw: an abort ends it normally, a timeout (ours, or one the client reports)
    * becomes PROVIDER_TIMEOUT, anything else goes through the adapter's error mapping.
    */
-  *fail(e: unknown, f: { where: string; model: string; input: number; output: number; timedOut?: boolean }, map: (e: unknown) => RuntimeError): Generator<ChatEvent> {
+  *fail(
+    e: unknown,
+    f: { where: string; model: string; input: number; output: number; timedOut?: boolean },
+    map: (e: unknown) => RuntimeError,
+  ): Generator<ChatEvent> {
     if (this.aborted) {
       yield* this.abortedEnd(f.input, f.output);
       return;

@@ -29,8 +29,7 @@ export class OllamaProvider implements LlmProvider {
   private client(signal: AbortSignal): Ollama {
     return new Ollama({
       host: this.baseUrl,
-      fetch: (input, init) =>
-        fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
+      fetch: (input, init) => fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
     });
   }
 
@@ -51,7 +50,9 @@ export class OllamaProvider implements LlmProvider {
           messages: toOllamaMessages(req),
           stream: true,
           ...(req.tools?.length ? { tools: req.tools.map(toOllamaTool) } : {}),
-          ...(Object.keys(options).length || req.stop?.length ? { options: { ...options, ...(req.stop?.length ? { stop: req.stop } : {}) } } : {}),
+          ...(Object.keys(options).length || req.stop?.length
+            ? { options: { ...options, ...(req.stop?.length ? { stop: req.stop } : {}) } }
+            : {}),
           ...(req.responseFormat === 'json_object' ? { format: 'json' } : {}),
         }),
         signal: call.signal,
@@ -108,7 +109,11 @@ export class OllamaProvider implements LlmProvider {
       const res = await this.client(call.signal).embed({ model, input });
       return { embeddings: res.embeddings, inputTokens: res.prompt_eval_count ?? 0 };
     } catch (e) {
-      if (call.aborted) throw new RuntimeError('PROVIDER_ERROR', `embedding with ${model} was aborted`, { hint: 'the caller stopped the request; run it again if it is still needed', cause: e });
+      if (call.aborted)
+        throw new RuntimeError('PROVIDER_ERROR', `embedding with ${model} was aborted`, {
+          hint: 'the caller stopped the request; run it again if it is still needed',
+          cause: e,
+        });
       if (call.timedOut) throw call.timeoutError(`ollama on ${this.host}`, model);
       throw this.mapError(e, model);
     } finally {
@@ -125,7 +130,8 @@ export class OllamaProvider implements LlmProvider {
       return res.ok ? { ok: true, latencyMs } : { ok: false, reason: `answered HTTP ${res.status} on /api/version`, latencyMs };
     } catch (e) {
       const latencyMs = Math.round(performance.now() - started);
-      const why = (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describeError(e).replace(/^fetch failed: /, '');
+      const why =
+        (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describeError(e).replace(/^fetch failed: /, '');
       return { ok: false, reason: why, latencyMs };
     }
   }
@@ -135,9 +141,18 @@ export class OllamaProvider implements LlmProvider {
     const status = (e as { status_code?: unknown }).status_code;
     if (typeof status === 'number') {
       const msg = `ollama on ${this.host} answered HTTP ${status} for ${model}: ${describeError(e)}`;
-      if (status === 404) return new RuntimeError('PROVIDER_ERROR', msg, { hint: `pull the model on ${this.host}: ollama pull ${model}`, cause: e });
-      if (status === 429) return new RuntimeError('PROVIDER_RATE_LIMITED', msg, { hint: `ollama on ${this.host} is busy with other requests: retry later, or raise OLLAMA_NUM_PARALLEL there`, cause: e });
-      if (status === 503) return new RuntimeError('PROVIDER_UNAVAILABLE', msg, { hint: `ollama on ${this.host} is overloaded or still loading the model: retry shortly`, cause: e });
+      if (status === 404)
+        return new RuntimeError('PROVIDER_ERROR', msg, { hint: `pull the model on ${this.host}: ollama pull ${model}`, cause: e });
+      if (status === 429)
+        return new RuntimeError('PROVIDER_RATE_LIMITED', msg, {
+          hint: `ollama on ${this.host} is busy with other requests: retry later, or raise OLLAMA_NUM_PARALLEL there`,
+          cause: e,
+        });
+      if (status === 503)
+        return new RuntimeError('PROVIDER_UNAVAILABLE', msg, {
+          hint: `ollama on ${this.host} is overloaded or still loading the model: retry shortly`,
+          cause: e,
+        });
       return new RuntimeError('PROVIDER_ERROR', msg, { hint: `see the Ollama server log on ${this.host}`, cause: e });
     }
     if (isConnectionError(e)) return unavailableError(`ollama on ${this.host}`, this.baseUrl, e);
@@ -181,12 +196,18 @@ async function* ndjson(body: ReadableStream<Uint8Array>, where: string, model: s
     try {
       v = JSON.parse(line);
     } catch {
-      throw new RuntimeError('PROVIDER_ERROR', `${where} sent line ${lineNo} of the stream for ${model} that is not valid JSON: ${JSON.stringify(line.slice(0, 120))}`, {
-        hint: 'the stream was corrupted (a proxy, a crashed runner); see the Ollama server log on that host',
-      });
+      throw new RuntimeError(
+        'PROVIDER_ERROR',
+        `${where} sent line ${lineNo} of the stream for ${model} that is not valid JSON: ${JSON.stringify(line.slice(0, 120))}`,
+        {
+          hint: 'the stream was corrupted (a proxy, a crashed runner); see the Ollama server log on that host',
+        },
+      );
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      throw new RuntimeError('PROVIDER_ERROR', `${where} sent line ${lineNo} of the stream for ${model} that is not a JSON object`, { hint: 'see the Ollama server log on that host' });
+      throw new RuntimeError('PROVIDER_ERROR', `${where} sent line ${lineNo} of the stream for ${model} that is not a JSON object`, {
+        hint: 'see the Ollama server log on that host',
+      });
     }
     const err = (v as { error?: unknown }).error;
     if (err !== undefined) throw new Error(typeof err === 'string' ? err : JSON.stringify(err));
@@ -206,7 +227,9 @@ async function* ndjson(body: ReadableStream<Uint8Array>, where: string, model: s
         nl = buffer.indexOf('\n');
       }
       if (buffer.length > MAX_LINE_BYTES) {
-        throw new RuntimeError('PROVIDER_ERROR', `${where} sent a stream line over ${MAX_LINE_BYTES} bytes for ${model}`, { hint: 'see the Ollama server log on that host' });
+        throw new RuntimeError('PROVIDER_ERROR', `${where} sent a stream line over ${MAX_LINE_BYTES} bytes for ${model}`, {
+          hint: 'see the Ollama server log on that host',
+        });
       }
     }
     buffer += decoder.decode();
@@ -231,5 +254,8 @@ function toOllamaMessages(req: ChatRequest): OllamaMessage[] {
 }
 
 function toOllamaTool(t: { name: string; description: string; parameters: Record<string, unknown> }): OllamaTool {
-  return { type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters as OllamaTool['function']['parameters'] } };
+  return {
+    type: 'function',
+    function: { name: t.name, description: t.description, parameters: t.parameters as OllamaTool['function']['parameters'] },
+  };
 }

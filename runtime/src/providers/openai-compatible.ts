@@ -64,12 +64,25 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       if (req.stop?.length) body.stop = req.stop;
       if (req.responseFormat) body.response_format = { type: req.responseFormat };
       if (req.tools?.length) {
-        body.tools = req.tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }));
-        if (req.toolChoice) body.tool_choice = typeof req.toolChoice === 'string' ? req.toolChoice : { type: 'function', function: { name: req.toolChoice.name } };
+        body.tools = req.tools.map((t) => ({
+          type: 'function',
+          function: { name: t.name, description: t.description, parameters: t.parameters },
+        }));
+        if (req.toolChoice)
+          body.tool_choice =
+            typeof req.toolChoice === 'string' ? req.toolChoice : { type: 'function', function: { name: req.toolChoice.name } };
       }
-      const res = await fetch(`${this.baseUrl}/chat/completions`, { method: 'POST', headers: this.headers(), body: JSON.stringify(body), signal: call.signal });
+      const res = await fetch(`${this.baseUrl}/chat/completions`, {
+        method: 'POST',
+        headers: this.headers(),
+        body: JSON.stringify(body),
+        signal: call.signal,
+      });
       if (!res.ok) throw await this.httpError(res, req.model);
-      if (!res.body) throw new RuntimeError('PROVIDER_ERROR', `${this.kind} answered without a body`, { hint: `check routing.providers.${this.kind}.baseUrl: it must be the OpenAI-compatible API root` });
+      if (!res.body)
+        throw new RuntimeError('PROVIDER_ERROR', `${this.kind} answered without a body`, {
+          hint: `check routing.providers.${this.kind}.baseUrl: it must be the OpenAI-compatible API root`,
+        });
 
       const tools = new Map<number, { id: string; name: string; args: string }>();
       let finish: string | null | undefined;
@@ -91,7 +104,11 @@ export class OpenAiCompatibleProvider implements LlmProvider {
           });
         }
         if (chunk.error) {
-          throw new RuntimeError('PROVIDER_ERROR', `${this.kind} failed mid-stream for ${req.model}: ${chunk.error.message ?? JSON.stringify(chunk.error)}`, { hint: 'retry; the provider gave up part way through the answer' });
+          throw new RuntimeError(
+            'PROVIDER_ERROR',
+            `${this.kind} failed mid-stream for ${req.model}: ${chunk.error.message ?? JSON.stringify(chunk.error)}`,
+            { hint: 'retry; the provider gave up part way through the answer' },
+          );
         }
         const usage = chunk.usage ?? chunk.x_groq?.usage;
         if (usage) {
@@ -121,7 +138,9 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       }
       if (call.timedOut) throw call.timeoutError(this.kind, req.model);
       if (!sawDone && finish === undefined) {
-        throw new RuntimeError('PROVIDER_ERROR', `${this.kind} stream for ${req.model} ended before [DONE]`, { hint: 'retry; the connection was cut' });
+        throw new RuntimeError('PROVIDER_ERROR', `${this.kind} stream for ${req.model} ended before [DONE]`, {
+          hint: 'retry; the connection was cut',
+        });
       }
       for (const [i, t] of [...tools.entries()].sort((a, b) => a[0] - b[0])) {
         const tc: ToolCall = { id: t.id || `call_${i}`, name: t.name, arguments: parseToolArguments(t.args, t.name) };
@@ -140,7 +159,12 @@ export class OpenAiCompatibleProvider implements LlmProvider {
   async embed(model: string, input: string[], opts: StreamOptions): Promise<number[][]> {
     const call = new CallScope(opts.signal, opts.timeoutMs);
     try {
-      const res = await fetch(`${this.baseUrl}/embeddings`, { method: 'POST', headers: this.headers(), body: JSON.stringify({ model, input }), signal: call.signal });
+      const res = await fetch(`${this.baseUrl}/embeddings`, {
+        method: 'POST',
+        headers: this.headers(),
+        body: JSON.stringify({ model, input }),
+        signal: call.signal,
+      });
       if (!res.ok) throw await this.httpError(res, model);
       const json = (await res.json()) as { data?: { index?: number; embedding: number[] }[] };
       return [...(json.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0)).map((d) => d.embedding);
@@ -155,7 +179,11 @@ export class OpenAiCompatibleProvider implements LlmProvider {
   async health(timeoutMs: number): Promise<HealthStatus> {
     const started = performance.now();
     try {
-      const res = await fetchWithTimeout(`${this.baseUrl}/models`, { headers: { authorization: `Bearer ${this.props.apiKey}` } }, timeoutMs);
+      const res = await fetchWithTimeout(
+        `${this.baseUrl}/models`,
+        { headers: { authorization: `Bearer ${this.props.apiKey}` } },
+        timeoutMs,
+      );
       await res.body?.cancel();
       const latencyMs = Math.round(performance.now() - started);
       return res.ok ? { ok: true, latencyMs } : { ok: false, reason: `answered HTTP ${res.status} on /models`, latencyMs };
@@ -185,15 +213,22 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     if (res.status === 401 || res.status === 403) {
       return new RuntimeError('PROVIDER_AUTH', what, { hint: `check ${this.props.apiKeySecret ?? 'the API key'}` });
     }
-    if (res.status === 404) return new RuntimeError('PROVIDER_ERROR', what, { hint: `check the model id ${model} against the provider's model list` });
-    if (res.status === 503) return new RuntimeError('PROVIDER_UNAVAILABLE', what, { hint: 'the provider is overloaded or down; retry later' });
-    return new RuntimeError('PROVIDER_ERROR', what, { hint: res.status >= 500 ? 'the provider failed: retry later' : 'the provider refused the request as sent: read its message above' });
+    if (res.status === 404)
+      return new RuntimeError('PROVIDER_ERROR', what, { hint: `check the model id ${model} against the provider's model list` });
+    if (res.status === 503)
+      return new RuntimeError('PROVIDER_UNAVAILABLE', what, { hint: 'the provider is overloaded or down; retry later' });
+    return new RuntimeError('PROVIDER_ERROR', what, {
+      hint: res.status >= 500 ? 'the provider failed: retry later' : 'the provider refused the request as sent: read its message above',
+    });
   }
 
   private mapError(e: unknown, model: string): RuntimeError {
     if (e instanceof RuntimeError) return e;
     if (isConnectionError(e)) return unavailableError(this.kind, this.baseUrl, e);
-    return new RuntimeError('PROVIDER_ERROR', `${this.kind} failed for ${model}: ${describeError(e)}`, { hint: `retry; if it persists, check routing.providers.${this.kind}.baseUrl and the network`, cause: e });
+    return new RuntimeError('PROVIDER_ERROR', `${this.kind} failed for ${model}: ${describeError(e)}`, {
+      hint: `retry; if it persists, check routing.providers.${this.kind}.baseUrl and the network`,
+      cause: e,
+    });
   }
 }
 
@@ -206,7 +241,11 @@ function toOpenAiMessages(req: ChatRequest): Record<string, unknown>[] {
       out.push({
         role: 'assistant',
         content: m.content || null,
-        tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } })),
+        tool_calls: m.toolCalls.map((c) => ({
+          id: c.id,
+          type: 'function',
+          function: { name: c.name, arguments: JSON.stringify(c.arguments) },
+        })),
       });
     } else out.push({ role: m.role, content: m.content });
   }

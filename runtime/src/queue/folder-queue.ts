@@ -101,7 +101,9 @@ export class FolderQueue implements JobQueue {
 
   constructor(props: FolderQueueProps) {
     if (!Number.isInteger(props.concurrency) || props.concurrency < 1) {
-      throw new RuntimeError('CONFIG_INVALID', `queue concurrency must be a positive integer, got ${props.concurrency}`, { hint: 'set vault.worker.concurrency in platform.yaml to 1 or more and run `make render`' });
+      throw new RuntimeError('CONFIG_INVALID', `queue concurrency must be a positive integer, got ${props.concurrency}`, {
+        hint: 'set vault.worker.concurrency in platform.yaml to 1 or more and run `make render`',
+      });
     }
     this.props = props;
     this.now = props.now ?? Date.now;
@@ -232,11 +234,14 @@ export class FolderQueue implements JobQueue {
     if (this.timer && this.timerDue <= due) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerDue = due;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerDue = Infinity;
-      this.pump();
-    }, Math.max(0, due - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerDue = Infinity;
+        this.pump();
+      },
+      Math.max(0, due - this.now()),
+    );
   }
 
   private async claimAndRun(name: string, seen: Waiting): Promise<void> {
@@ -325,7 +330,11 @@ export class FolderQueue implements JobQueue {
       this.incomplete.delete(name);
       return true;
     }
-    if (first) this.props.log.info('queued file opens a frontmatter block that is not closed yet; waiting for the writer', { file: name, maxWaitMs: waitMax });
+    if (first)
+      this.props.log.info('queued file opens a frontmatter block that is not closed yet; waiting for the writer', {
+        file: name,
+        maxWaitMs: waitMax,
+      });
     return false;
   }
 
@@ -338,12 +347,20 @@ export class FolderQueue implements JobQueue {
       await rename(join(folders.queue, name), target);
       this.failedCount++;
       if (kind === 'link') {
-        log.warn('refused a symbolic link in the queue: moved the link itself to the failed folder, its target was not read', { file: name, to: target });
+        log.warn('refused a symbolic link in the queue: moved the link itself to the failed folder, its target was not read', {
+          file: name,
+          to: target,
+        });
       } else {
-        log.warn(`refused a queue entry that is not a regular file (${kind}): moved it to the failed folder unread`, { file: name, kind, to: target });
+        log.warn(`refused a queue entry that is not a regular file (${kind}): moved it to the failed folder unread`, {
+          file: name,
+          kind,
+          to: target,
+        });
       }
     } catch (e) {
-      if (!isErrno(e, 'ENOENT')) log.warn('could not move a refused queue entry; it is ignored', { file: name, kind, error: describeError(e) });
+      if (!isErrno(e, 'ENOENT'))
+        log.warn('could not move a refused queue entry; it is ignored', { file: name, kind, error: describeError(e) });
     }
   }
 
@@ -417,7 +434,12 @@ export class FolderQueue implements JobQueue {
     }
     if (!st || !st.isDirectory()) {
       if (!this.dirGoneLogged) {
-        log.warn(st?.isSymbolicLink() ? 'the queue folder was replaced by a symbolic link; it is not read until it is a real folder again' : 'the queue folder is gone; waiting for it to come back', { folder: folders.queue });
+        log.warn(
+          st?.isSymbolicLink()
+            ? 'the queue folder was replaced by a symbolic link; it is not read until it is a real folder again'
+            : 'the queue folder is gone; waiting for it to come back',
+          { folder: folders.queue },
+        );
         this.dirGoneLogged = true;
       }
       return;
@@ -601,6 +623,9 @@ class FolderClaim implements Claim {
   }
 
   private assertOpen(): void {
-    if (this.settled) throw new RuntimeError('INTERNAL', `claim on ${this.name} is already settled`, { hint: 'this is a bug in the worker: a claim is completed, failed or released once' });
+    if (this.settled)
+      throw new RuntimeError('INTERNAL', `claim on ${this.name} is already settled`, {
+        hint: 'this is a bug in the worker: a claim is completed, failed or released once',
+      });
   }
 }

@@ -56,7 +56,8 @@ export async function freeName(dir: string, name: string, hint?: string): Promis
   const ext = extname(name);
   const stem = name.slice(0, name.length - ext.length);
   // A hint is a name fragment, never a path: anything but [a-z0-9-] is hashed.
-  const safe = hint === undefined || /^[a-z0-9][a-z0-9-]{0,31}$/.test(hint) ? hint : createHash('sha256').update(hint).digest('hex').slice(0, 8);
+  const safe =
+    hint === undefined || /^[a-z0-9][a-z0-9-]{0,31}$/.test(hint) ? hint : createHash('sha256').update(hint).digest('hex').slice(0, 8);
   if (safe) {
     const hinted = nameWithSuffix(stem, `-${safe}`, ext);
     if (!(await exists(join(dir, hinted)))) return hinted;

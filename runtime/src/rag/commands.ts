@@ -40,8 +40,20 @@ export function summary(s: IndexStats): string {
   const lines = [
     `indexed ${s.indexed} notes (${s.chunks} chunks), ${s.unchanged} unchanged, ${s.deleted} removed, in ${(s.totalMs / 1000).toFixed(1)} s (${(s.providerMs / 1000).toFixed(1)} s in models)`,
   ];
-  if (s.skippedChunks.length) lines.push(`entity extraction skipped for ${s.skippedChunks.length} chunks: ${s.skippedChunks.slice(0, 3).map((c) => `${c.chunkId}: ${c.reason}`).join('; ')}`);
-  if (s.skippedFiles.length) lines.push(`files left out: ${s.skippedFiles.slice(0, 5).map((f) => `${f.path} (${f.reason})`).join('; ')}${s.skippedFiles.length > 5 ? ' ...' : ''}`);
+  if (s.skippedChunks.length)
+    lines.push(
+      `entity extraction skipped for ${s.skippedChunks.length} chunks: ${s.skippedChunks
+        .slice(0, 3)
+        .map((c) => `${c.chunkId}: ${c.reason}`)
+        .join('; ')}`,
+    );
+  if (s.skippedFiles.length)
+    lines.push(
+      `files left out: ${s.skippedFiles
+        .slice(0, 5)
+        .map((f) => `${f.path} (${f.reason})`)
+        .join('; ')}${s.skippedFiles.length > 5 ? ' ...' : ''}`,
+    );
   if (s.interrupted) lines.push('interrupted: run `runtime index` again to finish');
   return `${lines.join('\n')}\n`;
 }
@@ -57,9 +69,16 @@ async function withRouter<T>(config: RuntimeConfig, log: Logger, fn: (router: Ro
   }
 }
 
-export async function runIndexCommand(config: RuntimeConfig, log: Logger, env: Env, args: readonly string[], io: CommandIo): Promise<number> {
+export async function runIndexCommand(
+  config: RuntimeConfig,
+  log: Logger,
+  env: Env,
+  args: readonly string[],
+  io: CommandIo,
+): Promise<number> {
   const unknown = args.filter((a) => a !== '--full');
-  if (unknown.length) throw new RuntimeError('USAGE', `runtime index: unknown option ${unknown.join(' ')}`, { hint: 'runtime index [--full]' });
+  if (unknown.length)
+    throw new RuntimeError('USAGE', `runtime index: unknown option ${unknown.join(' ')}`, { hint: 'runtime index [--full]' });
   const { createRag } = await import('./service.js');
   return withRouter(config, log, async (router) => {
     const rag = await createRag(config, router, env);
@@ -87,7 +106,13 @@ export async function runRagService(config: RuntimeConfig, log: Logger, env: Env
     const app = buildRagApp({ retriever: rag.retriever, runIndex: (onProgress) => rag.indexer.run({ onProgress }), log });
     const host = env.RAG_LISTEN_HOST || '0.0.0.0';
     await app.listen({ host, port: config.ports.rag });
-    log.info('rag listening', { host, port: config.ports.rag, vectors: rag.vectors.kind, graph: rag.graph.kind, embedder: rag.embedder.model });
+    log.info('rag listening', {
+      host,
+      port: config.ports.rag,
+      vectors: rag.vectors.kind,
+      graph: rag.graph.kind,
+      embedder: rag.embedder.model,
+    });
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

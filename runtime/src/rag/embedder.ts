@@ -26,7 +26,10 @@ export class OnnxEmbedder implements Embedder {
   /** Texts per ONNX run: larger batches pad to the longest text and waste work. */
   private readonly batch: number;
 
-  constructor(private readonly modelsDir: string, opts: { batch?: number } = {}) {
+  constructor(
+    private readonly modelsDir: string,
+    opts: { batch?: number } = {},
+  ) {
     this.batch = opts.batch ?? 16;
   }
 
@@ -53,7 +56,10 @@ export class OnnxEmbedder implements Embedder {
     const out: number[][] = [];
     try {
       for (let i = 0; i < texts.length; i += this.batch) {
-        const res = await fe(texts.slice(i, i + this.batch).map((t) => t.slice(0, 4000)), { pooling: 'mean', normalize: true });
+        const res = await fe(
+          texts.slice(i, i + this.batch).map((t) => t.slice(0, 4000)),
+          { pooling: 'mean', normalize: true },
+        );
         out.push(...res.tolist());
       }
     } catch (e) {
@@ -80,7 +86,8 @@ export class RemoteEmbedder implements Embedder {
     for (let i = 0; i < texts.length; i += this.batch) {
       const part = texts.slice(i, i + this.batch);
       const vs = await this.call([...part]);
-      if (vs.length !== part.length) throw new RuntimeError('RAG_EMBEDDER', `${this.model} returned ${vs.length} vectors for ${part.length} texts`);
+      if (vs.length !== part.length)
+        throw new RuntimeError('RAG_EMBEDDER', `${this.model} returned ${vs.length} vectors for ${part.length} texts`);
       for (const v of vs) {
         if (v.length !== this.dimensions) {
           throw new RuntimeError('RAG_EMBEDDER', `${this.model} returned ${v.length} dimensions, the model says ${this.dimensions}`, {

@@ -54,7 +54,8 @@ function check(text: string): { ok: true; value: Extraction } | { ok: false; err
     return { ok: false, error: `not JSON: ${(e as Error).message}` };
   }
   const parsed = ExtractionSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, error: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  if (!parsed.success)
+    return { ok: false, error: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
   return { ok: true, value: parsed.data };
 }
 
@@ -122,7 +123,14 @@ export class EntityResolver {
 
   private blocks(key: string): string[] {
     // Candidates share at least one word prefix; names with nothing in common never merge.
-    return [...new Set(key.split(' ').filter(Boolean).map((w) => w.slice(0, 3)))];
+    return [
+      ...new Set(
+        key
+          .split(' ')
+          .filter(Boolean)
+          .map((w) => w.slice(0, 3)),
+      ),
+    ];
   }
 
   /** The entity this name is, creating it when nothing known is close enough. */

@@ -125,13 +125,22 @@ export class Indexer {
     await vectors.init(want);
 
     const f = this.deps.folders;
-    const skipFolders = [f.queue, f.active, f.completed, f.failed, ...settings.skipFolders, ...(settings.includeRunnerOutputs ? [] : [f.outputs])];
+    const skipFolders = [
+      f.queue,
+      f.active,
+      f.completed,
+      f.failed,
+      ...settings.skipFolders,
+      ...(settings.includeRunnerOutputs ? [] : [f.outputs]),
+    ];
     const walked = await walkVault(this.deps.vaultDir, { skipFolders, maxNoteBytes: settings.maxNoteBytes });
     stats.skippedFiles.push(...walked.skipped);
     stats.notes = walked.notes.length;
     opts.onProgress?.({ phase: 'scan', notes: walked.notes.length });
 
-    const prev = new Map((this.state.prepare(`SELECT path, hash, title, aliases, links, resolved FROM notes`).all() as StateRow[]).map((r) => [r.path, r]));
+    const prev = new Map(
+      (this.state.prepare(`SELECT path, hash, title, aliases, links, resolved FROM notes`).all() as StateRow[]).map((r) => [r.path, r]),
+    );
     const present = new Set(walked.notes.map((n) => n.path));
 
     // Gone (deleted, or renamed away): out of both stores first.
@@ -152,7 +161,11 @@ export class Indexer {
     for (let i = 0; i < walked.notes.length; i += 32) {
       const batch = walked.notes.slice(i, i + 32);
       const texts = await Promise.all(
-        batch.map((n) => readNote(this.deps.vaultDir, n.path, settings.maxNoteBytes, walked.realRoot).catch((e: unknown) => new ReadFailure(describeError(e)))),
+        batch.map((n) =>
+          readNote(this.deps.vaultDir, n.path, settings.maxNoteBytes, walked.realRoot).catch(
+            (e: unknown) => new ReadFailure(describeError(e)),
+          ),
+        ),
       );
       batch.forEach((n, j) => {
         const text = texts[j]!;
@@ -251,7 +264,12 @@ export class Indexer {
           for (const rel of r.extraction.relations) {
             const from = local.get(rel.from.trim().toLowerCase()) ?? resolver.resolve(rel.from, 'thing')?.key;
             const to = local.get(rel.to.trim().toLowerCase()) ?? resolver.resolve(rel.to, 'thing')?.key;
-            const type = rel.type.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 60) || 'RELATED_TO';
+            const type =
+              rel.type
+                .toUpperCase()
+                .replace(/[^A-Z0-9]+/g, '_')
+                .replace(/^_+|_+$/g, '')
+                .slice(0, 60) || 'RELATED_TO';
             if (!from || !to || from === to) continue;
             for (const k of [from, to]) {
               const known = resolver.get(k);
@@ -277,12 +295,24 @@ export class Indexer {
         await vectors.upsert(chunks.map((c, i) => ({ chunk: c, vector: vectorsOut[i]! })));
         await graph.replaceNote(g);
       } catch (e) {
-        throw new RuntimeError('RAG_STORE_ERROR', `writing ${note.path} failed: ${describeError(e)}`, { cause: e, hint: 'run `runtime index` again: finished notes are kept' });
+        throw new RuntimeError('RAG_STORE_ERROR', `writing ${note.path} failed: ${describeError(e)}`, {
+          cause: e,
+          hint: 'run `runtime index` again: finished notes are kept',
+        });
       }
       this.state.transaction(() => {
         clearSkipped.run(note.path);
         for (const s of skippedHere) putSkipped.run(s.chunkId, note.path, s.reason, Date.now());
-        putState.run(note.path, note.hash, note.title, JSON.stringify(note.aliases), JSON.stringify(note.links), JSON.stringify(resolved), chunks.length, Date.now());
+        putState.run(
+          note.path,
+          note.hash,
+          note.title,
+          JSON.stringify(note.aliases),
+          JSON.stringify(note.links),
+          JSON.stringify(resolved),
+          chunks.length,
+          Date.now(),
+        );
       })();
       stats.skippedChunks.push(...skippedHere);
       stats.indexed++;

@@ -25,7 +25,13 @@ async function collect(events: AsyncIterable<ChatEvent>): Promise<string> {
 export function routerCompleter(router: Router, modelId: string): Completer {
   return {
     complete: ({ system, user, signal }) =>
-      collect(router.chat(modelId, { system, messages: [{ role: 'user', content: user }], temperature: 0 }, { mode: 'job', ...(signal ? { signal } : {}) })),
+      collect(
+        router.chat(
+          modelId,
+          { system, messages: [{ role: 'user', content: user }], temperature: 0 },
+          { mode: 'job', ...(signal ? { signal } : {}) },
+        ),
+      ),
   };
 }
 
@@ -40,6 +46,7 @@ export function providerCompleter(provider: LlmProvider, model: string, timeoutM
 
 export function noModel(why: string): Completer {
   return {
-    complete: () => Promise.reject(new RuntimeError('RAG_UNAVAILABLE', why, { hint: 'set retrieval.entities.model to a route id in platform.yaml' })),
+    complete: () =>
+      Promise.reject(new RuntimeError('RAG_UNAVAILABLE', why, { hint: 'set retrieval.entities.model to a route id in platform.yaml' })),
   };
 }

@@ -39,7 +39,9 @@ export function isSyncthingFile(name: string): boolean {
 /** Every markdown note below `root`, sorted by path; what was left out and why in `skipped`. */
 export async function walkVault(root: string, opts: WalkOptions): Promise<{ notes: NoteFile[]; skipped: SkippedFile[]; realRoot: string }> {
   const realRoot = await realpath(root).catch((e: unknown) => {
-    throw new RuntimeError('RAG_BAD_REQUEST', `the vault ${root} cannot be read: ${(e as Error).message}`, { hint: 'set VAULT_DIR to the vault folder' });
+    throw new RuntimeError('RAG_BAD_REQUEST', `the vault ${root} cannot be read: ${(e as Error).message}`, {
+      hint: 'set VAULT_DIR to the vault folder',
+    });
   });
   const skip = new Set(opts.skipFolders.map((f) => f.replace(/^\/+|\/+$/g, '')));
   const notes: NoteFile[] = [];
@@ -91,7 +93,9 @@ export async function readNote(root: string, relPath: string, maxBytes: number, 
   const abs = join(realRoot, ...relPath.split('/'));
   const parent = await realpath(join(abs, '..'));
   if (parent !== realRoot && !parent.startsWith(realRoot + sep)) {
-    throw new RuntimeError('RAG_BAD_REQUEST', `the note "${relPath}" resolves outside the vault`, { hint: 'a folder on its path is a symbolic link' });
+    throw new RuntimeError('RAG_BAD_REQUEST', `the note "${relPath}" resolves outside the vault`, {
+      hint: 'a folder on its path is a symbolic link',
+    });
   }
   // The shared reader: no link followed (O_NOFOLLOW), regular single-link files only, bounded.
   return (await readRegularFile(abs, { maxBytes })).toString('utf8');

@@ -148,7 +148,11 @@ export class Retriever {
               const [v] = await embedder.embed([q]);
               const hits = await vectors.searchVector(v!, cand, req.filter);
               hits.forEach((h) => chunkCache.set(h.chunk.id, h.chunk));
-              lists.push({ retriever: 'vector', subQuestion: q, results: hits.map((h, i) => ({ id: h.chunk.id, rank: i + 1, score: round(h.score) })) });
+              lists.push({
+                retriever: 'vector',
+                subQuestion: q,
+                results: hits.map((h, i) => ({ id: h.chunk.id, rank: i + 1, score: round(h.score) })),
+              });
             }),
           );
         }
@@ -157,7 +161,11 @@ export class Retriever {
             this.timed('keyword', timings, async () => {
               const hits = await vectors.searchKeyword(q, cand, req.filter);
               hits.forEach((h) => chunkCache.set(h.chunk.id, h.chunk));
-              lists.push({ retriever: 'keyword', subQuestion: q, results: hits.map((h, i) => ({ id: h.chunk.id, rank: i + 1, score: round(h.score) })) });
+              lists.push({
+                retriever: 'keyword',
+                subQuestion: q,
+                results: hits.map((h, i) => ({ id: h.chunk.id, rank: i + 1, score: round(h.score) })),
+              });
             }),
           );
         }
@@ -225,7 +233,13 @@ export class Retriever {
         const coverage = qt.size ? hit / qt.size : 0;
         // Fusion decides; coverage of the question's words breaks near-ties and lifts passages
         // that answer more of it.
-        out.push({ id, rrf: round(e.rrf, 5), coverage: round(coverage, 3), final: round(e.rrf * (1 + 0.5 * coverage), 5), from: [...e.from].sort() });
+        out.push({
+          id,
+          rrf: round(e.rrf, 5),
+          coverage: round(coverage, 3),
+          final: round(e.rrf * (1 + 0.5 * coverage), 5),
+          from: [...e.from].sort(),
+        });
       }
       out.sort((a, b) => b.final - a.final || (a.id < b.id ? -1 : 1));
       return out;
@@ -251,7 +265,9 @@ export class Retriever {
       query: req.query,
       results,
       timings,
-      ...(req.debug ? { debug: { subQuestions: subs, lists, fused: ranked.slice(0, Math.max(k * 3, 20)), graphSeeds: [...seeds].sort() } } : {}),
+      ...(req.debug
+        ? { debug: { subQuestions: subs, lists, fused: ranked.slice(0, Math.max(k * 3, 20)), graphSeeds: [...seeds].sort() } }
+        : {}),
     };
   }
 
@@ -263,7 +279,11 @@ export class Retriever {
     const t = performance.now();
     const text = await this.tracer.startActiveSpan('rag.answer', async (span) => {
       try {
-        return await llm.complete({ system: ANSWER_SYSTEM, user: `Context:\n${context || '(nothing found)'}\n\nQuestion: ${req.query}`, ...(req.signal ? { signal: req.signal } : {}) });
+        return await llm.complete({
+          system: ANSWER_SYSTEM,
+          user: `Context:\n${context || '(nothing found)'}\n\nQuestion: ${req.query}`,
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
       } finally {
         span.end();
       }

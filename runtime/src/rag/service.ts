@@ -30,9 +30,13 @@ export async function createVectorIndex(config: RuntimeConfig): Promise<VectorIn
   if (s.vector === 'embedded') return SqliteVectorIndex.inDataDir(config.dataDir);
   const url = config.services.qdrantUrl;
   if (url === undefined) {
-    throw new RuntimeError('CONFIG_INVALID', 'retrieval.stores.vector is qdrant, but the model runs no qdrant service (runtime.json has no services.qdrantUrl)', {
-      hint: 'add a qdrant service to platform.yaml and run `make render`, or set retrieval.stores.vector: embedded',
-    });
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      'retrieval.stores.vector is qdrant, but the model runs no qdrant service (runtime.json has no services.qdrantUrl)',
+      {
+        hint: 'add a qdrant service to platform.yaml and run `make render`, or set retrieval.stores.vector: embedded',
+      },
+    );
   }
   const { QdrantVectorIndex } = await import('./stores/qdrant-vector.js');
   return new QdrantVectorIndex({
@@ -53,9 +57,13 @@ export async function createGraphStore(config: RuntimeConfig): Promise<GraphStor
   }
   const url = config.services.neo4jUri;
   if (url === undefined) {
-    throw new RuntimeError('CONFIG_INVALID', 'retrieval.stores.graph is neo4j, but the model runs no neo4j service (runtime.json has no services.neo4jUri)', {
-      hint: 'add a neo4j service to platform.yaml and run `make render`, or set retrieval.stores.graph: embedded',
-    });
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      'retrieval.stores.graph is neo4j, but the model runs no neo4j service (runtime.json has no services.neo4jUri)',
+      {
+        hint: 'add a neo4j service to platform.yaml and run `make render`, or set retrieval.stores.graph: embedded',
+      },
+    );
   }
   const { Neo4jGraphStore } = await import('./stores/neo4j-graph.js');
   return new Neo4jGraphStore({ url, user: s.neo4jUser, password });
@@ -70,7 +78,9 @@ export function createEmbedder(config: RuntimeConfig, router: Router, env: Env):
 export async function createRag(config: RuntimeConfig, router: Router, env: Env): Promise<RagParts> {
   const modelId = config.retrieval.entities.model ?? config.routing.default;
   if (!config.routing.models.some((m) => m.id === modelId)) {
-    throw new RuntimeError('CONFIG_INVALID', `retrieval.entities.model "${modelId}" is not a route in routing.models`, { hint: 'name a routing.models id' });
+    throw new RuntimeError('CONFIG_INVALID', `retrieval.entities.model "${modelId}" is not a route in routing.models`, {
+      hint: 'name a routing.models id',
+    });
   }
   const vectors = await createVectorIndex(config);
   const graph = await createGraphStore(config);

@@ -13,7 +13,10 @@ const STOP = new Set(
 export function tokens(text: string, opts: { stem?: boolean } = {}): string[] {
   const doStem = opts.stem ?? true;
   const out: string[] = [];
-  for (const m of text.toLowerCase().normalize('NFKD').matchAll(/[\p{L}\p{N}]+/gu)) {
+  for (const m of text
+    .toLowerCase()
+    .normalize('NFKD')
+    .matchAll(/[\p{L}\p{N}]+/gu)) {
     const t = m[0];
     if (t.length < 2 || t.length > 40 || STOP.has(t)) continue;
     out.push(doStem ? stem(t) : t);

@@ -100,7 +100,15 @@ export class HealthMonitor {
     else log.warn('provider host is down', fields);
     // Starting up with the host reachable is not news.
     if (previous === 'unknown' && h.ok) return;
-    const change: HostStateChange = { provider: 'ollama', host: s.host, url: s.url, previous, state: s.state, at: new Date(s.checkedAt), ...(s.reason ? { reason: s.reason } : {}) };
+    const change: HostStateChange = {
+      provider: 'ollama',
+      host: s.host,
+      url: s.url,
+      previous,
+      state: s.state,
+      at: new Date(s.checkedAt),
+      ...(s.reason ? { reason: s.reason } : {}),
+    };
     try {
       this.deps.onStateChange?.(change);
     } catch (e) {

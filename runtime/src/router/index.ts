@@ -59,7 +59,14 @@ export class Router {
     this.now = deps.now ?? Date.now;
     for (const r of this.config.routing.models) this.routes.set(r.id, r);
     this.providers = buildProviders(this.config);
-    this.health = new HealthMonitor({ config: this.config, ollama: this.providers.ollama, log: this.log, metrics: deps.metrics, onStateChange: deps.onStateChange, now: this.now });
+    this.health = new HealthMonitor({
+      config: this.config,
+      ollama: this.providers.ollama,
+      log: this.log,
+      metrics: deps.metrics,
+      onStateChange: deps.onStateChange,
+      now: this.now,
+    });
     this.recorder = new CallRecorder({ log: this.log, metrics: deps.metrics, usage: deps.usage, now: this.now });
   }
 
@@ -111,7 +118,10 @@ export class Router {
       this.recorder.finish({ route, opts, startedAt: this.now(), outcome: 'unavailable', errorCode: 'PROVIDER_UNAVAILABLE' });
       this.log.warn('model unavailable', { ...label, reason });
       throw new RuntimeError('PROVIDER_UNAVAILABLE', `${route.id} is unavailable: ${reason}`, {
-        hint: route.provider === 'ollama' ? 'wait for the host to come back, or pick another model yourself' : 'set the API key, or pick another model yourself',
+        hint:
+          route.provider === 'ollama'
+            ? 'wait for the host to come back, or pick another model yourself'
+            : 'set the API key, or pick another model yourself',
         httpStatus: 503,
       });
     }
@@ -124,7 +134,7 @@ export class Router {
           [GEN_AI_SYSTEM]: route.provider,
           'gen_ai.operation.name': 'chat',
           [GEN_AI_MODEL]: route.id,
-          ...(req.maxTokens ?? route.maxTokens ? { 'gen_ai.request.max_tokens': req.maxTokens ?? route.maxTokens } : {}),
+          ...((req.maxTokens ?? route.maxTokens) ? { 'gen_ai.request.max_tokens': req.maxTokens ?? route.maxTokens } : {}),
           'platform.chat.mode': opts.mode,
           'platform.attempt': attempt + 1,
           ...(opts.jobId ? { 'platform.job.id': opts.jobId } : {}),
@@ -136,13 +146,21 @@ export class Router {
       let recorded = false;
       try {
         for await (const ev of provider.chat(
-          { ...req, model: route.id, ...(req.maxTokens ?? route.maxTokens ? { maxTokens: req.maxTokens ?? route.maxTokens } : {}) },
+          { ...req, model: route.id, ...((req.maxTokens ?? route.maxTokens) ? { maxTokens: req.maxTokens ?? route.maxTokens } : {}) },
           { ...(opts.signal ? { signal: opts.signal } : {}), timeoutMs: route.timeoutMs },
         )) {
           if (ev.type === 'usage') usage = ev.usage;
           if (ev.type === 'done') {
             recorded = true;
-            this.recorder.finish({ route, opts, startedAt, usage, outcome: ev.reason === 'aborted' ? 'aborted' : 'ok', span, finishReason: ev.reason });
+            this.recorder.finish({
+              route,
+              opts,
+              startedAt,
+              usage,
+              outcome: ev.reason === 'aborted' ? 'aborted' : 'ok',
+              span,
+              finishReason: ev.reason,
+            });
           }
           yielded = true;
           yield ev;
@@ -151,7 +169,16 @@ export class Router {
       } catch (e) {
         const err = toRuntimeError(e, 'PROVIDER_ERROR');
         recorded = true;
-        this.recorder.finish({ route, opts, startedAt, usage, outcome: OUTCOME_BY_CODE[err.code] ?? 'error', errorCode: err.code, span, error: err });
+        this.recorder.finish({
+          route,
+          opts,
+          startedAt,
+          usage,
+          outcome: OUTCOME_BY_CODE[err.code] ?? 'error',
+          errorCode: err.code,
+          span,
+          error: err,
+        });
         if (err.code !== 'PROVIDER_RATE_LIMITED') {
           this.log.warn('provider call failed', { ...label, code: err.code, error: err.message });
           throw err;
@@ -166,7 +193,15 @@ export class Router {
         const waitMs = retryWait(err, budget, { mode: opts.mode, attempt, yielded, waitedMs });
         waitedMs += waitMs;
         try {
-          opts.onRateLimited?.({ provider: route.provider, model: route.id, attempt: attempt + 1, maxRetries: budget.retries, retryAfterMs: err.retryAfterMs, waitMs, error: err });
+          opts.onRateLimited?.({
+            provider: route.provider,
+            model: route.id,
+            attempt: attempt + 1,
+            maxRetries: budget.retries,
+            retryAfterMs: err.retryAfterMs,
+            waitMs,
+            error: err,
+          });
         } catch (cbErr) {
           this.log.warn('onRateLimited callback threw', { error: describeError(cbErr) });
         }
@@ -185,7 +220,13 @@ export class Router {
   get embeddingModel(): { id: string; host: string; dimensions: number; available: boolean; reason?: string } {
     const { model, host, dimensions } = this.config.routing.embedding;
     const status = this.health.status(host);
-    return { id: model, host, dimensions, available: status?.state !== 'down', ...(status?.state === 'down' ? { reason: this.health.downReason(status) } : {}) };
+    return {
+      id: model,
+      host,
+      dimensions,
+      available: status?.state !== 'down',
+      ...(status?.state === 'down' ? { reason: this.health.downReason(status) } : {}),
+    };
   }
 
   /**
@@ -199,27 +240,62 @@ export class Router {
   /** Like embed(), with the prompt tokens the host counted. */
   async embedCounted(input: string[], opts: EmbedOptions = {}): Promise<{ embeddings: number[][]; inputTokens: number }> {
     const { model, host } = this.config.routing.embedding;
-    const route: RuntimeRoute = { id: model, provider: 'ollama', host, purpose: 'embedding', label: model, timeoutMs: this.config.routing.ollama.timeoutMs, healthGated: this.health.status(host) !== undefined };
-    const callOpts: RouterChatOptions = { mode: opts.mode ?? 'chat', ...(opts.client ? { client: opts.client } : {}), ...(opts.tokenId ? { tokenId: opts.tokenId } : {}) };
+    const route: RuntimeRoute = {
+      id: model,
+      provider: 'ollama',
+      host,
+      purpose: 'embedding',
+      label: model,
+      timeoutMs: this.config.routing.ollama.timeoutMs,
+      healthGated: this.health.status(host) !== undefined,
+    };
+    const callOpts: RouterChatOptions = {
+      mode: opts.mode ?? 'chat',
+      ...(opts.client ? { client: opts.client } : {}),
+      ...(opts.tokenId ? { tokenId: opts.tokenId } : {}),
+    };
     const startedAt = this.now();
     const status = this.health.status(host);
     if (status?.state === 'down') {
       this.recorder.finish({ route, opts: callOpts, startedAt, outcome: 'unavailable', errorCode: 'PROVIDER_UNAVAILABLE' });
-      throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.health.downReason(status)}`, { hint: `wait for ${host} to come back; retrieval needs its embedding model`, httpStatus: 503 });
+      throw new RuntimeError('PROVIDER_UNAVAILABLE', `embedding model ${model} is unavailable: ${this.health.downReason(status)}`, {
+        hint: `wait for ${host} to come back; retrieval needs its embedding model`,
+        httpStatus: 503,
+      });
     }
     const p = this.providers.ollama.get(host);
-    if (!p) throw new RuntimeError('CONFIG_INVALID', `embedding host ${host} is not in ollamaHosts`, { hint: 'run `make render`: routing.embedding.host must be a host that runs Ollama' });
+    if (!p)
+      throw new RuntimeError('CONFIG_INVALID', `embedding host ${host} is not in ollamaHosts`, {
+        hint: 'run `make render`: routing.embedding.host must be a host that runs Ollama',
+      });
     const span = trace.getTracer('platform-runtime').startSpan(`embeddings ${model}`, {
-      attributes: { [GEN_AI_SYSTEM]: 'ollama', 'gen_ai.operation.name': 'embeddings', [GEN_AI_MODEL]: model, 'platform.chat.mode': callOpts.mode, ...(opts.client ? { 'platform.client': opts.client } : {}) },
+      attributes: {
+        [GEN_AI_SYSTEM]: 'ollama',
+        'gen_ai.operation.name': 'embeddings',
+        [GEN_AI_MODEL]: model,
+        'platform.chat.mode': callOpts.mode,
+        ...(opts.client ? { 'platform.client': opts.client } : {}),
+      },
     });
     try {
-      const r = await p.embedCounted(model, input, { ...(opts.signal ? { signal: opts.signal } : {}), timeoutMs: this.config.routing.ollama.timeoutMs });
+      const r = await p.embedCounted(model, input, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        timeoutMs: this.config.routing.ollama.timeoutMs,
+      });
       const usage = { inputTokens: r.inputTokens, outputTokens: 0, durationMs: Math.round(this.now() - startedAt) };
       this.recorder.finish({ route, opts: callOpts, startedAt, usage, outcome: 'ok', span, finishReason: 'stop' });
       return r;
     } catch (e) {
       const err = toRuntimeError(e, 'PROVIDER_ERROR');
-      this.recorder.finish({ route, opts: callOpts, startedAt, outcome: OUTCOME_BY_CODE[err.code] ?? 'error', errorCode: err.code, span, error: err });
+      this.recorder.finish({
+        route,
+        opts: callOpts,
+        startedAt,
+        outcome: OUTCOME_BY_CODE[err.code] ?? 'error',
+        errorCode: err.code,
+        span,
+        error: err,
+      });
       throw err;
     }
   }

@@ -33,7 +33,12 @@ export function buildProviders(config: RuntimeConfig): ProviderTable {
     const entry: HostedEntry = { provider: undefined, retries: p.rateLimitRetries, maxRetryWaitMs: p.maxRetryWaitMs };
     if (!key) entry.missing = `${p.apiKeySecret} is not set`;
     else if (kind === 'anthropic') {
-      entry.provider = new AnthropicProvider({ baseUrl: p.baseUrl, apiKey: key, apiKeySecret: p.apiKeySecret, defaultMaxTokens: config.providers.anthropic.defaultMaxTokens });
+      entry.provider = new AnthropicProvider({
+        baseUrl: p.baseUrl,
+        apiKey: key,
+        apiKeySecret: p.apiKeySecret,
+        defaultMaxTokens: config.providers.anthropic.defaultMaxTokens,
+      });
     } else entry.provider = new OpenAiCompatibleProvider({ kind, baseUrl: p.baseUrl, apiKey: key, apiKeySecret: p.apiKeySecret });
     hosted.set(kind, entry);
   }

@@ -56,7 +56,8 @@ export class CallRecorder {
       if (usage) {
         if (usage.inputTokens) metrics?.add('platform_provider_tokens_total', usage.inputTokens, { ...labels, direction: 'in' });
         if (usage.outputTokens) metrics?.add('platform_provider_tokens_total', usage.outputTokens, { ...labels, direction: 'out' });
-        if (usage.timeToFirstTokenMs !== undefined) metrics?.record('platform_provider_time_to_first_token_seconds', usage.timeToFirstTokenMs / 1000, labels);
+        if (usage.timeToFirstTokenMs !== undefined)
+          metrics?.record('platform_provider_time_to_first_token_seconds', usage.timeToFirstTokenMs / 1000, labels);
       }
       if (outcome !== 'unavailable') metrics?.record('platform_provider_request_duration_seconds', durationMs / 1000, labels);
       store?.record({

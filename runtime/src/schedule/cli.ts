@@ -23,7 +23,13 @@ export interface ScheduleIo {
   stdout: (s: string) => void;
 }
 
-export async function scheduleCommand(args: readonly string[], config: RuntimeConfig, log: Logger, io: ScheduleIo, now: number = Date.now()): Promise<void> {
+export async function scheduleCommand(
+  args: readonly string[],
+  config: RuntimeConfig,
+  log: Logger,
+  io: ScheduleIo,
+  now: number = Date.now(),
+): Promise<void> {
   const [verb, ...rest] = args;
   const usage = (msg: string): RuntimeError => new RuntimeError('USAGE', msg, { hint: SCHEDULE_USAGE.trim() });
   const byName = (name: string | undefined): RuntimeConfig['schedules'] => {
@@ -70,7 +76,15 @@ export async function scheduleCommand(args: readonly string[], config: RuntimeCo
     const ledger = new ScheduleLedger(dbPath);
     const jobs = new JobLedger(dbPath);
     try {
-      const s = new Scheduler({ schedules, vaultPath: resolve(config.vault.path), folders: config.vault.folders, ledger, jobs, log, now: () => now });
+      const s = new Scheduler({
+        schedules,
+        vaultPath: resolve(config.vault.path),
+        folders: config.vault.folders,
+        ledger,
+        jobs,
+        log,
+        now: () => now,
+      });
       io.stdout(`enqueued ${await s.runNow(name)}\n`);
     } finally {
       jobs.close();

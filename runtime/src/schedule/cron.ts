@@ -12,13 +12,18 @@ import { RuntimeError } from '../errors.js';
 export function compileCron(expr: string, timezone: string): Cron {
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 5) {
-    throw new RuntimeError('CONFIG_INVALID', `cron "${expr}" has ${fields.length} fields; standard cron has five`, { hint: 'fix the schedule in platform.yaml and run make render' });
+    throw new RuntimeError('CONFIG_INVALID', `cron "${expr}" has ${fields.length} fields; standard cron has five`, {
+      hint: 'fix the schedule in platform.yaml and run make render',
+    });
   }
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: timezone });
     return new Cron(expr, { timezone, paused: true, mode: '5-part' });
   } catch (e) {
-    throw new RuntimeError('CONFIG_INVALID', `cron "${expr}" in ${timezone}: ${e instanceof Error ? e.message : String(e)}`, { hint: 'fix the schedule in platform.yaml and run make render', cause: e });
+    throw new RuntimeError('CONFIG_INVALID', `cron "${expr}" in ${timezone}: ${e instanceof Error ? e.message : String(e)}`, {
+      hint: 'fix the schedule in platform.yaml and run make render',
+      cause: e,
+    });
   }
 }
 
@@ -56,7 +61,15 @@ export function longestGap(cron: Cron, from: number, n = 500): number {
 
 /** `YYYY-MM-DD` and `HH:MM` of an instant in a time zone. */
 export function localParts(at: number, timezone: string): { date: string; time: string } {
-  const f = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const f = new Intl.DateTimeFormat('en-CA', {
+    timeZone: timezone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
   const parts = Object.fromEntries(f.formatToParts(new Date(at)).map((p) => [p.type, p.value]));
   return { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
 }

@@ -62,12 +62,19 @@ export class ScheduleLedger {
       );
       CREATE TABLE IF NOT EXISTS schedule_seen (schedule TEXT PRIMARY KEY, since INTEGER NOT NULL)`);
     } catch (e) {
-      throw new RuntimeError('STORE_ERROR', `cannot open the schedule ledger at ${path}: ${describeError(e)}`, { hint: 'check that DATA_DIR exists and is writable', cause: e });
+      throw new RuntimeError('STORE_ERROR', `cannot open the schedule ledger at ${path}: ${describeError(e)}`, {
+        hint: 'check that DATA_DIR exists and is writable',
+        cause: e,
+      });
     }
-    this.claimStmt = this.db.prepare('INSERT OR IGNORE INTO schedule_slots (schedule, slot, status, job_id, settled_at) VALUES (?, ?, ?, ?, ?)');
+    this.claimStmt = this.db.prepare(
+      'INSERT OR IGNORE INTO schedule_slots (schedule, slot, status, job_id, settled_at) VALUES (?, ?, ?, ?, ?)',
+    );
     this.settleStmt = this.db.prepare('UPDATE schedule_slots SET status = ?, settled_at = ? WHERE schedule = ? AND slot = ?');
     this.lastStmt = this.db.prepare('SELECT * FROM schedule_slots WHERE schedule = ? ORDER BY slot DESC LIMIT 1');
-    this.lastEnqueuedStmt = this.db.prepare("SELECT * FROM schedule_slots WHERE schedule = ? AND slot < ? AND status = 'enqueued' ORDER BY slot DESC LIMIT 1");
+    this.lastEnqueuedStmt = this.db.prepare(
+      "SELECT * FROM schedule_slots WHERE schedule = ? AND slot < ? AND status = 'enqueued' ORDER BY slot DESC LIMIT 1",
+    );
     this.pendingStmt = this.db.prepare("SELECT * FROM schedule_slots WHERE status = 'claimed' ORDER BY slot");
     this.seenStmt = this.db.prepare('INSERT OR IGNORE INTO schedule_seen (schedule, since) VALUES (?, ?)');
     this.sinceStmt = this.db.prepare('SELECT since FROM schedule_seen WHERE schedule = ?');

@@ -92,7 +92,11 @@ const PENDING_AGE_MS = 30_000;
 
 /** `20261202T0700Z`: sortable, and safe in a file name on every OS Syncthing serves. */
 export function slotStamp(slot: number): string {
-  return new Date(slot).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z').replace(/(T\d{4})\d{2}Z$/, '$1Z');
+  return new Date(slot)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/(T\d{4})\d{2}Z$/, '$1Z');
 }
 
 export function slotJobId(schedule: string, slot: number): string {
@@ -133,7 +137,8 @@ export class Scheduler {
       if (!s.enabled) continue;
       this.props.metrics?.set('platform_schedule_period_seconds', longestGap(cron, now) / 1000, { schedule: s.name });
       const last = this.props.ledger.last(s.name);
-      if (last && last.status !== 'claimed') this.props.metrics?.set('platform_schedule_last_run_timestamp_seconds', last.slot / 1000, { schedule: s.name });
+      if (last && last.status !== 'claimed')
+        this.props.metrics?.set('platform_schedule_last_run_timestamp_seconds', last.slot / 1000, { schedule: s.name });
     }
     await this.runTick();
   }
@@ -250,7 +255,13 @@ export class Scheduler {
       }
       ledger.settle(name, slot, 'failed', this.now());
       metrics?.add('platform_schedule_runs_total', 1, { schedule: name, outcome: 'failed' });
-      log.warn('scheduled job failed before it ran', { schedule: name, slot: iso, code: err.code, error: err.message, file: `${this.props.folders.failed}/${file}` });
+      log.warn('scheduled job failed before it ran', {
+        schedule: name,
+        slot: iso,
+        code: err.code,
+        error: err.message,
+        file: `${this.props.folders.failed}/${file}`,
+      });
       return { schedule: name, slot: iso, outcome: 'failed', file, error: err.message };
     }
     let created: boolean;
@@ -321,7 +332,9 @@ export class Scheduler {
     const vault = await realpath(this.props.vaultPath);
     const path = join(vault, rel);
     const missing = (why: string): RuntimeError =>
-      new RuntimeError('JOB_INVALID', `the schedule's template "${rel}" ${why}`, { hint: `create ${rel} in the vault (a markdown prompt; {{date}}, {{previous_output}} and {{notes_changed}} are filled in), or change job.template in platform.yaml` });
+      new RuntimeError('JOB_INVALID', `the schedule's template "${rel}" ${why}`, {
+        hint: `create ${rel} in the vault (a markdown prompt; {{date}}, {{previous_output}} and {{notes_changed}} are filled in), or change job.template in platform.yaml`,
+      });
     let real: string;
     try {
       real = await realpath(path);
@@ -394,7 +407,12 @@ export class Scheduler {
     if (!this.props.usage) return '(token spend is not available to this process)';
     const rows = this.props.usage.totalsByModel({ since: new Date(since).toISOString(), until: new Date(until).toISOString() });
     if (rows.length === 0) return '(no model calls)';
-    return rows.map((r) => `- ${r.model} (${r.provider}): ${r.calls} call${r.calls === 1 ? '' : 's'}, ${r.inputTokens} tokens in, ${r.outputTokens} out, ${r.errors} error${r.errors === 1 ? '' : 's'}`).join('\n');
+    return rows
+      .map(
+        (r) =>
+          `- ${r.model} (${r.provider}): ${r.calls} call${r.calls === 1 ? '' : 's'}, ${r.inputTokens} tokens in, ${r.outputTokens} out, ${r.errors} error${r.errors === 1 ? '' : 's'}`,
+      )
+      .join('\n');
   }
 
   /** Markdown notes modified in (since, until], newest first; runtime folders and dot-folders excluded. */
@@ -442,10 +460,15 @@ export class Scheduler {
   async runNow(name: string): Promise<string> {
     const c = this.compiled.find((x) => x.s.name === name);
     if (!c) {
-      throw new RuntimeError('USAGE', `no schedule named "${name}"`, { hint: `one of: ${this.compiled.map((x) => x.s.name).join(', ') || '(none in runtime.json)'}` });
+      throw new RuntimeError('USAGE', `no schedule named "${name}"`, {
+        hint: `one of: ${this.compiled.map((x) => x.s.name).join(', ') || '(none in runtime.json)'}`,
+      });
     }
     const now = this.now();
-    const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+    const stamp = new Date(now)
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}Z$/, 'Z');
     const file = `${name}-manual-${stamp}.md`;
     const content = await this.render(c, now, `sched-${name}-manual-${stamp}`);
     await this.place(this.props.folders.queue, file, content);
@@ -458,7 +481,10 @@ export class Scheduler {
  * Upcoming runs without a running scheduler: what the web's queue view and the CLI show.
  * With a ledger, each schedule also carries its latest settled slot.
  */
-export function upcomingRuns(schedules: readonly RuntimeSchedule[], opts: { n?: number; from: number; ledger?: Pick<ScheduleLedger, 'last'> }): UpcomingRuns[] {
+export function upcomingRuns(
+  schedules: readonly RuntimeSchedule[],
+  opts: { n?: number; from: number; ledger?: Pick<ScheduleLedger, 'last'> },
+): UpcomingRuns[] {
   return schedules.map((s) => {
     const cron = compileCron(s.cron, s.timezone);
     const last = opts.ledger?.last(s.name);
@@ -475,6 +501,11 @@ export function upcomingRuns(schedules: readonly RuntimeSchedule[], opts: { n?: 
 }
 
 function failedJob(s: RuntimeSchedule, slot: number, err: RuntimeError): string {
-  const fm = [`id: ${slotJobId(s.name, slot)}`, `type: ${s.job.type}`, `schedule: ${JSON.stringify(s.name)}`, `slot: ${JSON.stringify(new Date(slot).toISOString())}`];
+  const fm = [
+    `id: ${slotJobId(s.name, slot)}`,
+    `type: ${s.job.type}`,
+    `schedule: ${JSON.stringify(s.name)}`,
+    `slot: ${JSON.stringify(new Date(slot).toISOString())}`,
+  ];
   return `---\n${fm.join('\n')}\n---\nThe schedule "${s.name}" could not build its job for ${new Date(slot).toISOString()}.\n\n## Error\n\n${err.code}: ${err.message}\n\nFix: ${err.hint ?? '-'}\n`;
 }

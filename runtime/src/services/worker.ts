@@ -25,7 +25,8 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger): Prom
     log,
     metrics: telemetry.metrics,
     usage,
-    onStateChange: (c) => notifier.providerState({ provider: c.provider, host: c.host, state: c.state, ...(c.reason ? { reason: c.reason } : {}) }),
+    onStateChange: (c) =>
+      notifier.providerState({ provider: c.provider, host: c.host, state: c.state, ...(c.reason ? { reason: c.reason } : {}) }),
   });
   try {
     await router.start();
@@ -33,7 +34,16 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger): Prom
     const parts = await openWorkerParts(config, { log });
     // The router writes one usage row per provider call (it is given the job id), so the worker
     // writes none; it only reads token spend for the briefing agent's templates.
-    await runWorker({ config, router, ...parts, notifier, spend: usage, log, metrics: telemetry.metrics, research: researchSettings(config) });
+    await runWorker({
+      config,
+      router,
+      ...parts,
+      notifier,
+      spend: usage,
+      log,
+      metrics: telemetry.metrics,
+      research: researchSettings(config),
+    });
   } finally {
     await router.stop();
     await notifier.close();

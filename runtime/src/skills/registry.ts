@@ -59,7 +59,11 @@ export class SkillRegistry implements SkillResolver {
   async start(): Promise<void> {
     await this.reload();
     if (this.props.watch === false) return;
-    const w = watch(this.props.dir, { ignoreInitial: true, depth: 2, ignored: (p: string) => /(^|[/\\])\.[^/\\]/.test(p.slice(this.props.dir.length)) });
+    const w = watch(this.props.dir, {
+      ignoreInitial: true,
+      depth: 2,
+      ignored: (p: string) => /(^|[/\\])\.[^/\\]/.test(p.slice(this.props.dir.length)),
+    });
     w.on('all', () => this.scheduleReload());
     w.on('error', (e) => this.props.log.warn('skills watcher error', { error: describeError(e) }));
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
@@ -138,7 +142,8 @@ export class SkillRegistry implements SkillResolver {
     let entries: string[];
     try {
       const all = (await readdir(dir, { withFileTypes: true })).filter((d) => !d.name.startsWith('.'));
-      for (const d of all) if (d.isSymbolicLink()) log.warn('skill ignored: a symbolic link is never followed', { path: join(dir, d.name) });
+      for (const d of all)
+        if (d.isSymbolicLink()) log.warn('skill ignored: a symbolic link is never followed', { path: join(dir, d.name) });
       entries = all.filter((d) => d.isDirectory()).map((d) => d.name);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn('cannot read the skills folder', { dir, error: describeError(e) });
@@ -165,7 +170,10 @@ export class SkillRegistry implements SkillResolver {
         }
         const fm = SkillFrontmatterSchema.safeParse(parsed.data);
         if (!fm.success) {
-          log.warn('skill ignored: invalid frontmatter', { path, problems: fm.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+          log.warn('skill ignored: invalid frontmatter', {
+            path,
+            problems: fm.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+          });
           continue;
         }
         const name = fm.data.name ?? folder;

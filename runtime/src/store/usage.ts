@@ -98,7 +98,10 @@ export class UsageStore implements UsageRecorder {
   /** `target`: a data directory (usage.db inside it), a `.db` path, or an open database. */
   constructor(target: string | Db) {
     this.ownsDb = typeof target === 'string';
-    this.db = typeof target === 'string' ? openDatabase(target.endsWith('.db') || target === ':memory:' ? target : join(target, 'usage.db')) : target;
+    this.db =
+      typeof target === 'string'
+        ? openDatabase(target.endsWith('.db') || target === ':memory:' ? target : join(target, 'usage.db'))
+        : target;
     this.db.exec(SCHEMA);
     // Columns added after the first release: an older usage.db gains them in place.
     const cols = new Set((this.db.prepare(`PRAGMA table_info(provider_calls)`).all() as { name: string }[]).map((c) => c.name));

@@ -52,7 +52,9 @@ export function startTelemetry(
       'host.name': config.host,
     }),
     traceExporter: new OTLPTraceExporter({ url: `${base}/v1/traces` }),
-    metricReaders: [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }), exportIntervalMillis: 15_000 })],
+    metricReaders: [
+      new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }), exportIntervalMillis: 15_000 }),
+    ],
     instrumentations: [],
   });
   sdk.start();

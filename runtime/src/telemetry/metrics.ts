@@ -44,7 +44,11 @@ export function otelInstrumentName(m: Metric): string {
 }
 
 function key(labels: Labels): string {
-  return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
 }
 
 function escapeLabel(v: string): string {
@@ -66,7 +70,13 @@ export function createMetrics(meter: Meter = otelMetrics.getMeter('platform-runt
     const name = otelInstrumentName(m);
     if (m.type === 'counter') counters.set(m.name, meter.createCounter(name, { description: m.help }));
     else if (m.type === 'histogram') {
-      histograms.set(m.name, meter.createHistogram(name, { description: m.help, ...(m.buckets ? { advice: { explicitBucketBoundaries: [...m.buckets] } } : {}) }));
+      histograms.set(
+        m.name,
+        meter.createHistogram(name, {
+          description: m.help,
+          ...(m.buckets ? { advice: { explicitBucketBoundaries: [...m.buckets] } } : {}),
+        }),
+      );
     } else gauges.set(m.name, meter.createGauge(name, { description: m.help }));
   }
   const mirror = new Map<string, Map<string, Series>>();

@@ -34,7 +34,20 @@ export class VaultFileError extends RuntimeError {
 }
 
 /** errno codes that say the storage failed, not the file: retry later. */
-const OPERATIONAL = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'EBUSY', 'EAGAIN', 'ENOMEM', 'ESTALE', 'ETIMEDOUT', 'EINTR']);
+const OPERATIONAL = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EIO',
+  'EROFS',
+  'EMFILE',
+  'ENFILE',
+  'EBUSY',
+  'EAGAIN',
+  'ENOMEM',
+  'ESTALE',
+  'ETIMEDOUT',
+  'EINTR',
+]);
 
 export function errnoOf(e: unknown): string | undefined {
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
@@ -75,7 +88,8 @@ export async function readRegularFile(path: string, opts: ReadOptions): Promise<
     const st = await fh.stat();
     if (!st.isFile()) throw new VaultFileError('not-regular', `${path} is not a regular file`);
     if (st.nlink > 1) throw new VaultFileError('hard-link', `${path} has ${st.nlink} hard links; a vault file has one`);
-    if (st.size > opts.maxBytes) throw new VaultFileError('too-large', `the file is ${st.size} bytes; at most ${opts.maxBytes} bytes are read`);
+    if (st.size > opts.maxBytes)
+      throw new VaultFileError('too-large', `the file is ${st.size} bytes; at most ${opts.maxBytes} bytes are read`);
     // Read one byte past the cap: a file growing after the fstat is caught too.
     const buf = Buffer.alloc(Math.min(st.size, opts.maxBytes) + 1);
     let n = 0;
@@ -85,7 +99,8 @@ export async function readRegularFile(path: string, opts: ReadOptions): Promise<
       n += bytesRead;
       if (n === buf.length) break;
     }
-    if (n > opts.maxBytes) throw new VaultFileError('too-large', `the file is over ${opts.maxBytes} bytes; at most ${opts.maxBytes} bytes are read`);
+    if (n > opts.maxBytes)
+      throw new VaultFileError('too-large', `the file is over ${opts.maxBytes} bytes; at most ${opts.maxBytes} bytes are read`);
     return buf.subarray(0, n);
   } catch (e) {
     if (e instanceof RuntimeError) throw e;
@@ -98,7 +113,11 @@ export async function readRegularFile(path: string, opts: ReadOptions): Promise<
 function openError(e: unknown, path: string): unknown {
   const code = errnoOf(e);
   if (code === 'ELOOP') return new VaultFileError('symlink', `${path} is a symbolic link; links are never followed`, { cause: e });
-  if (code === 'EACCES' || code === 'EPERM') return new VaultFileError('unreadable', `${path} cannot be read: ${code}`, { cause: e, hint: 'give the worker read and write access to the file' });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new VaultFileError('unreadable', `${path} cannot be read: ${code}`, {
+      cause: e,
+      hint: 'give the worker read and write access to the file',
+    });
   return toVaultIoError(e, `cannot open ${path}`);
 }
 
@@ -134,7 +153,8 @@ export interface VaultLayout {
  * real folder, is not a link, and resolves inside the vault. Throws VAULT_LAYOUT.
  */
 export async function openVaultLayout(vaultPath: string, folders: Readonly<Record<string, string>>): Promise<VaultLayout> {
-  const layout = (message: string, cause?: unknown): RuntimeError => new RuntimeError('VAULT_LAYOUT', message, cause === undefined ? {} : { cause });
+  const layout = (message: string, cause?: unknown): RuntimeError =>
+    new RuntimeError('VAULT_LAYOUT', message, cause === undefined ? {} : { cause });
   let root: string;
   try {
     await mkdir(vaultPath, { recursive: true });
@@ -146,7 +166,9 @@ export async function openVaultLayout(vaultPath: string, folders: Readonly<Recor
   for (const [key, folder] of Object.entries(folders)) {
     const path = isAbsolute(folder) ? resolve(folder) : join(root, folder);
     if (!isInside(root, path) || path === root) throw layout(`vault folder ${key} (${folder}) is not a folder inside the vault ${root}`);
-    let st = await lstat(path).catch((e: unknown) => (errnoOf(e) === 'ENOENT' ? undefined : Promise.reject(layout(`vault folder ${folder}: ${describeError(e)}`, e))));
+    let st = await lstat(path).catch((e: unknown) =>
+      errnoOf(e) === 'ENOENT' ? undefined : Promise.reject(layout(`vault folder ${folder}: ${describeError(e)}`, e)),
+    );
     if (!st) {
       try {
         await mkdir(path, { recursive: true });
@@ -155,7 +177,8 @@ export async function openVaultLayout(vaultPath: string, folders: Readonly<Recor
         throw layout(`vault folder ${folder} cannot be created: ${describeError(e)}`, e);
       }
     }
-    if (st.isSymbolicLink()) throw layout(`vault folder ${folder} (${path}) is a symbolic link; layout folders must be real folders inside the vault`);
+    if (st.isSymbolicLink())
+      throw layout(`vault folder ${folder} (${path}) is a symbolic link; layout folders must be real folders inside the vault`);
     if (!st.isDirectory()) throw layout(`vault folder ${folder} (${path}) is not a folder`);
     const real = await realpath(path);
     if (!isInside(root, real)) throw layout(`vault folder ${folder} resolves to ${real}, outside the vault ${root} (a link on the way)`);
@@ -198,6 +221,12 @@ export function nameWithSuffix(stem: string, suffix: string, ext: string): strin
  * an id never reach a file name.
  */
 export function idNameHint(id: string): string {
-  if (/^[A-Za-z0-9_-]{1,200}$/.test(id)) return id.slice(-6).toLowerCase().replace(/^[-_]+/, '') || 'id';
+  if (/^[A-Za-z0-9_-]{1,200}$/.test(id))
+    return (
+      id
+        .slice(-6)
+        .toLowerCase()
+        .replace(/^[-_]+/, '') || 'id'
+    );
   return createHash('sha256').update(id).digest('hex').slice(0, 8);
 }

@@ -45,7 +45,10 @@ function locate(text: string): { yaml: string; bodyStart: number } | undefined {
   CLOSE.lastIndex = from;
   const close = open[2] === '' ? null : CLOSE.exec(text);
   if (!close) {
-    throw invalid('the frontmatter block is not closed: no `---` line after the opening one', 'close the YAML block with a `---` line; if the file is still being written it is read again once complete');
+    throw invalid(
+      'the frontmatter block is not closed: no `---` line after the opening one',
+      'close the YAML block with a `---` line; if the file is still being written it is read again once complete',
+    );
   }
   return { yaml: text.slice(from, close.index), bodyStart: close.index + close[0].length };
 }
@@ -59,7 +62,14 @@ export function parseFrontmatter(input: string | Buffer): Frontmatter {
   if (at.yaml.length > MAX_FRONTMATTER_CHARS) {
     throw invalid(`the frontmatter block is ${at.yaml.length} characters; at most ${MAX_FRONTMATTER_CHARS} are read`);
   }
-  const doc = parseDocument(at.yaml, { schema: 'core', uniqueKeys: true, prettyErrors: false, merge: false, strict: true, stringKeys: true });
+  const doc = parseDocument(at.yaml, {
+    schema: 'core',
+    uniqueKeys: true,
+    prettyErrors: false,
+    merge: false,
+    strict: true,
+    stringKeys: true,
+  });
   const problem = doc.errors[0];
   if (problem) throw invalid(`the frontmatter is not valid YAML: ${problem.message.split('\n')[0]}`);
   let data: unknown;

@@ -174,7 +174,9 @@ export class QueueLease {
       const owner = parseOwner(raw);
       const now = performance.now();
       if (!seen || seen.key !== raw || seen.mtimeMs !== mtimeMs) seen = { key: raw, mtimeMs, since: now };
-      const gone = this.goneNow(owner) ?? (now - seen.since >= staleBeats * heartbeatMs ? `its heartbeat stopped ${Math.round(now - seen.since)} ms ago` : undefined);
+      const gone =
+        this.goneNow(owner) ??
+        (now - seen.since >= staleBeats * heartbeatMs ? `its heartbeat stopped ${Math.round(now - seen.since)} ms ago` : undefined);
       if (gone) {
         if (await this.takeOver(raw)) {
           log.warn('took over the queue lease', { lease: this.path, reason: gone, previous: owner ?? raw.slice(0, 200) });
@@ -285,7 +287,9 @@ export class QueueLease {
       return;
     }
     const now = new Date();
-    await utimes(this.path, now, now).catch((e: unknown) => this.props.log.warn('queue lease heartbeat failed', { lease: this.path, error: describeError(e) }));
+    await utimes(this.path, now, now).catch((e: unknown) =>
+      this.props.log.warn('queue lease heartbeat failed', { lease: this.path, error: describeError(e) }),
+    );
   }
 
   private lockedError(): RuntimeError {

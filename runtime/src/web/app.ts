@@ -108,7 +108,8 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
           cross = true;
         }
       } else if (origin === 'null') cross = true;
-      if (cross) return sendError(reply, httpError('FORBIDDEN', 'cross-origin writes are refused', 'use the control panel from its own address'));
+      if (cross)
+        return sendError(reply, httpError('FORBIDDEN', 'cross-origin writes are refused', 'use the control panel from its own address'));
     }
     const wait = limiter.take(req.identity.id);
     if (wait > 0) {
@@ -124,7 +125,8 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((e, req, reply) => {
     const err = toHttpError(e);
-    if (err.httpStatus >= 500) deps.log.error('request failed', { method: req.method, url: req.url, code: err.code, error: e instanceof Error ? e : String(e) });
+    if (err.httpStatus >= 500)
+      deps.log.error('request failed', { method: req.method, url: req.url, code: err.code, error: e instanceof Error ? e : String(e) });
     return sendError(reply, err);
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, httpError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));

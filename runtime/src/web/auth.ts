@@ -65,7 +65,8 @@ export class RequestAuthenticator implements Authenticator {
   }
 
   private async verifyAccess(jwt: string): Promise<Identity> {
-    if (!this.access || !this.jwks || !this.issuer) throw unauthorized('Cloudflare Access is not configured on this server; use an API token');
+    if (!this.access || !this.jwks || !this.issuer)
+      throw unauthorized('Cloudflare Access is not configured on this server; use an API token');
     try {
       const { payload } = await jwtVerify(jwt, this.jwks, {
         issuer: this.issuer,

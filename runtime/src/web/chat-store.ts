@@ -229,7 +229,10 @@ export class ChatStore {
   /** `target`: a data directory (chat.db inside it), a `.db` path, `:memory:`, or an open database. */
   constructor(target: string | Db, opts: { now?: () => Date } = {}) {
     this.ownsDb = typeof target === 'string';
-    this.db = typeof target === 'string' ? openDatabase(target.endsWith('.db') || target === ':memory:' ? target : join(target, 'chat.db')) : target;
+    this.db =
+      typeof target === 'string'
+        ? openDatabase(target.endsWith('.db') || target === ':memory:' ? target : join(target, 'chat.db'))
+        : target;
     this.db.exec(SCHEMA);
     this.now = opts.now ?? (() => new Date());
   }
@@ -243,7 +246,9 @@ export class ChatStore {
     const id = randomUUID();
     const t = this.now().toISOString();
     this.db
-      .prepare(`INSERT INTO sessions (id, title, model, system, skills, use_vault, head_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)`)
+      .prepare(
+        `INSERT INTO sessions (id, title, model, system, skills, use_vault, head_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
+      )
       .run(id, s.title, s.model, s.system ?? '', JSON.stringify(s.skills ?? []), s.useVault ? 1 : 0, t, t);
     return this.getSession(id)!;
   }
@@ -262,7 +267,9 @@ export class ChatStore {
   /** Newest first; `before` is the cursor a previous page returned. */
   listSessions(limit: number, before?: { updatedAt: string; id: string }): Session[] {
     const rows = before
-      ? this.db.prepare(`SELECT * FROM sessions WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?`).all(before.updatedAt, before.id, limit)
+      ? this.db
+          .prepare(`SELECT * FROM sessions WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?`)
+          .all(before.updatedAt, before.id, limit)
       : this.db.prepare(`SELECT * FROM sessions ORDER BY updated_at DESC, id DESC LIMIT ?`).all(limit);
     return (rows as SessionRow[]).map(toSession);
   }
@@ -296,16 +303,27 @@ export class ChatStore {
   }
 
   messages(sessionId: string): Message[] {
-    return (this.db.prepare(`SELECT * FROM messages WHERE session_id = ? ORDER BY created_at, rowid`).all(sessionId) as MessageRow[]).map(toMessage);
+    return (this.db.prepare(`SELECT * FROM messages WHERE session_id = ? ORDER BY created_at, rowid`).all(sessionId) as MessageRow[]).map(
+      toMessage,
+    );
   }
 
   /** Adds a message under `parentId` and makes it the session's head. */
-  addMessage(m: { sessionId: string; parentId: string | null; role: MessageRole; content: string; model?: string | null; status?: MessageStatus }): Message {
+  addMessage(m: {
+    sessionId: string;
+    parentId: string | null;
+    role: MessageRole;
+    content: string;
+    model?: string | null;
+    status?: MessageStatus;
+  }): Message {
     const id = randomUUID();
     const t = this.now().toISOString();
     const tx = this.db.transaction(() => {
       this.db
-        .prepare(`INSERT INTO messages (id, session_id, parent_id, role, content, model, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .prepare(
+          `INSERT INTO messages (id, session_id, parent_id, role, content, model, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
         .run(id, m.sessionId, m.parentId, m.role, m.content, m.model ?? null, m.status ?? 'complete', t);
       this.db.prepare(`UPDATE sessions SET head_id = ?, updated_at = ? WHERE id = ?`).run(id, t, m.sessionId);
     });
@@ -316,13 +334,32 @@ export class ChatStore {
   /** Ends an assistant message: its final text, status and figures. */
   finishMessage(
     id: string,
-    f: { content: string; status: MessageStatus; errorCode?: string; errorMessage?: string; tokensIn?: number; tokensOut?: number; ttftMs?: number; durationMs?: number },
+    f: {
+      content: string;
+      status: MessageStatus;
+      errorCode?: string;
+      errorMessage?: string;
+      tokensIn?: number;
+      tokensOut?: number;
+      ttftMs?: number;
+      durationMs?: number;
+    },
   ): void {
     this.db
       .prepare(
         `UPDATE messages SET content = ?, status = ?, error_code = ?, error_message = ?, tokens_in = ?, tokens_out = ?, ttft_ms = ?, duration_ms = ? WHERE id = ?`,
       )
-      .run(f.content, f.status, f.errorCode ?? null, f.errorMessage ?? null, f.tokensIn ?? null, f.tokensOut ?? null, f.ttftMs ?? null, f.durationMs ?? null, id);
+      .run(
+        f.content,
+        f.status,
+        f.errorCode ?? null,
+        f.errorMessage ?? null,
+        f.tokensIn ?? null,
+        f.tokensOut ?? null,
+        f.ttftMs ?? null,
+        f.durationMs ?? null,
+        id,
+      );
   }
 
   /** Shows the branch through `messageId`: the head becomes its newest descendant leaf. */
@@ -370,10 +407,40 @@ export class ChatStore {
          FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid JOIN sessions s ON s.id = m.session_id
          WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?`,
       )
-      .all(HIT_OPEN, HIT_CLOSE, q, limit) as { messageId: string; sessionId: string; sessionTitle: string; role: MessageRole; createdAt: string; snip: string; rank: number }[];
+      .all(HIT_OPEN, HIT_CLOSE, q, limit) as {
+      messageId: string;
+      sessionId: string;
+      sessionTitle: string;
+      role: MessageRole;
+      createdAt: string;
+      snip: string;
+      rank: number;
+    }[];
     const hits = [
-      ...titles.map((t) => ({ rank: t.rank, hit: { kind: 'title' as const, sessionId: t.sessionId, sessionTitle: t.sessionTitle, messageId: null, role: null, snippet: snippetParts(t.snip), createdAt: t.createdAt } })),
-      ...msgs.map((m) => ({ rank: m.rank, hit: { kind: 'message' as const, sessionId: m.sessionId, sessionTitle: m.sessionTitle, messageId: m.messageId, role: m.role, snippet: snippetParts(m.snip), createdAt: m.createdAt } })),
+      ...titles.map((t) => ({
+        rank: t.rank,
+        hit: {
+          kind: 'title' as const,
+          sessionId: t.sessionId,
+          sessionTitle: t.sessionTitle,
+          messageId: null,
+          role: null,
+          snippet: snippetParts(t.snip),
+          createdAt: t.createdAt,
+        },
+      })),
+      ...msgs.map((m) => ({
+        rank: m.rank,
+        hit: {
+          kind: 'message' as const,
+          sessionId: m.sessionId,
+          sessionTitle: m.sessionTitle,
+          messageId: m.messageId,
+          role: m.role,
+          snippet: snippetParts(m.snip),
+          createdAt: m.createdAt,
+        },
+      })),
     ];
     hits.sort((a, b) => a.rank - b.rank);
     return hits.slice(0, limit).map((h) => h.hit);

@@ -31,7 +31,8 @@ web environment (besides the runtime's):
 
 /** The built UI next to this package, if it has been built. */
 export function defaultUiDir(): string | undefined {
-  for (const c of [resolve(import.meta.dirname, '../../ui/dist'), resolve(import.meta.dirname, '../ui/dist')]) if (existsSync(join(c, 'index.html'))) return c;
+  for (const c of [resolve(import.meta.dirname, '../../ui/dist'), resolve(import.meta.dirname, '../ui/dist')])
+    if (existsSync(join(c, 'index.html'))) return c;
   return undefined;
 }
 
@@ -43,26 +44,32 @@ export async function runWebService(argv: readonly string[], env: Env, log: Logg
     io.stderr(`runtime web: unknown option ${unknown.join(' ')}\n\n${WEB_USAGE}`);
     return 2;
   }
-  const [{ loadConfig }, { webSettingsFromEnv }, { startTelemetry }, { UsageStore }, { Router }, { createWebServer }, { SkillRegistry }] = await Promise.all([
-    import('../config/index.js'),
-    import('./settings.js'),
-    import('../telemetry/index.js'),
-    import('../store/usage.js'),
-    import('../router/index.js'),
-    import('./server.js'),
-    import('../skills/registry.js'),
-  ]);
+  const [{ loadConfig }, { webSettingsFromEnv }, { startTelemetry }, { UsageStore }, { Router }, { createWebServer }, { SkillRegistry }] =
+    await Promise.all([
+      import('../config/index.js'),
+      import('./settings.js'),
+      import('../telemetry/index.js'),
+      import('../store/usage.js'),
+      import('../router/index.js'),
+      import('./server.js'),
+      import('../skills/registry.js'),
+    ]);
   const config = loadConfig(env);
   for (const w of config.warnings) log.warn(w);
   const uiDir = defaultUiDir();
   const settings = webSettingsFromEnv(env, config, { authOff: flags.includes('--no-auth'), ...(uiDir ? { uiDir } : {}) });
-  if (!settings.uiDir) log.warn('the control panel is not built: only the API is served', { hint: 'run `make build` (it builds runtime/ui/dist)' });
+  if (!settings.uiDir)
+    log.warn('the control panel is not built: only the API is served', { hint: 'run `make build` (it builds runtime/ui/dist)' });
   const telemetry = startTelemetry(config, 'web', log);
   const usage = new UsageStore(config.dataDir);
   const router = new Router({ config, log, metrics: telemetry.metrics, usage });
   const skills = new SkillRegistry({ dir: join(config.vault.path, config.vault.folders.skills), log });
   await router.start();
-  await skills.start().catch((e: unknown) => log.warn('skills could not be loaded; sessions run without them', { error: e instanceof Error ? e : String(e) }));
+  await skills
+    .start()
+    .catch((e: unknown) =>
+      log.warn('skills could not be loaded; sessions run without them', { error: e instanceof Error ? e : String(e) }),
+    );
   const server = await createWebServer({ config, settings, log, router, usage, skills });
   await server.listen();
   await new Promise<void>((done) => {
@@ -122,7 +129,11 @@ export async function runTokenCommand(argv: readonly string[], env: Env, io: Web
     }
     if (sub === 'list') {
       const list = tokens.list();
-      io.stdout(list.length ? `${list.map((t) => [t.id, t.scope, t.revokedAt ? 'revoked' : 'active', t.lastUsedAt ?? 'never used', t.name].join('\t')).join('\n')}\n` : 'no tokens\n');
+      io.stdout(
+        list.length
+          ? `${list.map((t) => [t.id, t.scope, t.revokedAt ? 'revoked' : 'active', t.lastUsedAt ?? 'never used', t.name].join('\t')).join('\n')}\n`
+          : 'no tokens\n',
+      );
       return 0;
     }
     io.stderr(`runtime token: ${sub ? `unknown command "${sub}"` : 'which command?'}\n\n${WEB_USAGE}`);

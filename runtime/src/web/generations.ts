@@ -177,7 +177,11 @@ export class GenerationRegistry {
     g.unwatchedTimer = setTimeout(() => {
       g.unwatchedTimer = undefined;
       if (g.watchers.size === 0 && g.status === 'running') {
-        this.props.log.info('generation stopped: nobody watching', { generation: g.id, session: g.sessionId, afterMs: this.props.unwatchedStopMs });
+        this.props.log.info('generation stopped: nobody watching', {
+          generation: g.id,
+          session: g.sessionId,
+          afterMs: this.props.unwatchedStopMs,
+        });
         void this.stop(g.id, 'unwatched');
       }
     }, this.props.unwatchedStopMs);
@@ -202,7 +206,11 @@ export class GenerationRegistry {
     let error: RuntimeError | undefined;
     let finishReason: string | undefined;
     try {
-      const stream = this.props.source.chat(g.model, { messages, ...(system ? { system } : {}) }, { signal: g.controller.signal, mode: 'chat', sessionId: g.sessionId });
+      const stream = this.props.source.chat(
+        g.model,
+        { messages, ...(system ? { system } : {}) },
+        { signal: g.controller.signal, mode: 'chat', sessionId: g.sessionId },
+      );
       for await (const ev of stream) {
         if (ev.type === 'text') {
           if (!ev.delta) continue;
@@ -239,7 +247,12 @@ export class GenerationRegistry {
       this.props.log.error('storing a finished answer failed', { generation: g.id, error: describeError(e) });
     }
     if (error && !aborted) this.emit(g, 'error', { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
-    this.emit(g, 'done', { status, messageId: g.messageId, ...(g.stopReason ? { stopReason: g.stopReason } : {}), ...(finishReason && !aborted ? { finishReason } : {}) });
+    this.emit(g, 'done', {
+      status,
+      messageId: g.messageId,
+      ...(g.stopReason ? { stopReason: g.stopReason } : {}),
+      ...(finishReason && !aborted ? { finishReason } : {}),
+    });
     for (const w of g.watchers) w.end();
     g.watchers.clear();
     const t = setTimeout(() => {

@@ -69,7 +69,10 @@ export class HealthMonitor {
       await res.body?.cancel();
       return res.ok ? { state: 'up' } : { state: 'down', reason: `HTTP ${res.status} from ${config.services.mcpUrl}/healthz` };
     });
-    this.add('retrieval', 'retrieval', async () => ({ state: 'unconfigured', reason: 'RAG_UNAVAILABLE: retrieval over the vault is not built in this version' }));
+    this.add('retrieval', 'retrieval', async () => ({
+      state: 'unconfigured',
+      reason: 'RAG_UNAVAILABLE: retrieval over the vault is not built in this version',
+    }));
     this.add('vault', 'vault', async () => {
       const queue = join(config.vault.path, config.vault.folders.queue);
       const st = await lstat(config.vault.path);
@@ -124,7 +127,10 @@ export class HealthMonitor {
       r = await Promise.race([
         probe(),
         new Promise<{ state: DependencyState; reason: string }>((resolve) => {
-          const t = setTimeout(() => resolve({ state: 'down', reason: `no answer within ${this.props.timeoutMs} ms` }), this.props.timeoutMs);
+          const t = setTimeout(
+            () => resolve({ state: 'down', reason: `no answer within ${this.props.timeoutMs} ms` }),
+            this.props.timeoutMs,
+          );
           t.unref();
         }),
       ]);
@@ -132,8 +138,15 @@ export class HealthMonitor {
       r = { state: 'down', reason: describeError(e) };
     }
     const prev = this.entries.get(name)!;
-    if (prev.state !== r.state && prev.state !== 'unknown') this.props.log.info('dependency state changed', { dependency: name, from: prev.state, to: r.state, reason: r.reason });
-    this.entries.set(name, { ...prev, state: r.state, reason: r.reason ?? null, latencyMs: Math.round(performance.now() - started), checkedAt: new Date().toISOString() });
+    if (prev.state !== r.state && prev.state !== 'unknown')
+      this.props.log.info('dependency state changed', { dependency: name, from: prev.state, to: r.state, reason: r.reason });
+    this.entries.set(name, {
+      ...prev,
+      state: r.state,
+      reason: r.reason ?? null,
+      latencyMs: Math.round(performance.now() - started),
+      checkedAt: new Date().toISOString(),
+    });
   }
 
   snapshot(): HealthSnapshot {

@@ -28,7 +28,8 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where: str
 
 /** Refuses read-only identities on a route that changes something. */
 export function requireWrite(req: FastifyRequest): void {
-  if (req.identity?.scope !== 'write') throw httpError('FORBIDDEN', 'this API token is read-only', 'create a token with scope write for this action');
+  if (req.identity?.scope !== 'write')
+    throw httpError('FORBIDDEN', 'this API token is read-only', 'create a token with scope write for this action');
 }
 
 export interface ErrorBody {
@@ -65,7 +66,8 @@ export function toHttpError(e: unknown): RuntimeError {
     default:
       break;
   }
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return httpError('BAD_REQUEST', msg, undefined, fe.statusCode);
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
+    return httpError('BAD_REQUEST', msg, undefined, fe.statusCode);
   return new RuntimeError('INTERNAL', 'an unexpected error; the server log has the details', { cause: e });
 }
 

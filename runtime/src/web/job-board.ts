@@ -68,7 +68,10 @@ function splitFrontmatter(raw: string): { data: Record<string, unknown> | null; 
   try {
     // YAML only: the `yaml` package evaluates nothing and custom tags are refused.
     const data: unknown = parseYaml(m[1]!, { customTags: [], maxAliasCount: 50 });
-    return { data: data && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : null, body: text.slice(m[0].length) };
+    return {
+      data: data && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : null,
+      body: text.slice(m[0].length),
+    };
   } catch {
     return { data: null, body: text.slice(m[0].length) };
   }
@@ -104,7 +107,10 @@ export class JobBoard {
   }
 
   async list(): Promise<Record<JobState, JobSummary[]> & { counts: Record<JobState, number> }> {
-    const out = { queued: [], active: [], completed: [], failed: [], counts: { queued: 0, active: 0, completed: 0, failed: 0 } } as Record<JobState, JobSummary[]> & { counts: Record<JobState, number> };
+    const out = { queued: [], active: [], completed: [], failed: [], counts: { queued: 0, active: 0, completed: 0, failed: 0 } } as Record<
+      JobState,
+      JobSummary[]
+    > & { counts: Record<JobState, number> };
     await Promise.all(
       JOB_STATES.map(async (state) => {
         const files = await this.files(state);
@@ -161,10 +167,13 @@ export class JobBoard {
     if (s.notify !== undefined) fm.notify = s.notify;
     const checked = JobFrontmatterSchema.safeParse(fm);
     if (!checked.success) {
-      throw new RuntimeError('JOB_INVALID', checked.error.issues.map((i) => `${i.path.join('.') || 'job'}: ${i.message}`).join('; '), { httpStatus: 400 });
+      throw new RuntimeError('JOB_INVALID', checked.error.issues.map((i) => `${i.path.join('.') || 'job'}: ${i.message}`).join('; '), {
+        httpStatus: 400,
+      });
     }
     const raw = `${Object.keys(fm).length ? `---\n${stringifyYaml(fm)}---\n\n` : ''}${s.prompt.trim()}\n`;
-    if (Buffer.byteLength(raw) > this.maxBytes) throw new RuntimeError('PAYLOAD_TOO_LARGE', `the job file would be ${Buffer.byteLength(raw)} bytes, over ${this.maxBytes}`);
+    if (Buffer.byteLength(raw) > this.maxBytes)
+      throw new RuntimeError('PAYLOAD_TOO_LARGE', `the job file would be ${Buffer.byteLength(raw)} bytes, over ${this.maxBytes}`);
     try {
       parseJobDocument(raw);
     } catch (e) {
@@ -232,8 +241,10 @@ export class JobBoard {
     try {
       fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (e) {
-      if (isErrno(e, 'ENOENT')) throw new RuntimeError('NOT_FOUND', `no job ${name} here (the worker may have moved it)`, { hint: 'reload the queue list' });
-      if (isErrno(e, 'ELOOP')) throw new RuntimeError('BAD_REQUEST', `${name} is a symbolic link; the runtime never follows links in the vault`);
+      if (isErrno(e, 'ENOENT'))
+        throw new RuntimeError('NOT_FOUND', `no job ${name} here (the worker may have moved it)`, { hint: 'reload the queue list' });
+      if (isErrno(e, 'ELOOP'))
+        throw new RuntimeError('BAD_REQUEST', `${name} is a symbolic link; the runtime never follows links in the vault`);
       throw new RuntimeError('QUEUE_IO', `cannot read ${name}: ${describeError(e)}`);
     }
     try {

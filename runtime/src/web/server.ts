@@ -53,12 +53,32 @@ export async function createWebServer(deps: WebServerDeps): Promise<WebServer> {
     retentionMs: settings.retentionMs,
     maxGenerations: settings.limits.maxGenerations,
   });
-  const health = new HealthMonitor({ config, db: chats.db, log: log.child({ component: 'health' }), intervalMs: settings.healthIntervalMs, timeoutMs: settings.healthTimeoutMs });
+  const health = new HealthMonitor({
+    config,
+    db: chats.db,
+    log: log.child({ component: 'health' }),
+    intervalMs: settings.healthIntervalMs,
+    timeoutMs: settings.healthTimeoutMs,
+  });
   if (settings.auth.mode === 'off') {
-    log.warn('AUTH IS OFF: every request is treated as the local operator with write access; never expose this server', { flag: '--no-auth / WEB_AUTH=off' });
+    log.warn('AUTH IS OFF: every request is treated as the local operator with write access; never expose this server', {
+      flag: '--no-auth / WEB_AUTH=off',
+    });
   }
   const auth = settings.auth.mode === 'access' ? new RequestAuthenticator(settings.auth, tokens) : new NoAuth();
-  const app = await buildApp({ config, settings, log, router: deps.router, usage: deps.usage, chats, tokens, generations, health, auth, ...(deps.skills ? { skills: deps.skills } : {}) });
+  const app = await buildApp({
+    config,
+    settings,
+    log,
+    router: deps.router,
+    usage: deps.usage,
+    chats,
+    tokens,
+    generations,
+    health,
+    auth,
+    ...(deps.skills ? { skills: deps.skills } : {}),
+  });
   health.start();
   const server: WebServer = {
     app,

@@ -61,7 +61,10 @@ export type AccessAuth = z.output<typeof AccessAuthSchema>;
 
 export function parseWebSettings(input: WebSettingsInput): WebSettings {
   const r = WebSettingsSchema.safeParse(input);
-  if (!r.success) throw new RuntimeError('CONFIG_INVALID', `web settings are invalid:\n${z.prettifyError(r.error)}`, { hint: 'see `runtime web --help` for the variables' });
+  if (!r.success)
+    throw new RuntimeError('CONFIG_INVALID', `web settings are invalid:\n${z.prettifyError(r.error)}`, {
+      hint: 'see `runtime web --help` for the variables',
+    });
   return r.data;
 }
 
@@ -70,7 +73,11 @@ export function parseWebSettings(input: WebSettingsInput): WebSettings {
  * CF_ACCESS_TEAM_DOMAIN, CF_ACCESS_AUD, CF_ACCESS_JWKS_URL, WEB_UI_DIR, WEB_HEARTBEAT_MS,
  * WEB_UNWATCHED_STOP_MS, WEB_RATE_PER_MINUTE. `authOff` is the `--no-auth` flag.
  */
-export function webSettingsFromEnv(env: Env, config: Pick<RuntimeConfig, 'ports'>, opts: { authOff?: boolean; uiDir?: string } = {}): WebSettings {
+export function webSettingsFromEnv(
+  env: Env,
+  config: Pick<RuntimeConfig, 'ports'>,
+  opts: { authOff?: boolean; uiDir?: string } = {},
+): WebSettings {
   const problems: string[] = [];
   const num = (name: string): number | undefined => {
     const v = env[name];
@@ -83,7 +90,8 @@ export function webSettingsFromEnv(env: Env, config: Pick<RuntimeConfig, 'ports'
   let auth: WebSettingsInput['auth'];
   if (mode === 'off') auth = { mode: 'off' };
   else if (mode === 'access') {
-    if (!env.CF_ACCESS_TEAM_DOMAIN) problems.push('CF_ACCESS_TEAM_DOMAIN is not set (the Cloudflare Access team domain, e.g. myteam.cloudflareaccess.com)');
+    if (!env.CF_ACCESS_TEAM_DOMAIN)
+      problems.push('CF_ACCESS_TEAM_DOMAIN is not set (the Cloudflare Access team domain, e.g. myteam.cloudflareaccess.com)');
     if (!env.CF_ACCESS_AUD) problems.push('CF_ACCESS_AUD is not set (the Access application audience tag)');
     auth = {
       mode: 'access',

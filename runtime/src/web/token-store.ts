@@ -66,7 +66,9 @@ export class TokenStore {
   create(name: string, scope: TokenScope): { token: string; info: ApiToken } {
     const id = randomUUID().replace(/-/g, '');
     const secret = randomBytes(32).toString('base64url');
-    this.db.prepare(`INSERT INTO api_tokens (id, name, scope, hash, created_at) VALUES (?, ?, ?, ?, ?)`).run(id, name, scope, hashSecret(secret), this.now().toISOString());
+    this.db
+      .prepare(`INSERT INTO api_tokens (id, name, scope, hash, created_at) VALUES (?, ?, ?, ?, ?)`)
+      .run(id, name, scope, hashSecret(secret), this.now().toISOString());
     return { token: `rt_${id}_${secret}`, info: this.get(id)! };
   }
 

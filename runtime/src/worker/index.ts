@@ -22,7 +22,9 @@ import type { Metrics } from '../telemetry/metrics.js';
  * or openWorkerParts() for the vault folder queue) so another queue can take the folder's place.
  */
 
-export type WorkerConfig = Pick<RuntimeConfig, 'vault' | 'dataDir'> & { routing: Pick<RuntimeConfig['routing'], 'default'> } & Partial<Pick<RuntimeConfig, 'schedules'>>;
+export type WorkerConfig = Pick<RuntimeConfig, 'vault' | 'dataDir'> & { routing: Pick<RuntimeConfig['routing'], 'default'> } & Partial<
+    Pick<RuntimeConfig, 'schedules'>
+  >;
 
 export type { JobHeldNotice, JobNotice, JobNotifier } from '../notify/notices.js';
 
@@ -106,7 +108,15 @@ export function createWorker(deps: WorkerDeps): Worker {
   };
 
   const report = (o: JobOutcome): void => {
-    const fields = { file: o.name, jobId: o.jobId, type: o.type, model: o.model, durationMs: o.durationMs, output: o.output, to: o.finalPath };
+    const fields = {
+      file: o.name,
+      jobId: o.jobId,
+      type: o.type,
+      model: o.model,
+      durationMs: o.durationMs,
+      output: o.output,
+      to: o.finalPath,
+    };
     if (o.status === 'failed') log.warn('job failed', { ...fields, error: o.error });
     else log.info(`job ${o.status}`, fields);
     if (o.status !== 'requeued') {
@@ -134,7 +144,14 @@ export function createWorker(deps: WorkerDeps): Worker {
   };
 
   const onRateLimited = (job: { name: string; jobId: string }, n: RateLimitNotice): void => {
-    log.warn('job held: provider rate limit', { file: job.name, jobId: job.jobId, model: n.model, attempt: n.attempt, waitMs: n.waitMs, retryAfterMs: n.retryAfterMs });
+    log.warn('job held: provider rate limit', {
+      file: job.name,
+      jobId: job.jobId,
+      model: n.model,
+      attempt: n.attempt,
+      waitMs: n.waitMs,
+      retryAfterMs: n.retryAfterMs,
+    });
     const notifier = deps.notifier;
     if (!notifier?.jobHeld) return;
     const notice: JobHeldNotice = {

@@ -105,9 +105,7 @@ export function AdminPage({ onError }: { onError: (e: unknown) => void }) {
                   <button
                     className="icon"
                     aria-label={`revoke ${t.name}`}
-                    onClick={() =>
-                      api('DELETE', `/api/tokens/${t.id}`).then(load, onError)
-                    }
+                    onClick={() => api('DELETE', `/api/tokens/${t.id}`).then(load, onError)}
                   >
                     revoke
                   </button>

@@ -13,7 +13,8 @@ import { SessionsPane } from './sessions-pane';
  * (see help.tsx); under 700 px the panes stack into one column.
  */
 
-type Route = { view: 'chat'; sessionId: string | null } | { view: 'queue' } | { view: 'admin' } | { view: 'job'; state: string; name: string };
+type Route =
+  { view: 'chat'; sessionId: string | null } | { view: 'queue' } | { view: 'admin' } | { view: 'job'; state: string; name: string };
 
 function parseRoute(path: string): Route {
   const m = /^\/ui\/session\/([0-9a-f-]{36})$/.exec(path);
@@ -97,7 +98,8 @@ export function App() {
             if (!s || s.generationId !== generationId) return s;
             if (ev.event === 'token') return { ...s, text: s.text + (ev.data as { text: string }).text };
             if (ev.event === 'usage') return { ...s, usage: ev.data as Streaming['usage'] };
-            if (ev.event === 'error') return { ...s, error: `${(ev.data as { code: string }).code}: ${(ev.data as { message: string }).message}` };
+            if (ev.event === 'error')
+              return { ...s, error: `${(ev.data as { code: string }).code}: ${(ev.data as { message: string }).message}` };
             if (ev.event === 'done') return { ...s, status: (ev.data as { status: Streaming['status'] }).status };
             return s;
           });
@@ -184,7 +186,10 @@ export function App() {
     }
   }, [streaming, fail]);
 
-  const regenerate = useCallback((m: Message) => sessionId && start(api<Started>('POST', `/api/sessions/${sessionId}/regenerate`, { messageId: m.id })), [sessionId, start]);
+  const regenerate = useCallback(
+    (m: Message) => sessionId && start(api<Started>('POST', `/api/sessions/${sessionId}/regenerate`, { messageId: m.id })),
+    [sessionId, start],
+  );
 
   const showSibling = useCallback(
     async (messageId: string) => {
@@ -229,7 +234,8 @@ export function App() {
   // Keyboard shortcuts (help.tsx lists them).
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
-      const typing = e.target instanceof HTMLElement && (e.target.tagName === 'INPUT' || e.target.tagName === 'TEXTAREA' || e.target.isContentEditable);
+      const typing =
+        e.target instanceof HTMLElement && (e.target.tagName === 'INPUT' || e.target.tagName === 'TEXTAREA' || e.target.isContentEditable);
       if (e.key === 'Escape') {
         if (help) return setHelp(false);
         if (streaming?.status === 'running') {
@@ -272,7 +278,11 @@ export function App() {
           <button className={route.view === 'chat' ? 'tab on' : 'tab'} onClick={() => go(chatPath())}>
             chat
           </button>
-          <button className={route.view === 'queue' || route.view === 'job' ? 'tab on' : 'tab'} onClick={() => go('/ui/queue')} data-testid="queue-tab">
+          <button
+            className={route.view === 'queue' || route.view === 'job' ? 'tab on' : 'tab'}
+            onClick={() => go('/ui/queue')}
+            data-testid="queue-tab"
+          >
             queue
           </button>
           <button className={route.view === 'admin' ? 'tab on' : 'tab'} onClick={() => go('/ui/admin')} data-testid="admin-tab">
@@ -282,7 +292,11 @@ export function App() {
         <span
           className={`health ${health?.status ?? 'unknown'}`}
           data-testid="health"
-          title={health ? health.dependencies.map((d) => `${d.name}: ${d.state}${d.reason ? ` (${d.reason})` : ''}`).join('\n') : 'health unknown'}
+          title={
+            health
+              ? health.dependencies.map((d) => `${d.name}: ${d.state}${d.reason ? ` (${d.reason})` : ''}`).join('\n')
+              : 'health unknown'
+          }
         >
           ● {health ? (down.length ? `${down.length} down: ${down.map((d) => d.name).join(', ')}` : health.status) : 'no answer'}
         </span>
@@ -300,8 +314,25 @@ export function App() {
       )}
       {route.view === 'chat' ? (
         <main className="panes">
-          <SessionsPane sessions={sessions} current={sessionId} searchRef={searchRef} onOpen={(id) => go(`/ui/session/${id}`)} onNew={newChat} onRename={(id, title) => updateSession({ title }, id)} onDelete={deleteSession} onError={fail} />
-          <ChatPane view={view} streaming={streaming} composerRef={composerRef} onSend={send} onStop={stop} onRegenerate={regenerate} onSibling={showSibling} />
+          <SessionsPane
+            sessions={sessions}
+            current={sessionId}
+            searchRef={searchRef}
+            onOpen={(id) => go(`/ui/session/${id}`)}
+            onNew={newChat}
+            onRename={(id, title) => updateSession({ title }, id)}
+            onDelete={deleteSession}
+            onError={fail}
+          />
+          <ChatPane
+            view={view}
+            streaming={streaming}
+            composerRef={composerRef}
+            onSend={send}
+            onStop={stop}
+            onRegenerate={regenerate}
+            onSibling={showSibling}
+          />
           <Inspector view={view} models={models} streaming={streaming} onUpdate={updateSession} onNotice={setNotice} />
         </main>
       ) : route.view === 'admin' ? (

@@ -59,14 +59,28 @@ export function ChatPane(p: {
             <article key={m.id} className={`msg ${m.role}`} data-testid={`msg-${m.role}`} data-status={status}>
               <header>
                 <span className="who">{m.role === 'user' ? 'you' : (m.model ?? 'assistant')}</span>
-                {status !== 'complete' && <span className={`badge ${status}`} data-testid="status">{status === 'running' ? 'writing…' : status}</span>}
+                {status !== 'complete' && (
+                  <span className={`badge ${status}`} data-testid="status">
+                    {status === 'running' ? 'writing…' : status}
+                  </span>
+                )}
                 {m.siblings.length > 1 && (
                   <span className="siblings">
-                    <button className="icon" disabled={idx <= 0} onClick={() => p.onSibling(m.siblings[idx - 1]!)} aria-label="previous version">
+                    <button
+                      className="icon"
+                      disabled={idx <= 0}
+                      onClick={() => p.onSibling(m.siblings[idx - 1]!)}
+                      aria-label="previous version"
+                    >
                       ‹
                     </button>
                     {idx + 1}/{m.siblings.length}
-                    <button className="icon" disabled={idx >= m.siblings.length - 1} onClick={() => p.onSibling(m.siblings[idx + 1]!)} aria-label="next version">
+                    <button
+                      className="icon"
+                      disabled={idx >= m.siblings.length - 1}
+                      onClick={() => p.onSibling(m.siblings[idx + 1]!)}
+                      aria-label="next version"
+                    >
                       ›
                     </button>
                   </span>
@@ -97,7 +111,11 @@ export function ChatPane(p: {
                     if (t) void p.onSend(t, m.id);
                   }}
                 >
-                  <textarea value={editing.text} onChange={(e) => setEditing({ id: m.id, text: e.target.value })} aria-label="edit message" />
+                  <textarea
+                    value={editing.text}
+                    onChange={(e) => setEditing({ id: m.id, text: e.target.value })}
+                    aria-label="edit message"
+                  />
                   <button type="submit">send edited</button>
                   <button type="button" onClick={() => setEditing(null)}>
                     cancel

@@ -17,7 +17,13 @@ export function Inspector(p: {
   const last = [...(p.view?.messages ?? [])].reverse().find((m) => m.role === 'assistant');
   const live = p.streaming;
   const figures = live?.usage
-    ? { in: live.usage.inputTokens, out: live.usage.outputTokens, ttft: live.usage.timeToFirstTokenMs ?? null, dur: live.usage.durationMs, state: live.status }
+    ? {
+        in: live.usage.inputTokens,
+        out: live.usage.outputTokens,
+        ttft: live.usage.timeToFirstTokenMs ?? null,
+        dur: live.usage.durationMs,
+        state: live.status,
+      }
     : last
       ? { in: last.tokensIn, out: last.tokensOut, ttft: last.ttftMs, dur: last.durationMs, state: live?.status ?? last.status }
       : null;
@@ -55,12 +61,23 @@ export function Inspector(p: {
       {s && (
         <>
           <h3>system prompt</h3>
-          <textarea value={system} onChange={(e) => setSystem(e.target.value)} onBlur={() => system !== s.system && p.onUpdate({ system })} aria-label="system prompt" rows={3} />
+          <textarea
+            value={system}
+            onChange={(e) => setSystem(e.target.value)}
+            onBlur={() => system !== s.system && p.onUpdate({ system })}
+            aria-label="system prompt"
+            rows={3}
+          />
           <h3>skills</h3>
           {p.models?.skills.length ? (
             p.models.skills.map((k) => (
               <label key={k.name} className="check" title={k.description}>
-                <input type="checkbox" checked={s.skills.includes(k.name)} onChange={(e) => p.onUpdate({ skills: e.target.checked ? [...s.skills, k.name] : s.skills.filter((x) => x !== k.name) })} /> {k.name}
+                <input
+                  type="checkbox"
+                  checked={s.skills.includes(k.name)}
+                  onChange={(e) => p.onUpdate({ skills: e.target.checked ? [...s.skills, k.name] : s.skills.filter((x) => x !== k.name) })}
+                />{' '}
+                {k.name}
               </label>
             ))
           ) : (

@@ -17,7 +17,8 @@ import { Marked } from 'marked';
  * no handlers, no javascript: links) before it reaches the DOM. Code is highlighted locally.
  */
 
-for (const [name, lang] of Object.entries({ bash, javascript, json, python, typescript, yaml, go, rust, sql, markdown: markdownLang })) hljs.registerLanguage(name, lang);
+for (const [name, lang] of Object.entries({ bash, javascript, json, python, typescript, yaml, go, rust, sql, markdown: markdownLang }))
+  hljs.registerLanguage(name, lang);
 hljs.registerAliases(['sh', 'shell', 'console'], { languageName: 'bash' });
 hljs.registerAliases(['js'], { languageName: 'javascript' });
 hljs.registerAliases(['ts', 'tsx'], { languageName: 'typescript' });
@@ -44,5 +45,9 @@ const marked = new Marked({
 
 export function renderMarkdown(src: string): string {
   const html = marked.parse(src, { async: false });
-  return DOMPurify.sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ['style', 'form', 'input', 'iframe'], FORBID_ATTR: ['style'] });
+  return DOMPurify.sanitize(html, {
+    USE_PROFILES: { html: true },
+    FORBID_TAGS: ['style', 'form', 'input', 'iframe'],
+    FORBID_ATTR: ['style'],
+  });
 }

@@ -4,7 +4,11 @@ import { renderMarkdown } from './markdown';
 
 const STATES: JobState[] = ['queued', 'active', 'completed', 'failed'];
 
-export function QueuePanel(p: { models: ModelsAnswer | null; onOpen: (state: JobState, name: string) => void; onError: (e: unknown) => void }) {
+export function QueuePanel(p: {
+  models: ModelsAnswer | null;
+  onOpen: (state: JobState, name: string) => void;
+  onError: (e: unknown) => void;
+}) {
   const [lists, setLists] = useState<JobLists | null>(null);
   const [title, setTitle] = useState('');
   const [prompt, setPrompt] = useState('');
@@ -31,7 +35,11 @@ export function QueuePanel(p: { models: ModelsAnswer | null; onOpen: (state: Job
         onSubmit={async (e) => {
           e.preventDefault();
           try {
-            const r = await api<{ name: string }>('POST', '/api/jobs', { prompt, ...(title.trim() ? { title: title.trim() } : {}), ...(model ? { model } : {}) });
+            const r = await api<{ name: string }>('POST', '/api/jobs', {
+              prompt,
+              ...(title.trim() ? { title: title.trim() } : {}),
+              ...(model ? { model } : {}),
+            });
             setSent(r.name);
             setPrompt('');
             setTitle('');
@@ -111,7 +119,13 @@ export function JobDetailPage(p: { state: string; name: string; onBack: () => vo
         <dt>duration</dt>
         <dd>{meta.duration_ms != null ? `${(Number(meta.duration_ms) / 1000).toFixed(2)} s` : '–'}</dd>
         <dt>skills</dt>
-        <dd>{Array.isArray(meta.skills) && meta.skills.length ? meta.skills.join(', ') : Array.isArray(job.frontmatter?.skills) ? (job.frontmatter.skills as string[]).join(', ') : '–'}</dd>
+        <dd>
+          {Array.isArray(meta.skills) && meta.skills.length
+            ? meta.skills.join(', ')
+            : Array.isArray(job.frontmatter?.skills)
+              ? (job.frontmatter.skills as string[]).join(', ')
+              : '–'}
+        </dd>
       </dl>
       {job.failureReason && (
         <div className="error" data-testid="failure">

@@ -31,7 +31,15 @@ export function SessionsPane(p: {
   return (
     <aside className="pane sessions" aria-label="sessions">
       <div className="row">
-        <input ref={p.searchRef} className="search" placeholder="search  /" value={q} onChange={(e) => setQ(e.target.value)} onKeyDown={(e) => e.key === 'Escape' && (setQ(''), e.currentTarget.blur())} data-testid="search" />
+        <input
+          ref={p.searchRef}
+          className="search"
+          placeholder="search  /"
+          value={q}
+          onChange={(e) => setQ(e.target.value)}
+          onKeyDown={(e) => e.key === 'Escape' && (setQ(''), e.currentTarget.blur())}
+          data-testid="search"
+        />
         <button onClick={p.onNew} title="Alt+N" data-testid="new-chat">
           + new
         </button>
@@ -62,7 +70,14 @@ export function SessionsPane(p: {
                     setEditing(null);
                   }}
                 >
-                  <input autoFocus value={title} onChange={(e) => setTitle(e.target.value)} onBlur={() => setEditing(null)} aria-label="new title" data-testid="rename-input" />
+                  <input
+                    autoFocus
+                    value={title}
+                    onChange={(e) => setTitle(e.target.value)}
+                    onBlur={() => setEditing(null)}
+                    aria-label="new title"
+                    data-testid="rename-input"
+                  />
                 </form>
               ) : (
                 <div className="row">
@@ -80,7 +95,12 @@ export function SessionsPane(p: {
                   >
                     ✎
                   </button>
-                  <button className="icon" title="delete" aria-label={`delete ${s.title}`} onClick={() => confirm(`Delete "${s.title}"?`) && p.onDelete(s.id)}>
+                  <button
+                    className="icon"
+                    title="delete"
+                    aria-label={`delete ${s.title}`}
+                    onClick={() => confirm(`Delete "${s.title}"?`) && p.onDelete(s.id)}
+                  >
                     ✕
                   </button>
                 </div>

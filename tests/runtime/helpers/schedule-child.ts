@@ -10,7 +10,9 @@ const [vault, db, from, to] = process.argv.slice(2) as [string, string, string, 
 let t = Date.parse(from);
 const ledger = new ScheduleLedger(db);
 const s = new Scheduler({
-  schedules: [{ name: 'brief', cron: '*/5 * * * *', timezone: 'UTC', enabled: true, catchUp: 'skip', job: { type: 'text', skills: [], prompt: 'p' } }],
+  schedules: [
+    { name: 'brief', cron: '*/5 * * * *', timezone: 'UTC', enabled: true, catchUp: 'skip', job: { type: 'text', skills: [], prompt: 'p' } },
+  ],
   vaultPath: vault,
   folders: { queue: '_queue', active: '_active', completed: '_completed', failed: '_failed' },
   ledger,

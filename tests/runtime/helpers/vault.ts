@@ -8,7 +8,11 @@ import type { WorkerConfig } from '../../../runtime/src/worker/index.js';
 /* Temp vaults for queue, job and worker tests: real folders, real files. */
 
 /** The model's worker settings as rendered (caps, timeouts, lease), under the test timings. */
-const RENDERED_WORKER = (JSON.parse(readFileSync(join(import.meta.dirname, '../../../generated/runtime/runtime.json'), 'utf8')) as { vault: { worker: WorkerConfig['vault']['worker'] } }).vault.worker;
+const RENDERED_WORKER = (
+  JSON.parse(readFileSync(join(import.meta.dirname, '../../../generated/runtime/runtime.json'), 'utf8')) as {
+    vault: { worker: WorkerConfig['vault']['worker'] };
+  }
+).vault.worker;
 
 export const FOLDERS = {
   queue: '_queue',

@@ -55,7 +55,16 @@ export async function startHarness(worker: Parameters<typeof testConfig>[0]['wor
       if (h.worker) await h.worker.stop();
       h.config = await testConfig({ root: v.root, vault: v.vault, dataDir: v.dataDir, ollamaUrl: ollama.url, worker: w });
       h.router = new Router({ config: h.config, log, metrics });
-      h.worker = createWorker({ config: h.config, router: h.router, ...(await openWorkerParts(h.config, { log })), notifier, log, metrics, gaugeIntervalMs: 100, onOutcome: (o) => outcomes.push(o) });
+      h.worker = createWorker({
+        config: h.config,
+        router: h.router,
+        ...(await openWorkerParts(h.config, { log })),
+        notifier,
+        log,
+        metrics,
+        gaugeIntervalMs: 100,
+        onOutcome: (o) => outcomes.push(o),
+      });
       await h.worker.start();
       return h.worker;
     },

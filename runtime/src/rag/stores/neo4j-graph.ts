@@ -25,10 +25,14 @@ export class Neo4jGraphStore implements GraphStore {
   private readonly database: string | undefined;
 
   constructor(props: Neo4jGraphStoreProps) {
-    this.driver = neo4j.driver(props.url, props.password !== undefined ? neo4j.auth.basic(props.user ?? 'neo4j', props.password) : undefined, {
-      connectionTimeout: 10_000,
-      maxTransactionRetryTime: 15_000,
-    });
+    this.driver = neo4j.driver(
+      props.url,
+      props.password !== undefined ? neo4j.auth.basic(props.user ?? 'neo4j', props.password) : undefined,
+      {
+        connectionTimeout: 10_000,
+        maxTransactionRetryTime: 15_000,
+      },
+    );
     this.database = props.database;
   }
 
@@ -37,7 +41,10 @@ export class Neo4jGraphStore implements GraphStore {
       const res = await this.driver.executeQuery(cypher, params, this.database ? { database: this.database } : {});
       return res.records.map((r) => r.toObject() as T);
     } catch (e) {
-      throw new RuntimeError('RAG_STORE_ERROR', `Neo4j: ${describeError(e)}`, { cause: e, hint: 'check services.neo4j and the NEO4J password secret' });
+      throw new RuntimeError('RAG_STORE_ERROR', `Neo4j: ${describeError(e)}`, {
+        cause: e,
+        hint: 'check services.neo4j and the NEO4J password secret',
+      });
     }
   }
 
@@ -75,7 +82,10 @@ export class Neo4jGraphStore implements GraphStore {
     await this.write(async (tx) => {
       await Neo4jGraphStore.clearNote(tx, g.notePath);
       await tx.run('MERGE (n:Note {path: $path}) SET n.title = $title, n.indexed = true', { path: g.notePath, title: g.title });
-      await tx.run('MATCH (n:Note {path: $path}) UNWIND $ids AS id CREATE (n)-[:HAS_CHUNK]->(:Chunk {id: id})', { path: g.notePath, ids: [...g.chunkIds] });
+      await tx.run('MATCH (n:Note {path: $path}) UNWIND $ids AS id CREATE (n)-[:HAS_CHUNK]->(:Chunk {id: id})', {
+        path: g.notePath,
+        ids: [...g.chunkIds],
+      });
       await tx.run('UNWIND $es AS e MERGE (x:Entity {key: e.key}) ON CREATE SET x.name = e.name, x.type = e.type', {
         es: g.entities.map((e) => ({ key: e.key, name: e.name, type: e.type })),
       });
@@ -120,7 +130,9 @@ export class Neo4jGraphStore implements GraphStore {
   async reset(): Promise<void> {
     // In batches: one transaction over a large graph would hold all of it in memory.
     for (;;) {
-      const [r] = await this.q<{ n: unknown }>('MATCH (x) WHERE x:Note OR x:Chunk OR x:Entity WITH x LIMIT 5000 DETACH DELETE x RETURN count(*) AS n');
+      const [r] = await this.q<{ n: unknown }>(
+        'MATCH (x) WHERE x:Note OR x:Chunk OR x:Entity WITH x LIMIT 5000 DETACH DELETE x RETURN count(*) AS n',
+      );
       if (!r || Number(r.n) === 0 || (neo4j.isInt(r.n) && (r.n as { toNumber(): number }).toNumber() === 0)) break;
     }
   }
@@ -148,7 +160,11 @@ export class Neo4jGraphStore implements GraphStore {
     );
   }
 
-  async neighbourhood(seeds: { entityKeys: readonly string[]; notePaths: readonly string[] }, maxHops: 1 | 2, limit: number): Promise<GraphHit[]> {
+  async neighbourhood(
+    seeds: { entityKeys: readonly string[]; notePaths: readonly string[] },
+    maxHops: 1 | 2,
+    limit: number,
+  ): Promise<GraphHit[]> {
     const hits = new Map<string, GraphHit>();
     const add = (chunkId: string, hops: number, via: string): void => {
       if (!hits.has(chunkId) && hits.size < limit) hits.set(chunkId, { chunkId, hops, via });
@@ -178,7 +194,9 @@ export class Neo4jGraphStore implements GraphStore {
           'MATCH (e:Entity)-[r:RELATES]-(o:Entity) WHERE e.key IN $keys RETURN DISTINCT e.key AS key, o.key AS other, r.type AS type ORDER BY key, other LIMIT $limit',
           { keys, limit: lim(limit * keys.length) },
         );
-        for (const r of rel) if (!seenEntities.has(r.other) && !nextEntities.has(r.other)) nextEntities.set(r.other, `${entityFrontier.get(r.key)} -${r.type}- entity:${r.other}`);
+        for (const r of rel)
+          if (!seenEntities.has(r.other) && !nextEntities.has(r.other))
+            nextEntities.set(r.other, `${entityFrontier.get(r.key)} -${r.type}- entity:${r.other}`);
       }
       const paths = [...noteFrontier.keys()];
       if (paths.length) {
@@ -197,7 +215,8 @@ export class Neo4jGraphStore implements GraphStore {
         );
         for (const [p, via] of expand) {
           if (!seenNotes.has(p) && !nextNotes.has(p)) nextNotes.set(p, via);
-          for (const l of ls.filter((x) => x.path === p)) if (!seenNotes.has(l.other) && !nextNotes.has(l.other)) nextNotes.set(l.other, `${via} -link- note:${l.other}`);
+          for (const l of ls.filter((x) => x.path === p))
+            if (!seenNotes.has(l.other) && !nextNotes.has(l.other)) nextNotes.set(l.other, `${via} -link- note:${l.other}`);
         }
       }
       for (const k of nextEntities.keys()) seenEntities.add(k);

@@ -75,7 +75,10 @@ export function qdrantFilter(f: SearchFilter | undefined): Filter | undefined {
   if (folders.length && !folders.includes('')) must.push({ key: 'folders', match: { any: folders } });
   for (const t of f.tags ?? []) must.push({ key: 'tags', match: { value: t.toLowerCase().replace(/^#/, '') } });
   if (f.dateFrom !== undefined || f.dateTo !== undefined) {
-    must.push({ key: 'date', range: { ...(f.dateFrom !== undefined ? { gte: f.dateFrom } : {}), ...(f.dateTo !== undefined ? { lte: f.dateTo } : {}) } });
+    must.push({
+      key: 'date',
+      range: { ...(f.dateFrom !== undefined ? { gte: f.dateFrom } : {}), ...(f.dateTo !== undefined ? { lte: f.dateTo } : {}) },
+    });
   }
   return must.length ? { must } : undefined;
 }
@@ -98,7 +101,10 @@ export class QdrantVectorIndex implements VectorIndex {
     } catch (e) {
       if (e instanceof RuntimeError) throw e;
       const data = (e as { data?: { status?: { error?: string } } }).data;
-      throw new RuntimeError('RAG_STORE_ERROR', `Qdrant ${what}: ${data?.status?.error ?? describeError(e)}`, { cause: e, hint: 'check services.qdrant and its API key' });
+      throw new RuntimeError('RAG_STORE_ERROR', `Qdrant ${what}: ${data?.status?.error ?? describeError(e)}`, {
+        cause: e,
+        hint: 'check services.qdrant and its API key',
+      });
     }
   }
 
@@ -127,14 +133,18 @@ export class QdrantVectorIndex implements VectorIndex {
         sparse_vectors: { [SPARSE]: { modifier: 'idf' } },
       }),
     );
-    await this.call('set metadata', () => this.client.updateCollection(this.name, { metadata: { embedding_model: meta.embeddingModel, dimensions: meta.dimensions } }));
+    await this.call('set metadata', () =>
+      this.client.updateCollection(this.name, { metadata: { embedding_model: meta.embeddingModel, dimensions: meta.dimensions } }),
+    );
     for (const [field, schema] of [
       ['note_path', 'keyword'],
       ['folders', 'keyword'],
       ['tags', 'keyword'],
       ['date', 'integer'],
     ] as const) {
-      await this.call(`index ${field}`, () => this.client.createPayloadIndex(this.name, { field_name: field, field_schema: schema, wait: true }));
+      await this.call(`index ${field}`, () =>
+        this.client.createPayloadIndex(this.name, { field_name: field, field_schema: schema, wait: true }),
+      );
     }
   }
 
@@ -165,7 +175,9 @@ export class QdrantVectorIndex implements VectorIndex {
 
   async deleteNotes(notePaths: readonly string[]): Promise<void> {
     if (!notePaths.length || !(await this.exists())) return;
-    await this.call('delete points', () => this.client.delete(this.name, { wait: true, filter: { must: [{ key: 'note_path', match: { any: [...notePaths] } }] } }));
+    await this.call('delete points', () =>
+      this.client.delete(this.name, { wait: true, filter: { must: [{ key: 'note_path', match: { any: [...notePaths] } }] } }),
+    );
   }
 
   async reset(): Promise<void> {
@@ -179,7 +191,9 @@ export class QdrantVectorIndex implements VectorIndex {
   async searchVector(vector: readonly number[], k: number, filter?: SearchFilter): Promise<ScoredChunk[]> {
     const f = qdrantFilter(filter);
     return QdrantVectorIndex.hits(
-      await this.call('query', () => this.client.query(this.name, { query: [...vector], using: DENSE, limit: k, with_payload: true, ...(f ? { filter: f } : {}) })),
+      await this.call('query', () =>
+        this.client.query(this.name, { query: [...vector], using: DENSE, limit: k, with_payload: true, ...(f ? { filter: f } : {}) }),
+      ),
     );
   }
 
@@ -188,7 +202,9 @@ export class QdrantVectorIndex implements VectorIndex {
     if (!q.indices.length) return [];
     const f = qdrantFilter(filter);
     return QdrantVectorIndex.hits(
-      await this.call('query', () => this.client.query(this.name, { query: q, using: SPARSE, limit: k, with_payload: true, ...(f ? { filter: f } : {}) })),
+      await this.call('query', () =>
+        this.client.query(this.name, { query: q, using: SPARSE, limit: k, with_payload: true, ...(f ? { filter: f } : {}) }),
+      ),
     );
   }
 
@@ -199,14 +215,20 @@ export class QdrantVectorIndex implements VectorIndex {
       { query: [...vector], using: DENSE, limit: k * 2, ...(f ? { filter: f } : {}) },
       ...(q.indices.length ? [{ query: q, using: SPARSE, limit: k * 2, ...(f ? { filter: f } : {}) }] : []),
     ];
-    return QdrantVectorIndex.hits(await this.call('hybrid query', () => this.client.query(this.name, { prefetch, query: { fusion: 'rrf' }, limit: k, with_payload: true })));
+    return QdrantVectorIndex.hits(
+      await this.call('hybrid query', () =>
+        this.client.query(this.name, { prefetch, query: { fusion: 'rrf' }, limit: k, with_payload: true }),
+      ),
+    );
   }
 
   async getChunks(ids: readonly string[]): Promise<Chunk[]> {
     if (!ids.length || !(await this.exists())) return [];
     const out: Chunk[] = [];
     for (let i = 0; i < ids.length; i += 256) {
-      const pts = await this.call('retrieve', () => this.client.retrieve(this.name, { ids: ids.slice(i, i + 256).map(pointId), with_payload: true }));
+      const pts = await this.call('retrieve', () =>
+        this.client.retrieve(this.name, { ids: ids.slice(i, i + 256).map(pointId), with_payload: true }),
+      );
       for (const p of pts) if (p.payload) out.push(toChunk(p.payload as unknown as Payload));
     }
     return out;

@@ -41,7 +41,10 @@ export class SqliteGraphStore implements GraphStore {
   private deleteNoteRows(path: string): string[] {
     const touched = [
       ...(this.db.prepare(`SELECT entity_key FROM g_mentions WHERE note_path = ?`).pluck().all(path) as string[]),
-      ...(this.db.prepare(`SELECT from_key FROM g_relations WHERE note_path = ? UNION SELECT to_key FROM g_relations WHERE note_path = ?`).pluck().all(path, path) as string[]),
+      ...(this.db
+        .prepare(`SELECT from_key FROM g_relations WHERE note_path = ? UNION SELECT to_key FROM g_relations WHERE note_path = ?`)
+        .pluck()
+        .all(path, path) as string[]),
     ];
     for (const t of ['g_mentions', 'g_relations']) this.db.prepare(`DELETE FROM ${t} WHERE note_path = ?`).run(path);
     this.db.prepare(`DELETE FROM g_chunks WHERE note_path = ?`).run(path);
@@ -61,7 +64,9 @@ export class SqliteGraphStore implements GraphStore {
     const insEntity = this.db.prepare(`INSERT OR IGNORE INTO g_entities (key, name, type) VALUES (?, ?, ?)`);
     const insChunk = this.db.prepare(`INSERT OR REPLACE INTO g_chunks (id, note_path) VALUES (?, ?)`);
     const insMention = this.db.prepare(`INSERT OR IGNORE INTO g_mentions (chunk_id, entity_key, note_path) VALUES (?, ?, ?)`);
-    const insRel = this.db.prepare(`INSERT OR IGNORE INTO g_relations (from_key, to_key, type, chunk_id, note_path) VALUES (?, ?, ?, ?, ?)`);
+    const insRel = this.db.prepare(
+      `INSERT OR IGNORE INTO g_relations (from_key, to_key, type, chunk_id, note_path) VALUES (?, ?, ?, ?, ?)`,
+    );
     const insLink = this.db.prepare(`INSERT OR IGNORE INTO g_links (from_path, to_path) VALUES (?, ?)`);
     this.db.transaction(() => {
       const touched = this.deleteNoteRows(g.notePath);
@@ -92,7 +97,9 @@ export class SqliteGraphStore implements GraphStore {
   }
 
   async reset(): Promise<void> {
-    this.db.exec(`DELETE FROM g_notes; DELETE FROM g_chunks; DELETE FROM g_entities; DELETE FROM g_mentions; DELETE FROM g_relations; DELETE FROM g_links;`);
+    this.db.exec(
+      `DELETE FROM g_notes; DELETE FROM g_chunks; DELETE FROM g_entities; DELETE FROM g_mentions; DELETE FROM g_relations; DELETE FROM g_links;`,
+    );
   }
 
   async entities(): Promise<Entity[]> {
@@ -108,7 +115,11 @@ export class SqliteGraphStore implements GraphStore {
       .all(...ts, limit) as Entity[];
   }
 
-  async neighbourhood(seeds: { entityKeys: readonly string[]; notePaths: readonly string[] }, maxHops: 1 | 2, limit: number): Promise<GraphHit[]> {
+  async neighbourhood(
+    seeds: { entityKeys: readonly string[]; notePaths: readonly string[] },
+    maxHops: 1 | 2,
+    limit: number,
+  ): Promise<GraphHit[]> {
     const hits = new Map<string, GraphHit>();
     const add = (chunkId: string, hops: number, via: string): void => {
       if (!hits.has(chunkId) && hits.size < limit) hits.set(chunkId, { chunkId, hops, via });
@@ -118,7 +129,9 @@ export class SqliteGraphStore implements GraphStore {
     const related = this.db.prepare(
       `SELECT to_key AS k, type FROM g_relations WHERE from_key = ? UNION SELECT from_key AS k, type FROM g_relations WHERE to_key = ? LIMIT ?`,
     );
-    const linked = this.db.prepare(`SELECT to_path AS p FROM g_links WHERE from_path = ? UNION SELECT from_path AS p FROM g_links WHERE to_path = ? LIMIT ?`).pluck();
+    const linked = this.db
+      .prepare(`SELECT to_path AS p FROM g_links WHERE from_path = ? UNION SELECT from_path AS p FROM g_links WHERE to_path = ? LIMIT ?`)
+      .pluck();
 
     let entityFrontier = new Map<string, string>(seeds.entityKeys.map((k) => [k, `entity:${k}`]));
     let noteFrontier = new Map<string, string>(seeds.notePaths.map((p) => [p, `note:${p}`]));

@@ -48,7 +48,9 @@ export class SqliteVectorIndex implements VectorIndex {
     try {
       sqliteVec.load(this.db);
     } catch (e) {
-      throw new RuntimeError('RAG_STORE_ERROR', `cannot load sqlite-vec: ${describeError(e)}`, { hint: 'reinstall the runtime dependencies (npm install)' });
+      throw new RuntimeError('RAG_STORE_ERROR', `cannot load sqlite-vec: ${describeError(e)}`, {
+        hint: 'reinstall the runtime dependencies (npm install)',
+      });
     }
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS rag_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,7 +92,8 @@ export class SqliteVectorIndex implements VectorIndex {
 
   async upsert(items: readonly { chunk: Chunk; vector: readonly number[] }[]): Promise<void> {
     if (!items.length) return;
-    if (this.dims === undefined) throw new RuntimeError('RAG_STORE_ERROR', 'the vector index is not initialised', { hint: 'call init() first' });
+    if (this.dims === undefined)
+      throw new RuntimeError('RAG_STORE_ERROR', 'the vector index is not initialised', { hint: 'call init() first' });
     const findRow = this.db.prepare(`SELECT rowid FROM rag_chunks WHERE id = ?`).pluck();
     const insChunk = this.db.prepare(
       `INSERT INTO rag_chunks (id, note_path, ordinal, title, headings, text, folder, tags, date) VALUES (@id, @note_path, @ordinal, @title, @headings, @text, @folder, @tags, @date)`,
@@ -105,7 +108,8 @@ export class SqliteVectorIndex implements VectorIndex {
     const dims = this.dims;
     const tx = this.db.transaction(() => {
       for (const { chunk: c, vector } of items) {
-        if (vector.length !== dims) throw new RuntimeError('RAG_INDEX_MISMATCH', `a ${vector.length}-dimension vector for a ${dims}-dimension index`);
+        if (vector.length !== dims)
+          throw new RuntimeError('RAG_INDEX_MISMATCH', `a ${vector.length}-dimension vector for a ${dims}-dimension index`);
         const row = {
           id: c.id,
           note_path: c.notePath,
@@ -190,7 +194,8 @@ export class SqliteVectorIndex implements VectorIndex {
 
   async searchVector(vector: readonly number[], k: number, filter?: SearchFilter): Promise<ScoredChunk[]> {
     if (this.dims === undefined) return [];
-    if (vector.length !== this.dims) throw new RuntimeError('RAG_INDEX_MISMATCH', `a ${vector.length}-dimension query for a ${this.dims}-dimension index`);
+    if (vector.length !== this.dims)
+      throw new RuntimeError('RAG_INDEX_MISMATCH', `a ${vector.length}-dimension query for a ${this.dims}-dimension index`);
     const q = new Float32Array(vector);
     let rows: (ChunkRow & { distance: number })[];
     if (isEmptyFilter(filter)) {

@@ -39,11 +39,21 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     skills: Skills.optional(),
     useVault: z.boolean().optional(),
   });
-  const Content = z.string().max(L.messageChars, `at most ${L.messageChars} characters`).refine((s) => s.trim().length > 0, 'must not be empty');
+  const Content = z
+    .string()
+    .max(L.messageChars, `at most ${L.messageChars} characters`)
+    .refine((s) => s.trim().length > 0, 'must not be empty');
 
   const knownModel = (id: string): void => {
     if (!deps.router.models().some((m) => m.id === id)) {
-      throw httpError('BAD_REQUEST', `model "${id}" is not in the routing table`, `use one of: ${deps.router.models().map((m) => m.id).join(', ')}`);
+      throw httpError(
+        'BAD_REQUEST',
+        `model "${id}" is not in the routing table`,
+        `use one of: ${deps.router
+          .models()
+          .map((m) => m.id)
+          .join(', ')}`,
+      );
     }
   };
   const checkSkills = (names: readonly string[] | undefined): void => {
@@ -52,7 +62,11 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     deps.skills.resolve(names);
   };
   const checkVault = (useVault: boolean | undefined): void => {
-    if (useVault) throw new RuntimeError('RAG_UNAVAILABLE', 'retrieval over the vault is not built in this version', { hint: 'turn "use the vault" off', httpStatus: 409 });
+    if (useVault)
+      throw new RuntimeError('RAG_UNAVAILABLE', 'retrieval over the vault is not built in this version', {
+        hint: 'turn "use the vault" off',
+        httpStatus: 409,
+      });
   };
 
   app.post('/api/sessions', async (req, reply) => {
@@ -62,12 +76,24 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     knownModel(model);
     checkSkills(b.skills);
     checkVault(b.useVault);
-    const s = chats.createSession({ title: b.title ?? 'New chat', model, ...(b.system ? { system: b.system } : {}), ...(b.skills ? { skills: b.skills } : {}) });
+    const s = chats.createSession({
+      title: b.title ?? 'New chat',
+      model,
+      ...(b.system ? { system: b.system } : {}),
+      ...(b.skills ? { skills: b.skills } : {}),
+    });
     return reply.code(201).send(s);
   });
 
   app.get('/api/sessions', async (req) => {
-    const q = parse(z.strictObject({ limit: z.coerce.number().int().min(1).max(L.pageMax).default(L.pageDefault), before: z.string().max(500).optional() }), req.query, 'query');
+    const q = parse(
+      z.strictObject({
+        limit: z.coerce.number().int().min(1).max(L.pageMax).default(L.pageDefault),
+        before: z.string().max(500).optional(),
+      }),
+      req.query,
+      'query',
+    );
     const page = chats.listSessions(q.limit + 1, q.before ? parseCursor(q.before) : undefined);
     const more = page.length > q.limit;
     const sessions = page.slice(0, q.limit);
@@ -105,14 +131,21 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     const { format } = parse(z.strictObject({ format: z.enum(['md', 'json']).default('md') }), req.query, 'query');
     const s = chats.mustSession(id);
     const path = chats.path(id);
-    const base = s.title.replace(/[^\p{L}\p{N} _-]+/gu, '').trim().slice(0, 60) || 'chat';
+    const base =
+      s.title
+        .replace(/[^\p{L}\p{N} _-]+/gu, '')
+        .trim()
+        .slice(0, 60) || 'chat';
     if (format === 'json') {
       return reply
         .header('content-disposition', `attachment; filename="${encodeURIComponent(base)}.json"`)
         .type('application/json')
         .send({ session: s, messages: chats.messages(id), shown: path.map((m) => m.id) });
     }
-    return reply.header('content-disposition', `attachment; filename="${encodeURIComponent(base)}.md"`).type('text/markdown; charset=utf-8').send(sessionMarkdown(s, path));
+    return reply
+      .header('content-disposition', `attachment; filename="${encodeURIComponent(base)}.md"`)
+      .type('text/markdown; charset=utf-8')
+      .send(sessionMarkdown(s, path));
   });
 
   app.post('/api/sessions/:id/head', async (req) => {
@@ -125,19 +158,36 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   });
 
   app.get('/api/search', async (req) => {
-    const q = parse(z.strictObject({ q: z.string().max(L.searchChars), limit: z.coerce.number().int().min(1).max(L.pageMax).default(20) }), req.query, 'query');
+    const q = parse(
+      z.strictObject({ q: z.string().max(L.searchChars), limit: z.coerce.number().int().min(1).max(L.pageMax).default(20) }),
+      req.query,
+      'query',
+    );
     return { query: q.q, results: chats.search(q.q, q.limit) };
   });
 
   /** Refuses early: unknown or unavailable model, a busy session, too many generations. */
   const preflight = (s: Session): void => {
     const m = deps.router.models().find((x) => x.id === s.model);
-    if (!m) throw httpError('BAD_REQUEST', `the session's model "${s.model}" is no longer in the routing table`, 'pick another model for this session');
+    if (!m)
+      throw httpError(
+        'BAD_REQUEST',
+        `the session's model "${s.model}" is no longer in the routing table`,
+        'pick another model for this session',
+      );
     if (!m.available) {
-      throw new RuntimeError('PROVIDER_UNAVAILABLE', `${m.id} is unavailable: ${m.reason ?? 'unknown reason'}`, { hint: 'pick another model yourself; there is no automatic fallback', httpStatus: 503 });
+      throw new RuntimeError('PROVIDER_UNAVAILABLE', `${m.id} is unavailable: ${m.reason ?? 'unknown reason'}`, {
+        hint: 'pick another model yourself; there is no automatic fallback',
+        httpStatus: 503,
+      });
     }
-    if (generations.busy(s.id)) throw httpError('CONFLICT', 'a generation is already running in this session', 'stop it or wait for it to finish');
-    if (generations.running >= L.maxGenerations) throw new RuntimeError('RATE_LIMITED', `${L.maxGenerations} generations are already running`, { hint: 'wait for one to finish', retryAfterMs: 5000 });
+    if (generations.busy(s.id))
+      throw httpError('CONFLICT', 'a generation is already running in this session', 'stop it or wait for it to finish');
+    if (generations.running >= L.maxGenerations)
+      throw new RuntimeError('RATE_LIMITED', `${L.maxGenerations} generations are already running`, {
+        hint: 'wait for one to finish',
+        retryAfterMs: 5000,
+      });
   };
 
   const historyTo = (s: Session, leafId: string): ChatMessage[] => {
@@ -152,27 +202,55 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
 
   const begin = (req: FastifyRequest, reply: FastifyReply, s: Session, user: Message, created: boolean) => {
     const system = [s.system.trim(), s.skills.length && deps.skills ? deps.skills.resolve(s.skills) : ''].filter(Boolean).join('\n\n');
-    const assistant = chats.addMessage({ sessionId: s.id, parentId: user.id, role: 'assistant', content: '', model: s.model, status: 'streaming' });
-    const generation = generations.start({ sessionId: s.id, messageId: assistant.id, model: s.model, messages: historyTo(s, user.id), ...(system ? { system } : {}) });
+    const assistant = chats.addMessage({
+      sessionId: s.id,
+      parentId: user.id,
+      role: 'assistant',
+      content: '',
+      model: s.model,
+      status: 'streaming',
+    });
+    const generation = generations.start({
+      sessionId: s.id,
+      messageId: assistant.id,
+      model: s.model,
+      messages: historyTo(s, user.id),
+      ...(system ? { system } : {}),
+    });
     // `Accept: text/event-stream` follows the new generation on this response: one round trip
     // to the first token. Otherwise the answer says where the events are.
     if (/\btext\/event-stream\b/.test(req.headers.accept ?? '')) {
-      streamGeneration(reply, generations, generation.id, 0, settings.heartbeatMs, { 'x-generation-id': generation.id, 'x-message-id': assistant.id });
+      streamGeneration(reply, generations, generation.id, 0, settings.heartbeatMs, {
+        'x-generation-id': generation.id,
+        'x-message-id': assistant.id,
+      });
       return reply;
     }
-    return reply.code(202).send({ generation, userMessage: created ? user : null, assistantMessage: assistant, events: `/api/generations/${generation.id}/events` });
+    return reply
+      .code(202)
+      .send({
+        generation,
+        userMessage: created ? user : null,
+        assistantMessage: assistant,
+        events: `/api/generations/${generation.id}/events`,
+      });
   };
 
   app.post('/api/sessions/:id/messages', async (req, reply) => {
     requireWrite(req);
     const { id } = parse(IdParam, req.params, 'params');
-    const b = parse(z.strictObject({ content: Content, parentId: z.uuid().nullable().optional(), editOf: z.uuid().optional() }), req.body, 'body');
+    const b = parse(
+      z.strictObject({ content: Content, parentId: z.uuid().nullable().optional(), editOf: z.uuid().optional() }),
+      req.body,
+      'body',
+    );
     const s = chats.mustSession(id);
     preflight(s);
     let parentId: string | null;
     if (b.editOf) {
       const old = chats.getMessage(b.editOf);
-      if (!old || old.sessionId !== id || old.role !== 'user') throw httpError('BAD_REQUEST', `body.editOf: ${b.editOf} is not a question in this session`);
+      if (!old || old.sessionId !== id || old.role !== 'user')
+        throw httpError('BAD_REQUEST', `body.editOf: ${b.editOf} is not a question in this session`);
       parentId = old.parentId;
     } else if (b.parentId !== undefined) {
       if (b.parentId !== null) {
@@ -181,7 +259,8 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
       }
       parentId = b.parentId;
     } else parentId = s.headId;
-    if (parentId && chats.getMessage(parentId)?.role === 'user') throw httpError('BAD_REQUEST', 'a question must follow an answer, not another question', 'regenerate the answer instead');
+    if (parentId && chats.getMessage(parentId)?.role === 'user')
+      throw httpError('BAD_REQUEST', 'a question must follow an answer, not another question', 'regenerate the answer instead');
     if (s.title === 'New chat' && parentId === null) chats.updateSession(id, { title: b.content.trim().replace(/\s+/g, ' ').slice(0, 60) });
     const user = chats.addMessage({ sessionId: id, parentId, role: 'user', content: b.content });
     return begin(req, reply, chats.mustSession(id), user, true);

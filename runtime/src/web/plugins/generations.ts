@@ -24,7 +24,12 @@ export const generationsPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) 
   app.get('/api/generations/:id', async (req) => {
     const { id } = parse(IdParam, req.params, 'params');
     const g = generations.get(id);
-    if (!g) throw httpError('NOT_FOUND', `no generation ${id} (finished ones are kept for ${settings.retentionMs} ms)`, 'reload the session to see the stored answer');
+    if (!g)
+      throw httpError(
+        'NOT_FOUND',
+        `no generation ${id} (finished ones are kept for ${settings.retentionMs} ms)`,
+        'reload the session to see the stored answer',
+      );
     return g;
   });
 
@@ -41,7 +46,8 @@ export const generationsPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) 
     const q = parse(z.strictObject({ lastEventId: z.coerce.number().int().min(0).optional() }), req.query, 'query');
     const raw = req.headers['last-event-id'];
     const headerId = raw === undefined ? undefined : Number(Array.isArray(raw) ? raw[0] : raw);
-    if (headerId !== undefined && (!Number.isInteger(headerId) || headerId < 0)) throw httpError('BAD_REQUEST', 'Last-Event-ID must be a whole number this stream gave out');
+    if (headerId !== undefined && (!Number.isInteger(headerId) || headerId < 0))
+      throw httpError('BAD_REQUEST', 'Last-Event-ID must be a whole number this stream gave out');
     const after = headerId ?? q.lastEventId ?? 0;
     if (!generations.get(id)) throw httpError('NOT_FOUND', `no generation ${id}`, 'reload the session to see the stored answer');
 
@@ -50,7 +56,14 @@ export const generationsPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) 
 };
 
 /** Sends a generation's events after `after`, then its live tail, on a hijacked reply. */
-export function streamGeneration(reply: FastifyReply, generations: GenerationRegistry, id: string, after: number, heartbeatMs: number, extraHeaders: Record<string, string> = {}): void {
+export function streamGeneration(
+  reply: FastifyReply,
+  generations: GenerationRegistry,
+  id: string,
+  after: number,
+  heartbeatMs: number,
+  extraHeaders: Record<string, string> = {},
+): void {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { ...SSE_HEADERS, ...extraHeaders });

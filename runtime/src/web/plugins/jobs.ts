@@ -34,14 +34,24 @@ export const jobsPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
         model: z.string().min(1).max(200).optional(),
         skills: z.array(z.string().min(1).max(100)).max(32).optional(),
         system: z.string().max(L.systemChars).optional(),
-        steps: z.array(z.strictObject({ prompt: z.string().min(1).max(L.messageChars), model: z.string().min(1).max(200).optional() })).max(32).optional(),
+        steps: z
+          .array(z.strictObject({ prompt: z.string().min(1).max(L.messageChars), model: z.string().min(1).max(200).optional() }))
+          .max(32)
+          .optional(),
         notify: z.boolean().optional(),
       }),
       req.body,
       'body',
     );
     if (b.model && !deps.router.models().some((m) => m.id === b.model)) {
-      return reply.code(400).send({ code: 'BAD_REQUEST', message: `model "${b.model}" is not in the routing table`, hint: `use one of: ${deps.router.models().map((m) => m.id).join(', ')}` });
+      return reply.code(400).send({
+        code: 'BAD_REQUEST',
+        message: `model "${b.model}" is not in the routing table`,
+        hint: `use one of: ${deps.router
+          .models()
+          .map((m) => m.id)
+          .join(', ')}`,
+      });
     }
     const r = await board.submit(b);
     deps.log.info('job submitted', { file: r.name, by: req.identity?.id });

@@ -10,7 +10,8 @@ import { httpError, parse, requireWrite } from '../http.js';
  */
 export const tokensPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   const person = (kind: string | undefined): void => {
-    if (kind === 'token') throw httpError('FORBIDDEN', 'API tokens cannot manage API tokens', 'manage tokens from the control panel or `runtime token`');
+    if (kind === 'token')
+      throw httpError('FORBIDDEN', 'API tokens cannot manage API tokens', 'manage tokens from the control panel or `runtime token`');
   };
 
   app.get('/api/tokens', async (req) => {
@@ -21,7 +22,11 @@ export const tokensPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   app.post('/api/tokens', async (req, reply) => {
     requireWrite(req);
     person(req.identity?.kind);
-    const b = parse(z.strictObject({ name: z.string().trim().min(1).max(100), scope: z.enum(['read', 'write']).default('read') }), req.body, 'body');
+    const b = parse(
+      z.strictObject({ name: z.string().trim().min(1).max(100), scope: z.enum(['read', 'write']).default('read') }),
+      req.body,
+      'body',
+    );
     const { token, info } = deps.tokens.create(b.name, b.scope);
     deps.log.info('API token created', { token: info.id, name: info.name, scope: info.scope, by: req.identity?.id });
     return reply.code(201).send({ token, info });

@@ -14,7 +14,10 @@ export const uiPlugin: FastifyPluginAsync<{ dir: string }> = async (app, opts) =
     reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-cache')
-      .header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+      .header(
+        'content-security-policy',
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+      )
       .header('x-content-type-options', 'nosniff')
       .send(index);
   app.get('/', sendIndex);

@@ -56,7 +56,12 @@ function usageOf(u: Usage | undefined): { prompt_tokens: number; completion_toke
 }
 
 function toolCallOut(c: ToolCall, index?: number): Record<string, unknown> {
-  return { ...(index !== undefined ? { index } : {}), id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } };
+  return {
+    ...(index !== undefined ? { index } : {}),
+    id: c.id,
+    type: 'function',
+    function: { name: c.name, arguments: JSON.stringify(c.arguments) },
+  };
 }
 
 function who(req: FastifyRequest): { client?: string; tokenId?: string } {
@@ -97,7 +102,15 @@ export const openAiPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
       object: 'model',
       created,
       owned_by: m.provider,
-      x_platform: { kind: 'chat', available: m.available, reason: m.reason ?? null, label: m.label, purpose: m.purpose, default: m.isDefault, ...(m.host ? { host: m.host } : {}) },
+      x_platform: {
+        kind: 'chat',
+        available: m.available,
+        reason: m.reason ?? null,
+        label: m.label,
+        purpose: m.purpose,
+        default: m.isDefault,
+        ...(m.host ? { host: m.host } : {}),
+      },
     }));
     const e = router.embeddingModel;
     if (!out.some((m) => m.id === e.id)) {
@@ -106,7 +119,16 @@ export const openAiPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
         object: 'model',
         created,
         owned_by: 'ollama',
-        x_platform: { kind: 'embedding', available: e.available, reason: e.reason ?? null, label: e.id, purpose: 'Embeddings', default: false, host: e.host, dimensions: e.dimensions },
+        x_platform: {
+          kind: 'embedding',
+          available: e.available,
+          reason: e.reason ?? null,
+          label: e.id,
+          purpose: 'Embeddings',
+          default: false,
+          host: e.host,
+          dimensions: e.dimensions,
+        },
       });
     }
     return out;
@@ -118,7 +140,11 @@ export const openAiPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   app.get('/v1/models/*', async (req) => {
     const id = (req.params as { '*': string })['*'];
     const m = listModels().find((x) => x.id === id);
-    if (!m) throw withParam(new RuntimeError('MODEL_UNKNOWN', `the model "${id}" does not exist`, { hint: 'GET /v1/models lists them' }), 'model');
+    if (!m)
+      throw withParam(
+        new RuntimeError('MODEL_UNKNOWN', `the model "${id}" does not exist`, { hint: 'GET /v1/models lists them' }),
+        'model',
+      );
     return m;
   });
 
@@ -127,11 +153,22 @@ export const openAiPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     const m = router.models().find((x) => x.id === id);
     if (!m) {
       if (id === router.embeddingModel.id) throw invalidParam('model', `"${id}" is an embedding model; use /v1/embeddings`);
-      throw withParam(new RuntimeError('MODEL_UNKNOWN', `the model "${id}" does not exist`, { hint: `use one of: ${router.models().map((x) => x.id).join(', ')}` }), 'model');
+      throw withParam(
+        new RuntimeError('MODEL_UNKNOWN', `the model "${id}" does not exist`, {
+          hint: `use one of: ${router
+            .models()
+            .map((x) => x.id)
+            .join(', ')}`,
+        }),
+        'model',
+      );
     }
     if (!m.available) {
       throw withParam(
-        new RuntimeError('PROVIDER_UNAVAILABLE', `${m.id} is unavailable: ${m.reason ?? 'unknown reason'}`, { hint: 'pick another model yourself; there is no automatic fallback', httpStatus: 503 }),
+        new RuntimeError('PROVIDER_UNAVAILABLE', `${m.id} is unavailable: ${m.reason ?? 'unknown reason'}`, {
+          hint: 'pick another model yourself; there is no automatic fallback',
+          httpStatus: 503,
+        }),
         'model',
       );
     }
@@ -146,9 +183,18 @@ export const openAiPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     const model = chatModel(body.model);
     const { system, messages } = toChatMessages(body);
     const rf = body.response_format?.type;
-    if (rf === 'json_schema') throw invalidParam('response_format.type', 'response_format json_schema is not supported; use json_object', 'ask for json_object and describe the schema in the prompt');
+    if (rf === 'json_schema')
+      throw invalidParam(
+        'response_format.type',
+        'response_format json_schema is not supported; use json_object',
+        'ask for json_object and describe the schema in the prompt',
+      );
     if (rf === 'json_object' && !JSON_MODE.has(model.provider)) {
-      throw invalidParam('response_format', `${model.provider} models have no JSON mode here (${model.id})`, 'drop response_format, or pick an Ollama, Groq or Gemini model');
+      throw invalidParam(
+        'response_format',
+        `${model.provider} models have no JSON mode here (${model.id})`,
+        'drop response_format, or pick an Ollama, Groq or Gemini model',
+      );
     }
     const toolChoice = toToolChoice(body);
     let tools = toTools(body);
@@ -172,7 +218,8 @@ export const openAiPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     const events = router.chat(model.id, chatReq, { mode: 'chat', signal: ac.signal, ...who(req) });
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const ctx = { id, created: Math.floor(Date.now() / 1000), model: model.id };
-    if (body.stream) return streamCompletion(reply, events, ctx, body.stream_options?.include_usage === true, deps.settings.heartbeatMs, ac);
+    if (body.stream)
+      return streamCompletion(reply, events, ctx, body.stream_options?.include_usage === true, deps.settings.heartbeatMs, ac);
     return completeOnce(events, ctx, ac);
   });
 
@@ -182,8 +229,13 @@ export const openAiPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     const e = router.embeddingModel;
     if (body.model !== e.id) {
       const m = router.models().find((x) => x.id === body.model);
-      if (!m) throw withParam(new RuntimeError('MODEL_UNKNOWN', `the model "${body.model}" does not exist`, { hint: `embed with ${e.id}` }), 'model');
-      if (m.provider !== 'ollama') throw invalidParam('model', `${m.provider} models have no embeddings here (${m.id})`, `embed with ${e.id}`);
+      if (!m)
+        throw withParam(
+          new RuntimeError('MODEL_UNKNOWN', `the model "${body.model}" does not exist`, { hint: `embed with ${e.id}` }),
+          'model',
+        );
+      if (m.provider !== 'ollama')
+        throw invalidParam('model', `${m.provider} models have no embeddings here (${m.id})`, `embed with ${e.id}`);
     }
     if (typeof body.input !== 'string' && body.input.some((x) => typeof x !== 'string')) {
       throw invalidParam('input', 'input: token arrays are not supported; send text', 'send a string or an array of strings');
@@ -191,16 +243,28 @@ export const openAiPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     const input = typeof body.input === 'string' ? [body.input] : (body.input as string[]);
     if (input.some((t) => t.length === 0)) throw invalidParam('input', 'input: empty strings cannot be embedded');
     if (body.dimensions !== undefined && body.dimensions !== e.dimensions) {
-      throw invalidParam('dimensions', `dimensions: ${e.id} gives ${e.dimensions} dimensions and cannot be shortened`, 'leave dimensions out');
+      throw invalidParam(
+        'dimensions',
+        `dimensions: ${e.id} gives ${e.dimensions} dimensions and cannot be shortened`,
+        'leave dimensions out',
+      );
     }
-    if (!e.available) throw withParam(new RuntimeError('PROVIDER_UNAVAILABLE', `${e.id} is unavailable: ${e.reason ?? 'unknown reason'}`, { httpStatus: 503 }), 'model');
+    if (!e.available)
+      throw withParam(
+        new RuntimeError('PROVIDER_UNAVAILABLE', `${e.id} is unavailable: ${e.reason ?? 'unknown reason'}`, { httpStatus: 503 }),
+        'model',
+      );
     const ac = abortOnClose(reply.raw);
     const r = await router.embedCounted(input, { signal: ac.signal, mode: 'chat', ...who(req) });
     const base64 = body.encoding_format === 'base64';
     return {
       object: 'list',
       model: e.id,
-      data: r.embeddings.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v })),
+      data: r.embeddings.map((v, index) => ({
+        object: 'embedding',
+        index,
+        embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v,
+      })),
       usage: { prompt_tokens: r.inputTokens, total_tokens: r.inputTokens },
     };
   });
@@ -212,7 +276,11 @@ interface CompletionContext {
   model: string;
 }
 
-async function completeOnce(events: AsyncIterable<ChatEvent>, ctx: CompletionContext, ac: AbortController): Promise<Record<string, unknown>> {
+async function completeOnce(
+  events: AsyncIterable<ChatEvent>,
+  ctx: CompletionContext,
+  ac: AbortController,
+): Promise<Record<string, unknown>> {
   let content = '';
   const calls: ToolCall[] = [];
   let usage: Usage | undefined;
@@ -233,7 +301,12 @@ async function completeOnce(events: AsyncIterable<ChatEvent>, ctx: CompletionCon
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: calls.length && !content ? null : content, refusal: null, ...(calls.length ? { tool_calls: calls.map((c) => toolCallOut(c)) } : {}) },
+        message: {
+          role: 'assistant',
+          content: calls.length && !content ? null : content,
+          refusal: null,
+          ...(calls.length ? { tool_calls: calls.map((c) => toolCallOut(c)) } : {}),
+        },
         logprobs: null,
         finish_reason: finishOf(reason),
       },
@@ -247,7 +320,14 @@ async function completeOnce(events: AsyncIterable<ChatEvent>, ctx: CompletionCon
  * error up front (rate limit, provider down) is still a proper HTTP status; if that takes
  * longer than a heartbeat, the stream opens and keep-alive comments hold proxies open.
  */
-async function streamCompletion(reply: FastifyReply, events: AsyncIterable<ChatEvent>, ctx: CompletionContext, includeUsage: boolean, heartbeatMs: number, ac: AbortController): Promise<FastifyReply> {
+async function streamCompletion(
+  reply: FastifyReply,
+  events: AsyncIterable<ChatEvent>,
+  ctx: CompletionContext,
+  includeUsage: boolean,
+  heartbeatMs: number,
+  ac: AbortController,
+): Promise<FastifyReply> {
   const it = events[Symbol.asyncIterator]();
   const res = reply.raw;
   let opened = false;

@@ -64,11 +64,17 @@ export const ChatCompletionBody = z.looseObject({
   max_completion_tokens: z.number().int().min(1).max(1_000_000).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
-  stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullable().optional(),
+  stop: z
+    .union([z.string().min(1), z.array(z.string().min(1)).max(4)])
+    .nullable()
+    .optional(),
   n: z.number().int().nullable().optional(),
   tools: z.array(Tool).max(MAX_TOOLS).optional(),
   tool_choice: ToolChoiceIn.optional(),
-  response_format: z.object({ type: z.enum(['text', 'json_object', 'json_schema']) }).loose().optional(),
+  response_format: z
+    .object({ type: z.enum(['text', 'json_object', 'json_schema']) })
+    .loose()
+    .optional(),
   logprobs: z.boolean().nullable().optional(),
 });
 export type ChatCompletionBody = z.output<typeof ChatCompletionBody>;
@@ -92,8 +98,10 @@ export function parseOpenAi<S extends z.ZodType>(schema: S, body: unknown): z.ou
   const issue = r.error.issues[0]!;
   const param = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
   let message = issue.message;
-  if (issue.code === 'invalid_union' && issue.path.at(-1) === 'role') message = 'role must be one of system, developer, user, assistant, tool';
-  if (issue.code === 'invalid_union' && /messages\[\d+\]$/.test(param)) message = 'role must be one of system, developer, user, assistant, tool';
+  if (issue.code === 'invalid_union' && issue.path.at(-1) === 'role')
+    message = 'role must be one of system, developer, user, assistant, tool';
+  if (issue.code === 'invalid_union' && /messages\[\d+\]$/.test(param))
+    message = 'role must be one of system, developer, user, assistant, tool';
   throw invalidParam(param || 'body', `${param || 'body'}: ${message}`, 'fix the field named and send again');
 }
 
@@ -103,7 +111,8 @@ function text(content: z.output<typeof Content> | null | undefined, where: strin
   return content
     .map((p, i) => {
       const t = TextPart.safeParse(p);
-      if (!t.success) throw invalidParam(`${where}[${i}].type`, `${where}[${i}]: content parts of type "${p.type}" are not supported`, 'send text only');
+      if (!t.success)
+        throw invalidParam(`${where}[${i}].type`, `${where}[${i}]: content parts of type "${p.type}" are not supported`, 'send text only');
       return t.data.text;
     })
     .join('');
@@ -129,7 +138,11 @@ export function toChatMessages(body: ChatCompletionBody): { system?: string; mes
         if (m.tool_calls?.length) {
           msg.toolCalls = m.tool_calls.map((c, j) => {
             callNames.set(c.id, c.function.name);
-            return { id: c.id, name: c.function.name, arguments: toolArguments(c.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`) };
+            return {
+              id: c.id,
+              name: c.function.name,
+              arguments: toolArguments(c.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`),
+            };
           });
         }
         messages.push(msg);
@@ -137,7 +150,11 @@ export function toChatMessages(body: ChatCompletionBody): { system?: string; mes
       }
       case 'tool': {
         const name = callNames.get(m.tool_call_id);
-        if (!name) throw invalidParam(`messages[${i}].tool_call_id`, `messages[${i}].tool_call_id: "${m.tool_call_id}" answers no tool call of an earlier assistant message`);
+        if (!name)
+          throw invalidParam(
+            `messages[${i}].tool_call_id`,
+            `messages[${i}].tool_call_id: "${m.tool_call_id}" answers no tool call of an earlier assistant message`,
+          );
         messages.push({ role: 'tool', content: text(m.content, where), toolCallId: m.tool_call_id, toolName: name });
         break;
       }
@@ -161,7 +178,11 @@ function toolArguments(json: string, where: string): Record<string, unknown> {
 
 export function toTools(body: ChatCompletionBody): ToolSpec[] | undefined {
   if (!body.tools?.length) return undefined;
-  return body.tools.map((t) => ({ name: t.function.name, description: t.function.description ?? '', parameters: t.function.parameters ?? { type: 'object', properties: {} } }));
+  return body.tools.map((t) => ({
+    name: t.function.name,
+    description: t.function.description ?? '',
+    parameters: t.function.parameters ?? { type: 'object', properties: {} },
+  }));
 }
 
 export function toToolChoice(body: ChatCompletionBody): ToolChoice | undefined {
