@@ -111,35 +111,31 @@ export async function startOllama(opts: StartOllamaOptions = {}): Promise<Ollama
       return;
     }
     if (req.method === 'GET' && req.url === '/api/tags') {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            models: state.models.map((name) => ({
-              name,
-              model: name,
-              modified_at: '2026-01-01T00:00:00Z',
-              size: 1,
-              digest: 'x',
-              details: {},
-            })),
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          models: state.models.map((name) => ({
+            name,
+            model: name,
+            modified_at: '2026-01-01T00:00:00Z',
+            size: 1,
+            digest: 'x',
+            details: {},
+          })),
+        }),
+      );
       return;
     }
     if (req.method === 'POST' && req.url === '/api/embed') {
       const input = Array.isArray(b.input) ? b.input : [b.input ?? ''];
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            model: b.model,
-            embeddings: input.map((t) => fakeEmbedding(t, state.dimensions)),
-            total_duration: 1,
-            load_duration: 0,
-            prompt_eval_count: input.length,
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          model: b.model,
+          embeddings: input.map((t) => fakeEmbedding(t, state.dimensions)),
+          total_duration: 1,
+          load_duration: 0,
+          prompt_eval_count: input.length,
+        }),
+      );
       return;
     }
     if (req.method === 'POST' && req.url === '/api/chat') {
@@ -158,18 +154,16 @@ export async function startOllama(opts: StartOllamaOptions = {}): Promise<Ollama
       const base = { model: b.model, created_at: new Date().toISOString() };
       const chunks = s.chunks ?? [];
       if (b.stream === false) {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              ...base,
-              message: { role: 'assistant', content: chunks.join('') },
-              done: true,
-              done_reason: s.doneReason ?? 'stop',
-              prompt_eval_count: s.promptEvalCount ?? 0,
-              eval_count: s.evalCount ?? 0,
-            }),
-          );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            ...base,
+            message: { role: 'assistant', content: chunks.join('') },
+            done: true,
+            done_reason: s.doneReason ?? 'stop',
+            prompt_eval_count: s.promptEvalCount ?? 0,
+            eval_count: s.evalCount ?? 0,
+          }),
+        );
         return;
       }
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });

@@ -56,20 +56,18 @@ export async function startSearxng(opts: { results?: (query: string) => SearxngR
       category: 'general',
       parsed_url: [new URL(r.url).protocol.slice(0, -1), new URL(r.url).host, new URL(r.url).pathname, '', '', ''],
     }));
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          query: q,
-          number_of_results: results.length,
-          results,
-          answers: [],
-          corrections: [],
-          infoboxes: [],
-          suggestions: [],
-          unresponsive_engines: [],
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        query: q,
+        number_of_results: results.length,
+        results,
+        answers: [],
+        corrections: [],
+        infoboxes: [],
+        suggestions: [],
+        unresponsive_engines: [],
+      }),
+    );
   });
   // Accessors, not copies: a test changes the double's behaviour between calls.
   return Object.defineProperties(http, {

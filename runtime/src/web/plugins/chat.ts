@@ -226,14 +226,12 @@ export const chatPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
       });
       return reply;
     }
-    return reply
-      .code(202)
-      .send({
-        generation,
-        userMessage: created ? user : null,
-        assistantMessage: assistant,
-        events: `/api/generations/${generation.id}/events`,
-      });
+    return reply.code(202).send({
+      generation,
+      userMessage: created ? user : null,
+      assistantMessage: assistant,
+      events: `/api/generations/${generation.id}/events`,
+    });
   };
 
   app.post('/api/sessions/:id/messages', async (req, reply) => {
