@@ -93,6 +93,12 @@ export const AccessSchema = z.discriminatedUnion('policy', [
     /** Who may sign in, by email. */
     emails: z.array(z.email()).min(1),
     sessionDuration: DurationSchema.default('24h'),
+    /**
+     * Infisical secret the edge stack writes the Access application's audience tag (AUD) to, for a
+     * service that verifies Access JWTs itself (the web control panel). Cloudflare mints the tag
+     * when the application is created, so the model names where it goes, not its value.
+     */
+    audienceSecret: SecretNameSchema.optional(),
   }),
   z.strictObject({
     policy: z.literal('service-token'),
@@ -125,6 +131,12 @@ export const CloudflareSchema = z.strictObject({
     tokenSecret: SecretNameSchema.default('TUNNEL_TOKEN'),
   }),
   hostnames: z.array(PublicHostnameSchema).default([]),
+  /** Cloudflare Access: the team domain that issues and signs Access JWTs (`<team>.cloudflareaccess.com`). */
+  access: z
+    .strictObject({
+      teamDomain: HostnameSchema.refine((h) => h.endsWith('.cloudflareaccess.com'), 'a team domain ends with .cloudflareaccess.com'),
+    })
+    .optional(),
 });
 
 // ---------------------------------------------------------------- Infisical

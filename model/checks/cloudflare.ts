@@ -26,6 +26,30 @@ export function checkCloudflare(p: Platform): RawProblem[] {
     );
   }
   p.cloudflare.hostnames.forEach((h, i) => {
+    // The web control panel verifies Access JWTs itself: it needs the team and the audience tag.
+    if (h.target === 'web' && h.access?.policy === 'people') {
+      const web = p.services.web;
+      if (!h.access.audienceSecret)
+        add(
+          ['cloudflare', 'hostnames', i, 'access'],
+          `the web control panel behind "${h.hostname}" checks Access JWTs, but no secret is named for the application's audience tag`,
+          'add "audienceSecret: CF_ACCESS_AUD" (the edge stack writes the tag there) and list it under services.web.secrets',
+          true,
+        );
+      else if (web && !web.secrets.includes(h.access.audienceSecret))
+        add(
+          ['cloudflare', 'hostnames', i, 'access', 'audienceSecret'],
+          `the audience tag is written to secret "${h.access.audienceSecret}", but service "web" does not list it`,
+          `add "${h.access.audienceSecret}" to services.web.secrets`,
+        );
+      if (!p.cloudflare.access)
+        add(
+          ['cloudflare'],
+          `the web control panel behind "${h.hostname}" checks Access JWTs, but the model names no Access team`,
+          'add "access: { teamDomain: <team>.cloudflareaccess.com }" under cloudflare',
+          true,
+        );
+    }
     if (h.hostname !== zone && !h.hostname.endsWith(`.${zone}`))
       add(
         ['cloudflare', 'hostnames', i, 'hostname'],

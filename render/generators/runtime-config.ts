@@ -39,6 +39,9 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
     };
   };
   const alloyBeside = p.services.alloy?.host === host;
+  // The model's checks make sure an Access application in front of web names its audience secret.
+  const webGate = p.cloudflare.hostnames.find((h) => h.target === 'web' && h.access?.policy === 'people')?.access;
+  const webAudience = webGate?.policy === 'people' ? webGate.audienceSecret : undefined;
   const config: z.input<typeof RuntimeConfigSchema> = {
     version: 1,
     platform: p.name,
@@ -50,6 +53,9 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
       rag: port('rag'),
       metrics: port('worker', 'metrics'),
     },
+    ...(p.cloudflare.access && webAudience
+      ? { webAccess: { teamDomain: p.cloudflare.access.teamDomain, audienceSecret: webAudience } }
+      : {}),
     routing: {
       default: p.routing.default,
       models: p.routing.models.map((r) => ({

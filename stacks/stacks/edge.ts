@@ -85,6 +85,8 @@ export class EdgeStack extends TerraformStack {
         sessionDuration: goDuration(a.sessionDuration),
       });
       gates.set(e.hostname, gate);
+      // Cloudflare mints the audience tag; a service that checks Access JWTs reads it from Infisical.
+      if (a.policy === 'people' && a.audienceSecret) secret(`access-${key}-aud`, a.audienceSecret, gate.application.aud);
       if (a.policy === 'service-token' && gate.serviceToken) {
         secret(`access-${key}-client-id`, a.clientIdSecret, gate.serviceToken.clientId);
         secret(`access-${key}-client-secret`, a.clientSecretSecret, gate.serviceToken.clientSecret);

@@ -244,6 +244,35 @@ describe('edge wiring', () => {
     expect(p.fix).toBe('add "TUNNEL_TOKEN" to services.cloudflared.secrets (cloudflared reads TUNNEL_TOKEN)');
   });
 
+  it('the control panel behind Access names where its audience tag goes, and web receives it', () => {
+    const noSecret = edit(base, '        audienceSecret: CF_ACCESS_AUD\n', '');
+    const p = only(noSecret);
+    expect(p).toMatchObject({
+      file: 'platform.yaml',
+      path: 'cloudflare.hostnames.0.access',
+      line: lineOf(noSecret, 'access:', 'control.davidcockson.com'),
+    });
+    expect(p.fix).toBe('add "audienceSecret: CF_ACCESS_AUD" (the edge stack writes the tag there) and list it under services.web.secrets');
+
+    const notListed = edit(base, 'DISCORD_WEBHOOK_URL, CF_ACCESS_AUD]', 'DISCORD_WEBHOOK_URL]');
+    const q = only(notListed);
+    expect(q).toMatchObject({
+      path: 'cloudflare.hostnames.0.access.audienceSecret',
+      line: lineOf(notListed, 'audienceSecret: CF_ACCESS_AUD'),
+      col: 25,
+    });
+    expect(q.fix).toBe('add "CF_ACCESS_AUD" to services.web.secrets');
+  });
+
+  it('the control panel behind Access needs the Access team', () => {
+    const text = edit(base, '  access:\n    teamDomain: davidcockson.cloudflareaccess.com\n', '');
+    const p = only(text);
+    expect(p).toMatchObject({ path: 'cloudflare', line: lineOf(text, 'cloudflare:') });
+    expect(p.fix).toBe('add "access: { teamDomain: <team>.cloudflareaccess.com }" under cloudflare');
+    const wrong = edit(base, 'teamDomain: davidcockson.cloudflareaccess.com', 'teamDomain: davidcockson.com');
+    expect(only(wrong)).toMatchObject({ path: 'cloudflare.access.teamDomain', line: lineOf(wrong, 'teamDomain: davidcockson.com') });
+  });
+
   it('a public hostname cannot point at a compose service on a host the connector does not run on', () => {
     // cloudflared runs on contabo; gitea runs on prod-services, so `http://gitea:3000` resolves to nothing.
     const text = edit(base, '  hostnames:\n', '  hostnames:\n    - hostname: git.davidcockson.com\n      target: gitea\n');

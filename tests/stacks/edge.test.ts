@@ -92,9 +92,15 @@ describe('edge stack (example model)', () => {
     ).toBe(true);
   });
 
-  it('writes the tunnel token and the service token id/secret straight into Infisical', () => {
+  it('writes the tunnel token, the service token id/secret and the control panel audience tag straight into Infisical', () => {
     const secrets = Object.fromEntries(resourceList(tf, InfisicalSecret.tfResourceType).map((x) => [x.name, x]));
-    expect(Object.keys(secrets).sort()).toEqual(['DAVAS_OLLAMA_ACCESS_CLIENT_ID', 'DAVAS_OLLAMA_ACCESS_CLIENT_SECRET', 'TUNNEL_TOKEN']);
+    expect(Object.keys(secrets).sort()).toEqual([
+      'CF_ACCESS_AUD',
+      'DAVAS_OLLAMA_ACCESS_CLIENT_ID',
+      'DAVAS_OLLAMA_ACCESS_CLIENT_SECRET',
+      'TUNNEL_TOKEN',
+    ]);
+    expect(secrets.CF_ACCESS_AUD!.value).toMatch(/^\$\{cloudflare_zero_trust_access_application\.access-web_application_[A-F0-9]+\.aud\}$/);
     expect(secrets.TUNNEL_TOKEN!.value).toMatch(
       /^\$\{data\.cloudflare_zero_trust_tunnel_cloudflared_token\.tunnel_token_[A-F0-9]+\.token\}$/,
     );
@@ -146,7 +152,14 @@ describe('edge stack (alt model)', () => {
       resourceList(tf, InfisicalSecret.tfResourceType)
         .map((x) => x.name)
         .sort(),
-    ).toEqual(['ACME_GPU_CLIENT_ID', 'ACME_GPU_CLIENT_SECRET', 'ACME_MCP_CLIENT_ID', 'ACME_MCP_CLIENT_SECRET', 'ACME_TUNNEL_TOKEN']);
+    ).toEqual([
+      'ACME_GPU_CLIENT_ID',
+      'ACME_GPU_CLIENT_SECRET',
+      'ACME_MCP_CLIENT_ID',
+      'ACME_MCP_CLIENT_SECRET',
+      'ACME_TUNNEL_TOKEN',
+      'CONTROL_ACCESS_AUD',
+    ]);
   });
 });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeb, type WebHarness } from './harness.js';
+import { webSettingsFromEnv } from '../../runtime/src/web/settings.js';
 
 /*
  * Cloudflare Access JWTs checked against a local JWKS server on 127.0.0.1, API tokens, and the
@@ -218,5 +219,32 @@ describe('every route', () => {
     } finally {
       await off.close();
     }
+  });
+});
+
+describe('Access settings from the model', () => {
+  const config = {
+    ports: { web: 8000, mcp: 8001, rag: 8002, metrics: 9464 },
+    webAccess: { teamDomain: 'team.cloudflareaccess.com', audienceSecret: 'CF_ACCESS_AUD' },
+    secrets: { accessAudience: 'aud-from-infisical' },
+  };
+
+  it('takes the team domain from the runtime slice and the audience tag from the secret it names', () => {
+    expect(webSettingsFromEnv({}, config).auth).toMatchObject({
+      mode: 'access',
+      teamDomain: 'team.cloudflareaccess.com',
+      aud: 'aud-from-infisical',
+    });
+  });
+
+  it('lets CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD override them for a local run', () => {
+    const s = webSettingsFromEnv({ CF_ACCESS_TEAM_DOMAIN: 'other.cloudflareaccess.com', CF_ACCESS_AUD: 'local' }, config);
+    expect(s.auth).toMatchObject({ mode: 'access', teamDomain: 'other.cloudflareaccess.com', aud: 'local' });
+  });
+
+  it('says which secret is missing when the audience tag is not there', () => {
+    expect(() => webSettingsFromEnv({}, { ...config, secrets: { accessAudience: undefined } })).toThrow(
+      'no Access audience tag: CF_ACCESS_AUD is not set (the edge stack writes it to Infisical)',
+    );
   });
 });

@@ -126,6 +126,11 @@ export const RuntimeConfigSchema = z.strictObject({
   /** The host the runtime's services run on. */
   host: z.string(),
   ports: z.strictObject({ web: z.number().int(), mcp: z.number().int(), rag: z.number().int(), metrics: z.number().int() }),
+  /**
+   * How the web service verifies Cloudflare Access JWTs: the team domain (issuer, JWKS) and the
+   * secret holding the audience tag. Absent when the model puts no Access application in front of web.
+   */
+  webAccess: z.strictObject({ teamDomain: z.string().min(1), audienceSecret: SecretNameSchema }).optional(),
   routing: z.strictObject({
     default: z.string(),
     models: z.array(RuntimeRouteSchema).min(1),

@@ -25,6 +25,8 @@ export interface RuntimeConfig extends RuntimeConfigFile {
     readonly discordWebhookUrl: string | undefined;
     /** The MCP bearer token (`mcp.authTokenSecret`): the server checks it, research jobs present it. */
     readonly mcpAuthToken: string | undefined;
+    /** The Access application's audience tag (`webAccess.audienceSecret`), written to Infisical by the edge stack. */
+    readonly accessAudience: string | undefined;
     /** Retrieval stores' credentials, by the names retrieval.stores gives. */
     readonly rag: { readonly neo4jPassword: string | undefined; readonly qdrantApiKey: string | undefined };
   };
@@ -183,6 +185,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
       providers: providerKeys,
       discordWebhookUrl,
       mcpAuthToken: env[file.mcp.authTokenSecret] || undefined,
+      accessAudience: file.webAccess ? env[file.webAccess.audienceSecret] || undefined : undefined,
       rag: {
         neo4jPassword: env[file.retrieval.stores.neo4jPasswordSecret] || undefined,
         qdrantApiKey: file.retrieval.stores.qdrantApiKeySecret ? env[file.retrieval.stores.qdrantApiKeySecret] || undefined : undefined,

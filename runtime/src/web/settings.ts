@@ -75,7 +75,7 @@ export function parseWebSettings(input: WebSettingsInput): WebSettings {
  */
 export function webSettingsFromEnv(
   env: Env,
-  config: Pick<RuntimeConfig, 'ports'>,
+  config: Pick<RuntimeConfig, 'ports' | 'webAccess'> & { secrets?: Pick<RuntimeConfig['secrets'], 'accessAudience'> },
   opts: { authOff?: boolean; uiDir?: string } = {},
 ): WebSettings {
   const problems: string[] = [];
@@ -90,13 +90,22 @@ export function webSettingsFromEnv(
   let auth: WebSettingsInput['auth'];
   if (mode === 'off') auth = { mode: 'off' };
   else if (mode === 'access') {
-    if (!env.CF_ACCESS_TEAM_DOMAIN)
-      problems.push('CF_ACCESS_TEAM_DOMAIN is not set (the Cloudflare Access team domain, e.g. myteam.cloudflareaccess.com)');
-    if (!env.CF_ACCESS_AUD) problems.push('CF_ACCESS_AUD is not set (the Access application audience tag)');
+    // The model names the team domain and the secret the edge stack writes the audience tag to;
+    // CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD override them (a local run against a test team).
+    const teamDomain = env.CF_ACCESS_TEAM_DOMAIN || config.webAccess?.teamDomain;
+    const aud = env.CF_ACCESS_AUD || config.secrets?.accessAudience;
+    if (!teamDomain)
+      problems.push(
+        'no Access team domain: set cloudflare.access.teamDomain in platform.yaml (or CF_ACCESS_TEAM_DOMAIN, e.g. myteam.cloudflareaccess.com)',
+      );
+    if (!aud)
+      problems.push(
+        `no Access audience tag: ${config.webAccess ? `${config.webAccess.audienceSecret} is not set (the edge stack writes it to Infisical)` : 'name audienceSecret on the web hostname in platform.yaml'} (or set CF_ACCESS_AUD)`,
+      );
     auth = {
       mode: 'access',
-      teamDomain: env.CF_ACCESS_TEAM_DOMAIN ?? '',
-      aud: env.CF_ACCESS_AUD ?? '',
+      teamDomain: teamDomain ?? '',
+      aud: aud ?? '',
       ...(env.CF_ACCESS_JWKS_URL ? { jwksUrl: env.CF_ACCESS_JWKS_URL } : {}),
     };
   } else {
