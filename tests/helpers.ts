@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -30,4 +31,17 @@ export function edit(text: string, from: string, to: string, after?: string): st
   const at = text.indexOf(from, offset < 0 ? 0 : offset);
   if (at < 0) throw new Error(`"${from}" not found`);
   return text.slice(0, at) + to + text.slice(at + from.length);
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, for a server a test starts. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -7,10 +7,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../helpers.js';
+import { freePort, ROOT } from '../helpers.js';
 
 export interface RealNeo4j {
   /** bolt://127.0.0.1:<port> */
@@ -29,18 +28,6 @@ export function neo4jVersion(): string {
 export function neo4jHome(): string {
   const cache = process.env.LLM_PLATFORM_CACHE ?? join(homedir(), '.cache/llm-platform');
   return join(cache, `neo4j-${neo4jVersion()}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts Neo4j and resolves once it has accepted a write; rejects with its output on failure. */
