@@ -145,7 +145,8 @@ describe('FolderQueue', () => {
       seen.push(claim.name);
       await claim.complete();
     });
-    await waitFor(() => seen.length === 1, 'the requeued file');
+    // Wait on the outcome (the file settled in completed), not on the handler's first line.
+    await waitFor(async () => (await v.list('completed')).includes('left.md'), 'the requeued file');
     expect(seen).toEqual(['left.md']);
     expect(await v.read('completed', 'left.md')).toBe('left over');
     expect(await readdir(v.dir('active'))).toEqual([]);
