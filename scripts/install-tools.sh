@@ -47,3 +47,6 @@ bash scripts/install-conformance.sh
 # A real Neo4j 5.26 (graph-store tests) and the in-process MiniLM embedding model (retrieval tests).
 bash scripts/install-neo4j.sh
 bash scripts/install-embedding-model.sh
+
+# A real nats-server (JetStream queue backend tests, generated NATS config check).
+bash scripts/install-nats.sh

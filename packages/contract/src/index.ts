@@ -5,5 +5,6 @@
 export * from './errors.js';
 export * from './metrics.js';
 export * from './providers.js';
+export * from './queue.js';
 export * from './runtime-config.js';
 export * from './secrets.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ProviderKindSchema, type HostedProvider } from './providers.js';
+import { RuntimeQueueSchema } from './queue.js';
 import { SecretNameSchema } from './secrets.js';
 
 /*
@@ -177,6 +178,8 @@ export const RuntimeConfigSchema = z.strictObject({
       leaseStaleHeartbeats: z.number().int().min(2),
     }),
   }),
+  /** Which queue the worker drains: the vault folder, or NATS JetStream behind a gateway. */
+  queue: RuntimeQueueSchema.default({ backend: 'folder' }),
   /** In name order. */
   schedules: z.array(RuntimeScheduleSchema),
   services: z.strictObject({
