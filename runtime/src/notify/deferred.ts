@@ -98,9 +98,13 @@ export class DeferredNotifier implements JobNotifier {
       if (this.db.prepare('UPDATE held_notices SET sent_at = ? WHERE key = ? AND sent_at IS NULL').run(now, r.key).changes !== 1) continue;
       sent++;
       const notice = JSON.parse(r.notice) as JobNotice;
-      void Promise.resolve()
-        .then(() => (r.kind === 'completed' ? this.props.inner.jobCompleted(notice) : this.props.inner.jobFailed(notice)))
-        .catch((e: unknown) => this.props.log.warn('held notice failed', { job: notice.jobId ?? notice.name, error: describeError(e) }));
+      const warn = (e: unknown): void => this.props.log.warn('held notice failed', { job: notice.jobId ?? notice.name, error: describeError(e) });
+      try {
+        const p = r.kind === 'completed' ? this.props.inner.jobCompleted(notice) : this.props.inner.jobFailed(notice);
+        if (p) Promise.resolve(p).catch(warn);
+      } catch (e) {
+        warn(e);
+      }
     }
     if (sent) this.props.log.info('held notices sent', { count: sent });
     this.arm();
