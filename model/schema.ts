@@ -502,10 +502,12 @@ export const ScheduledJobSchema = z
     if (j.type === 'reindex') {
       if (j.prompt !== undefined || j.template !== undefined)
         ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'a reindex job takes no "prompt" or "template": it calls no model' });
-      if (j.output !== undefined) ctx.addIssue({ code: 'custom', path: ['output'], message: 'a reindex job writes no notes: drop "output"' });
+      if (j.output !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['output'], message: 'a reindex job writes no notes: drop "output"' });
     } else if (j.type === 'memory') {
       // The agent has its own instructions; a prompt or template only adds to them.
-      if (j.prompt !== undefined && j.template !== undefined) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'at most one of "prompt" or "template"' });
+      if (j.prompt !== undefined && j.template !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'at most one of "prompt" or "template"' });
       if (j.output === undefined)
         ctx.addIssue({ code: 'custom', path: ['output'], message: 'a memory job needs "output": the vault folder its notes go to' });
     } else if ((j.prompt === undefined) === (j.template === undefined)) {

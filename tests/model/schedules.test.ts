@@ -113,9 +113,10 @@ describe('schedules in the model', () => {
     const out = only(edit(base, '      title: Nightly re-index\n', '      title: Nightly re-index\n      output: index\n'));
     expect(out.path).toBe('schedules.reindex.job.output');
     // A memory job may add instructions of its own, but not both kinds.
-    expect(parsePlatform(edit(base, '      title: Memory\n', '      title: Memory\n      prompt: Keep notes short.\n')).schedules.memory?.job.prompt).toBe(
-      'Keep notes short.',
-    );
+    expect(
+      parsePlatform(edit(base, '      title: Memory\n', '      title: Memory\n      prompt: Keep notes short.\n')).schedules.memory?.job
+        .prompt,
+    ).toBe('Keep notes short.');
   });
 
   it('unknown catch-up policy suggests the allowed ones', () => {

@@ -250,11 +250,23 @@ describe('a worker without retrieval', () => {
   it('fails memory and reindex jobs with RAG_UNAVAILABLE, never silently', async () => {
     v = await makeVault();
     ollama = await startOllama();
-    const written = await writeTestConfig({ root: v.root, vault: v.vault, dataDir: v.dataDir, ollamaUrl: ollama.url, worker: { mtimeGuardMs: 50, rescanMs: 100 } });
+    const written = await writeTestConfig({
+      root: v.root,
+      vault: v.vault,
+      dataDir: v.dataDir,
+      ollamaUrl: ollama.url,
+      worker: { mtimeGuardMs: 50, rescanMs: 100 },
+    });
     const config = loadConfig(written.env);
     const log = memoryLogger();
     const outcomes: JobOutcome[] = [];
-    worker = createWorker({ config, router: new Router({ config, log }), ...(await openWorkerParts(config, { log })), log, onOutcome: (o) => outcomes.push(o) });
+    worker = createWorker({
+      config,
+      router: new Router({ config, log }),
+      ...(await openWorkerParts(config, { log })),
+      log,
+      onOutcome: (o) => outcomes.push(o),
+    });
     await worker.start();
     const m = await runJob(outcomes, 'm.md', '---\ntype: memory\noutput: memory\n---\n');
     expect(m.status).toBe('failed');
@@ -282,6 +294,15 @@ describe('parseMemoryAnswer', () => {
     expect(bad(JSON.stringify({ notes: Array.from({ length: 21 }, (_, i) => ({ title: `n${i}`, body: 'b' })) }))).toContain('notes');
     expect(bad(JSON.stringify({ notes: [{ title: 'a', body: 'x'.repeat(8001) }] }))).toContain('notes.0.body');
     expect(bad(JSON.stringify({ notes: [], extra: 1 }))).toContain('extra');
-    expect(bad(JSON.stringify({ notes: [{ title: 'Same', body: 'a' }, { title: 'same!', body: 'b' }] }))).toContain('two notes have the file name "same.md"');
+    expect(
+      bad(
+        JSON.stringify({
+          notes: [
+            { title: 'Same', body: 'a' },
+            { title: 'same!', body: 'b' },
+          ],
+        }),
+      ),
+    ).toContain('two notes have the file name "same.md"');
   });
 });

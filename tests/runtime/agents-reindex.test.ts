@@ -82,7 +82,10 @@ async function start(edit: (c: RuntimeConfig) => RuntimeConfig, now?: () => numb
 describe('the reindex agent', () => {
   it('runs at its slot, once, through the queue; the next run is incremental', async () => {
     const slot = Date.parse('2026-12-02T03:00:00Z');
-    const { outcomes, metrics } = await start((c) => c, () => slot + 4_000);
+    const { outcomes, metrics } = await start(
+      (c) => c,
+      () => slot + 4_000,
+    );
     const vault = v!;
     await mkdir(join(vault.vault, 'notes'), { recursive: true });
     await writeFile(join(vault.vault, 'notes/a.md'), '# Alpha\n\nAlpha links to [[b]].\n');
@@ -92,7 +95,10 @@ describe('the reindex agent', () => {
     seen.close();
     await worker!.start();
     await waitFor(() => outcomes.length >= 1, 'the reindex job', 20_000);
-    expect(outcomes.map((o) => `${o.status} ${o.jobId} ${o.type}`), outcomes[0]!.error?.message).toEqual(['completed sched-reindex-20261202T0300Z reindex']);
+    expect(
+      outcomes.map((o) => `${o.status} ${o.jobId} ${o.type}`),
+      outcomes[0]!.error?.message,
+    ).toEqual(['completed sched-reindex-20261202T0300Z reindex']);
     expect(outcomes[0]!.tokensIn).toBe(0);
     const report = await readFile(join(vault.vault, outcomes[0]!.output!), 'utf8');
     expect(report).toContain('type: reindex');

@@ -47,10 +47,24 @@ describe('diffLines', () => {
 
 describe('renderChanges', () => {
   it('shows the changes with a line of context in a fenced diff, or nothing when nothing changed', () => {
-    const before = ['# Serving', '', 'Ollama 0.17 is current.', 'vLLM 0.9 adds tool calls.', 'TGI is archived.', 'llama.cpp is steady.', ''].join('\n');
-    const after = ['# Serving', '', 'Ollama 0.18 is current.', 'vLLM 0.9 adds tool calls.', 'TGI is archived.', 'llama.cpp is steady.', 'SGLang joined.'].join(
-      '\n',
-    );
+    const before = [
+      '# Serving',
+      '',
+      'Ollama 0.17 is current.',
+      'vLLM 0.9 adds tool calls.',
+      'TGI is archived.',
+      'llama.cpp is steady.',
+      '',
+    ].join('\n');
+    const after = [
+      '# Serving',
+      '',
+      'Ollama 0.18 is current.',
+      'vLLM 0.9 adds tool calls.',
+      'TGI is archived.',
+      'llama.cpp is steady.',
+      'SGLang joined.',
+    ].join('\n');
     expect(renderChanges(before, after)).toBe(
       [
         '```diff',

@@ -104,7 +104,11 @@ describe('the scheduled briefing', () => {
     });
     await worker.start();
     await waitFor(() => outcomes.length >= 1, 'the briefing', 20_000);
-    expect(outcomes[0]).toMatchObject({ status: 'completed', jobId: 'sched-briefing-20261201T0700Z', notifyAfter: '2026-12-01T07:30:00.000Z' });
+    expect(outcomes[0]).toMatchObject({
+      status: 'completed',
+      jobId: 'sched-briefing-20261201T0700Z',
+      notifyAfter: '2026-12-01T07:30:00.000Z',
+    });
 
     // The note is in briefings/, not in the outputs folder.
     expect(outcomes[0]!.output).toMatch(/^briefings\/\d{4}-\d\d-\d\d-\d{6}-daily-briefing\.md$/);
@@ -128,7 +132,12 @@ describe('the scheduled briefing', () => {
     await worker.stop();
     worker = undefined;
     const later = new Recorder();
-    const held = new DeferredNotifier({ inner: later, path: join(v.dataDir, 'jobs.db'), log, now: () => Date.parse('2026-12-01T07:29:59Z') });
+    const held = new DeferredNotifier({
+      inner: later,
+      path: join(v.dataDir, 'jobs.db'),
+      log,
+      now: () => Date.parse('2026-12-01T07:29:59Z'),
+    });
     held.start();
     expect(held.pending()).toEqual([
       expect.objectContaining({ key: 'sched-briefing-20261201T0700Z:completed', due: Date.parse('2026-12-01T07:30:00Z') }),
@@ -137,7 +146,12 @@ describe('the scheduled briefing', () => {
     held.close();
     // A worker that starts after 07:30 sends it, once.
     const after = new Recorder();
-    const resumed = new DeferredNotifier({ inner: after, path: join(v.dataDir, 'jobs.db'), log, now: () => Date.parse('2026-12-01T07:31:00Z') });
+    const resumed = new DeferredNotifier({
+      inner: after,
+      path: join(v.dataDir, 'jobs.db'),
+      log,
+      now: () => Date.parse('2026-12-01T07:31:00Z'),
+    });
     resumed.start();
     expect(after.sent.map((n) => `${n.status} ${n.jobId} ${n.output}`)).toEqual([
       `completed sched-briefing-20261201T0700Z ${outcomes[0]!.output}`,

@@ -201,7 +201,14 @@ export class MemoryAgent {
       const parsed = parseMemoryAnswer(r.answer);
       const written = await this.writeNotes(folderAbs, job, parsed);
       const facts = await this.writeFacts(graph, job, parsed);
-      return { ...written, facts, tokensIn: r.tokensIn, tokensOut: r.tokensOut, answer: report(sinceIso, sources, written, facts), called: true };
+      return {
+        ...written,
+        facts,
+        tokensIn: r.tokensIn,
+        tokensOut: r.tokensOut,
+        answer: report(sinceIso, sources, written, facts),
+        called: true,
+      };
     } finally {
       await graph.close().catch(() => undefined);
     }

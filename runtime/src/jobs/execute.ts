@@ -176,7 +176,13 @@ async function runMemory(doc: JobDocument, model: string, opts: ExecuteOptions):
       { jobId: opts.jobId, since, folder: fm.output ?? 'memory', instructions: doc.prompt, signal: job.signal },
       async (system, user) => {
         const sys = [system, opts.system].filter(Boolean).join('\n\n');
-        const out = await callOnce({ ...opts, system: sys, signal: job.signal }, model, [{ role: 'user', content: user }], job, opts.signal);
+        const out = await callOnce(
+          { ...opts, system: sys, signal: job.signal },
+          model,
+          [{ role: 'user', content: user }],
+          job,
+          opts.signal,
+        );
         steps.push({ model, prompt: user, ...out });
         return out;
       },

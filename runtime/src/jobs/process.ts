@@ -208,7 +208,15 @@ export class JobProcessor {
       await claim.write(raw);
       track(raw);
     }
-    const info = { ...base, jobId, type: fm.type, model: fm.model ?? this.props.defaultModel, skills: fm.skills, notify: fm.notify, ...(fm.notify_after ? { notifyAfter: fm.notify_after } : {}) };
+    const info = {
+      ...base,
+      jobId,
+      type: fm.type,
+      model: fm.model ?? this.props.defaultModel,
+      skills: fm.skills,
+      notify: fm.notify,
+      ...(fm.notify_after ? { notifyAfter: fm.notify_after } : {}),
+    };
 
     for (let other = this.inflight.get(jobId); other; other = this.inflight.get(jobId)) await other.catch(() => undefined);
     const done = this.props.ledger.get(jobId);
@@ -274,22 +282,22 @@ export class JobProcessor {
     let output: string;
     try {
       output = await this.writeOutput(jobId, claim.name, fm.title, reserved, folder, (createdAt) =>
-      renderOutput(
-        {
-          jobId,
-          type: fm.type,
-          model: result.model,
-          skills: fm.skills,
-          tokensIn: result.tokensIn,
-          tokensOut: result.tokensOut,
-          durationMs,
-          source: claim.name,
-          createdAt,
-        },
-        result.type === 'chain' && result.steps.length > 1
-          ? result.steps.map((s, i) => `## Step ${i + 1} (${s.model})\n\n${s.answer.trim()}`).join('\n\n')
-          : result.answer,
-      ),
+        renderOutput(
+          {
+            jobId,
+            type: fm.type,
+            model: result.model,
+            skills: fm.skills,
+            tokensIn: result.tokensIn,
+            tokensOut: result.tokensOut,
+            durationMs,
+            source: claim.name,
+            createdAt,
+          },
+          result.type === 'chain' && result.steps.length > 1
+            ? result.steps.map((s, i) => `## Step ${i + 1} (${s.model})\n\n${s.answer.trim()}`).join('\n\n')
+            : result.answer,
+        ),
       );
     } catch (e) {
       const err = toJobError(e);

@@ -14,7 +14,10 @@ export const VaultFolderSchema = z
   .trim()
   .min(1)
   .max(200)
-  .regex(/^(?!\/)(?!.*(^|\/)\.)(?!.*\/$)(?!.*\/\/)[^\0\\:*?"<>|]+$/, 'a vault-relative folder such as "briefings" (no leading "/", no "..")');
+  .regex(
+    /^(?!\/)(?!.*(^|\/)\.)(?!.*\/$)(?!.*\/\/)[^\0\\:*?"<>|]+$/,
+    'a vault-relative folder such as "briefings" (no leading "/", no "..")',
+  );
 
 const Instant = z.union([z.iso.datetime({ offset: true }), z.date().transform((d) => d.toISOString())]);
 

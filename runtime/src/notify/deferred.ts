@@ -92,13 +92,16 @@ export class DeferredNotifier implements JobNotifier {
   flush(): number {
     if (this.closed) return 0;
     const now = this.now();
-    const due = this.db.prepare('SELECT key, kind, notice, due FROM held_notices WHERE sent_at IS NULL AND due <= ? ORDER BY due, key').all(now) as Row[];
+    const due = this.db
+      .prepare('SELECT key, kind, notice, due FROM held_notices WHERE sent_at IS NULL AND due <= ? ORDER BY due, key')
+      .all(now) as Row[];
     let sent = 0;
     for (const r of due) {
       if (this.db.prepare('UPDATE held_notices SET sent_at = ? WHERE key = ? AND sent_at IS NULL').run(now, r.key).changes !== 1) continue;
       sent++;
       const notice = JSON.parse(r.notice) as JobNotice;
-      const warn = (e: unknown): void => this.props.log.warn('held notice failed', { job: notice.jobId ?? notice.name, error: describeError(e) });
+      const warn = (e: unknown): void =>
+        this.props.log.warn('held notice failed', { job: notice.jobId ?? notice.name, error: describeError(e) });
       try {
         const p = r.kind === 'completed' ? this.props.inner.jobCompleted(notice) : this.props.inner.jobFailed(notice);
         if (p) Promise.resolve(p).catch(warn);

@@ -93,7 +93,9 @@ export function createWorker(deps: WorkerDeps): Worker {
   let scheduleLedger: ScheduleLedger | undefined;
   let scheduler: Scheduler | undefined;
   // Notices a schedule's quiet hours hold back wait in jobs.db until the window ends.
-  const held = deps.notifier ? new DeferredNotifier({ inner: deps.notifier, path: resolve(config.dataDir, 'jobs.db'), log, ...(deps.now ? { now: deps.now } : {}) }) : undefined;
+  const held = deps.notifier
+    ? new DeferredNotifier({ inner: deps.notifier, path: resolve(config.dataDir, 'jobs.db'), log, ...(deps.now ? { now: deps.now } : {}) })
+    : undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   let stopping: Promise<void> | undefined;
