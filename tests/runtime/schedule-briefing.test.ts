@@ -50,8 +50,15 @@ describe('the scheduled briefing', () => {
     await mkdir(join(v.vault, 'templates'), { recursive: true });
     await writeFile(
       join(v.vault, 'templates/briefing.md'),
-      'Briefing for {{date}}.\n\nHealth:\n{{health}}\n\nOpen jobs:\n{{jobs_open}}\n\nFailed jobs:\n{{jobs_failed}}\n',
+      'Briefing for {{date}}.\n\nNotes:\n{{notes_changed}}\n\nHealth:\n{{health}}\n\nOpen jobs:\n{{jobs_open}}\n\nFailed jobs:\n{{jobs_failed}}\n',
     );
+    await utimes(join(v.vault, 'templates/briefing.md'), new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'));
+    // Yesterday's briefing sits in the briefing folder: its own answers are not "notes changed".
+    for (const rel of ['notes/garden.md', 'briefings/2026-11-30-070012-daily-briefing.md']) {
+      await mkdir(join(v.vault, rel, '..'), { recursive: true });
+      await writeFile(join(v.vault, rel), 'x');
+      await utimes(join(v.vault, rel), new Date('2026-12-01T05:00:00Z'), new Date('2026-12-01T05:00:00Z'));
+    }
     await writeFile(join(v.vault, '_failed/overnight.md'), 'x');
     await utimes(join(v.vault, '_failed/overnight.md'), new Date('2026-12-01T03:00:00Z'), new Date('2026-12-01T03:00:00Z'));
     const base = await testConfig({
@@ -113,13 +120,16 @@ describe('the scheduled briefing', () => {
     // The note is in briefings/, not in the outputs folder.
     expect(outcomes[0]!.output).toMatch(/^briefings\/\d{4}-\d\d-\d\d-\d{6}-daily-briefing\.md$/);
     expect(await readdir(join(v.vault, 'runner-outputs'))).toEqual([]);
+    expect((await readdir(join(v.vault, 'briefings'))).sort()).toEqual(
+      ['2026-11-30-070012-daily-briefing.md', outcomes[0]!.output!.slice(10)].sort(),
+    );
     const note = frontmatterOf(await readFile(join(v.vault, outcomes[0]!.output!), 'utf8'));
     expect(note.data).toMatchObject({ job_id: 'sched-briefing-20261201T0700Z', status: 'completed' });
     expect(note.content.trim()).toBe('All quiet. Davas is up.');
 
     // The model saw the health the worker sees: every Ollama host checked (all at the double: up).
     const sent = (ollama.chats.at(-1)!.messages.at(-1) as { content: string }).content;
-    expect(sent).toContain('Health:\nModel hosts:\n');
+    expect(sent).toContain('Notes:\n- notes/garden.md\n\nHealth:\nModel hosts:\n');
     // The health-checked host (davas, at the double) is up; the hosted models have no keys here.
     expect(sent).toMatch(/Model hosts:\n- davas: up, checked \d{4}-\d\d-\d\dT[\d:.]+Z, \d+ ms\n/);
     expect(sent).toContain('Models unavailable (4 of 6): llama-3.3-70b-versatile (GROQ_API_KEY is not set);');

@@ -383,7 +383,8 @@ export class Scheduler {
       schedule: () => s.name,
       last_run: () => (prev ? new Date(prev.slot).toISOString() : 'never'),
       previous_output: () => this.previousOutput(prev?.jobId),
-      notes_changed: () => this.notesChanged(since, slot),
+      // A schedule's own output folder holds its previous answers, not the operator's notes.
+      notes_changed: () => this.notesChanged(since, slot, s.job.output),
       jobs_open: () => this.jobFiles([this.props.folders.queue, this.props.folders.active], -Infinity, Infinity),
       jobs_failed: () => this.jobFiles([this.props.folders.failed], since, slot),
       token_spend: () => this.tokenSpend(since, slot),
@@ -447,7 +448,7 @@ export class Scheduler {
   }
 
   /** Markdown notes modified in (since, until], newest first; runtime folders and dot-folders excluded. */
-  private async notesChanged(since: number, until: number): Promise<string> {
+  private async notesChanged(since: number, until: number, ownFolder?: string): Promise<string> {
     const f = this.props.folders;
     const skip = new Set([f.queue, f.active, f.completed, f.failed, ...(f.outputs ? [f.outputs] : [])]);
     const found: { rel: string; mtime: number }[] = [];
@@ -467,6 +468,7 @@ export class Scheduler {
         // Dirent types come from lstat-like readdir data: symlinks are neither files nor dirs here.
         if (e.isDirectory()) {
           if (depth === 0 && skip.has(e.name)) continue;
+          if (r === ownFolder) continue;
           await walk(join(dir, e.name), r, depth + 1);
         } else if (e.isFile() && e.name.toLowerCase().endsWith('.md')) {
           const st = await lstat(join(dir, e.name)).catch(() => undefined);
