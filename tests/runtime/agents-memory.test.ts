@@ -306,3 +306,29 @@ describe('parseMemoryAnswer', () => {
     ).toContain('two notes have the file name "same.md"');
   });
 });
+
+describe('a job’s output folder', () => {
+  it('is refused before any model call when it is a runtime folder, outside the vault, or reached through a link', async () => {
+    const { outcomes, vault, ollama } = await setup();
+    await symlink(v!.root, join(vault.vault, 'linked'));
+    const cases: [string, string, string][] = [
+      ['q.md', '---\ntype: memory\noutput: _queue\n---\n', 'is the runtime\'s "_queue" folder'],
+      ['f.md', '---\noutput: _failed/answers\n---\nhello\n', 'is the runtime\'s "_failed" folder'],
+      ['s.md', '---\noutput: skills\n---\nhello\n', 'is the runtime\'s "skills" folder'],
+      ['up.md', '---\noutput: ../outside\n---\nhello\n', 'output: a vault-relative folder'],
+      ['l.md', '---\noutput: linked/answers\n---\nhello\n', 'is reached through a symbolic link (linked)'],
+    ];
+    for (const [name, content, why] of cases) {
+      const o = await runJob(outcomes, name, content);
+      expect(o.status, name).toBe('failed');
+      expect(o.error?.code, name).toBe('JOB_INVALID');
+      expect(o.error?.message, name).toContain(why);
+    }
+    expect(ollama.chats).toHaveLength(0);
+    expect(await readdir(v!.root)).not.toContain('answers');
+    // A plain folder is made on first use.
+    const ok = await runJob(outcomes, 'ok.md', '---\noutput: answers/2026\n---\nhello\n');
+    expect(ok.status, ok.error?.message).toBe('completed');
+    expect(ok.output).toMatch(/^answers\/2026\/\d{4}-\d\d-\d\d-\d{6}-ok\.md$/);
+  });
+});

@@ -251,6 +251,11 @@ export class JobProcessor {
 
     let result: ExecutionResult;
     try {
+      // Before any model call: notes or answers in the queue's own folders would be taken for jobs.
+      if (fm.output !== undefined) {
+        this.checkOutputFolder(fm.output);
+        await ensureVaultFolder(this.props.vaultPath, fm.output);
+      }
       const system = [fm.system?.trim(), fm.skills.length ? this.props.skills.resolve(fm.skills) : undefined].filter(Boolean).join('\n\n');
       result = await executeJob(doc, {
         router: this.props.router,
@@ -375,11 +380,7 @@ export class JobProcessor {
     const createdAt = new Date(this.now());
     let rel = reserved;
     if (folder !== this.props.outputsFolder) {
-      const top = folder.split('/')[0]!;
-      if ((this.props.protectedFolders ?? []).includes(top))
-        throw new RuntimeError('JOB_INVALID', `the job's output folder "${folder}" is the runtime's "${top}" folder`, {
-          hint: 'name a folder of its own in `output:` (e.g. "briefings"), or drop the key to write to the outputs folder',
-        });
+      this.checkOutputFolder(folder);
       await ensureVaultFolder(this.props.vaultPath, folder);
     }
     if (rel === undefined) {
@@ -396,6 +397,14 @@ export class JobProcessor {
     }
     await writeFileAtomic(join(this.props.vaultPath, rel), render(createdAt));
     return rel;
+  }
+
+  private checkOutputFolder(folder: string): void {
+    const top = folder.split('/')[0]!;
+    if ((this.props.protectedFolders ?? []).includes(top))
+      throw new RuntimeError('JOB_INVALID', `the job's output folder "${folder}" is the runtime's "${top}" folder`, {
+        hint: 'name a folder of its own in `output:` (e.g. "briefings" or "memory"), or drop the key to write to the outputs folder',
+      });
   }
 
   /**
