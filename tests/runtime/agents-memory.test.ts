@@ -53,12 +53,13 @@ async function setup(edit?: (c: RuntimeConfig) => RuntimeConfig, env: Record<str
   const log = memoryLogger();
   const router = new Router({ config, log });
   const outcomes: JobOutcome[] = [];
+  const parts = await openWorkerParts(config, { log });
   worker = createWorker({
     config,
     router,
-    ...(await openWorkerParts(config, { log })),
+    ...parts,
     log,
-    agents: workerAgents(config, router, {}),
+    agents: workerAgents(config, router, {}, parts.ledger),
     onOutcome: (o) => outcomes.push(o),
   });
   await worker.start();
@@ -213,6 +214,20 @@ describe('the memory agent', () => {
     await graph.init();
     expect(await graph.stats()).toMatchObject({ entities: 0, relations: 0 });
     await graph.close();
+  });
+
+  it('also reads the outputs jobs wrote to folders of their own (a briefing, a research answer)', async () => {
+    const { outcomes, ollama } = await setup();
+    const since = new Date(Date.now() - 60_000).toISOString();
+    ollama.chat.enqueue({ chunks: ['BRIEFING-IN-ITS-FOLDER'] });
+    const b = await runJob(outcomes, 'brief.md', '---\noutput: briefings\n---\nbrief me\n');
+    expect(b.output).toMatch(/^briefings\//);
+    ollama.respond = () => ({ chunks: [JSON.stringify({ notes: [], facts: [] })] });
+    const m = await runJob(outcomes, 'mem.md', memoryJob('mem-folders', since));
+    expect(m.status, m.error?.message).toBe('completed');
+    const sent = JSON.stringify(ollama.chats.at(-1));
+    expect(sent).toContain(`### Job output: ${b.output}`);
+    expect(sent).toContain('BRIEFING-IN-ITS-FOLDER');
   });
 
   it('with nothing new since its last run, calls no model', async () => {

@@ -41,6 +41,11 @@ export interface MemoryAgentDeps {
   readonly chatDb?: string;
   /** Opens the retrieval graph store; without it memory jobs fail with RAG_UNAVAILABLE. */
   readonly openGraph?: () => Promise<GraphStore>;
+  /**
+   * Jobs completed since a time, with their outputs: what finds outputs written to a folder a
+   * schedule names (briefings, research answers) besides the outputs folder.
+   */
+  readonly jobs?: { completedSince(since: number, limit: number): { output: string }[] };
   /** retrieval.entities.fuzzyThreshold. */
   readonly fuzzyThreshold: number;
   readonly now?: () => number;
@@ -237,19 +242,25 @@ export class MemoryAgent {
       }
     }
     let outputs = 0;
+    const found = new Map<string, number>();
     const dir = join(this.deps.vaultPath, this.deps.outputsFolder);
     const names = await readdir(dir).catch(() => [] as string[]);
-    const found: { name: string; mtime: number }[] = [];
     for (const n of names.slice(0, 20_000)) {
       if (n.startsWith('.') || !n.toLowerCase().endsWith('.md')) continue;
       const st = await lstat(join(dir, n)).catch(() => undefined);
-      if (st?.isFile() && st.mtimeMs > since) found.push({ name: n, mtime: st.mtimeMs });
+      if (st?.isFile() && st.mtimeMs > since) found.set(`${this.deps.outputsFolder}/${n}`, st.mtimeMs);
     }
-    found.sort((a, b) => a.mtime - b.mtime || (a.name < b.name ? -1 : 1));
-    for (const f of found.slice(-MAX_OUTPUT_FILES)) {
+    // Outputs a job wrote elsewhere (a folder its schedule names), as the job ledger recorded them.
+    for (const j of this.deps.jobs?.completedSince(since, MAX_OUTPUT_FILES * 4) ?? []) {
+      if (found.has(j.output) || !/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[^\0\\]+\.md$/.test(j.output)) continue;
+      const st = await lstat(join(this.deps.vaultPath, j.output)).catch(() => undefined);
+      if (st?.isFile()) found.set(j.output, st.mtimeMs);
+    }
+    const recent = [...found.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).slice(-MAX_OUTPUT_FILES);
+    for (const [rel] of recent) {
       let text: string;
       try {
-        text = (await readRegularFile(join(dir, f.name), { maxBytes: MAX_NOTE_READ_BYTES })).toString('utf8');
+        text = (await readRegularFile(join(this.deps.vaultPath, rel), { maxBytes: MAX_NOTE_READ_BYTES })).toString('utf8');
       } catch (e) {
         if (e instanceof VaultFileError) continue;
         throw e;
@@ -263,7 +274,7 @@ export class MemoryAgent {
       // The agents' own reports are not material to remember.
       if (fm.data.type === 'memory' || fm.data.type === 'reindex') continue;
       outputs++;
-      parts.push(`### Job output: ${f.name}\n\n${truncateBytes(fm.body.trim(), MAX_OUTPUT_BYTES)}`);
+      parts.push(`### Job output: ${rel}\n\n${truncateBytes(fm.body.trim(), MAX_OUTPUT_BYTES)}`);
     }
     return { text: truncateBytes(parts.join('\n\n'), MAX_SOURCE_BYTES), chats, outputs };
   }

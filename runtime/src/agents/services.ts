@@ -10,7 +10,12 @@ import { MemoryAgent } from './memory.js';
  * configures but cannot reach fails that job with the store's own code (CONFIG_INVALID when the
  * model names Qdrant or Neo4j without the service, RAG_STORE_ERROR when it does not answer).
  */
-export function workerAgents(config: RuntimeConfig, router: Router, env: Env): AgentServices {
+export function workerAgents(
+  config: RuntimeConfig,
+  router: Router,
+  env: Env,
+  jobs?: { completedSince(since: number, limit: number): { output: string }[] },
+): AgentServices {
   return {
     reindex: async (signal) => {
       const { createRag } = await import('../rag/service.js');
@@ -28,6 +33,7 @@ export function workerAgents(config: RuntimeConfig, router: Router, env: Env): A
       chatDb: join(config.dataDir, 'chat.db'),
       openGraph: async () => (await import('../rag/service.js')).createGraphStore(config),
       fuzzyThreshold: config.retrieval.entities.fuzzyThreshold,
+      ...(jobs ? { jobs } : {}),
     }),
   };
 }

@@ -44,7 +44,7 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger, env: 
       metrics: telemetry.metrics,
       research: researchSettings(config),
       // The memory and reindex agents, and the router's view of the hosts for the briefing.
-      agents: (await import('../agents/services.js')).workerAgents(config, router, env),
+      agents: (await import('../agents/services.js')).workerAgents(config, router, env, parts.ledger),
       health: router,
     });
   } finally {
