@@ -347,3 +347,28 @@ describe('a job’s output folder', () => {
     expect(ok.output).toMatch(/^answers\/2026\/\d{4}-\d\d-\d\d-\d{6}-ok\.md$/);
   });
 });
+
+describe('a previous answer to compare with', () => {
+  it('is read only from inside the vault, never through a link, and a missing one is said so', async () => {
+    const { outcomes, vault, ollama } = await setup();
+    await mkdir(join(v!.root, 'secret'));
+    await writeFile(join(v!.root, 'secret', 'old.md'), 'SECRET-OUTSIDE-THE-VAULT\n');
+    await symlink(join(v!.root, 'secret'), join(vault.vault, 'linked'));
+    ollama.chat.fallback = { chunks: ['new answer'] };
+    const linked = await runJob(outcomes, 'linked.md', '---\nprevious_output: linked/old.md\n---\nq\n');
+    const linkedOut = await readFile(join(vault.vault, linked.output!), 'utf8');
+    expect(linkedOut).toContain('is reached through a link out of the vault; it was not read.');
+    expect(linkedOut).not.toContain('SECRET');
+    const missing = await runJob(outcomes, 'missing.md', '---\nprevious_output: research/gone.md\n---\nq\n');
+    expect(missing.status).toBe('completed');
+    expect(await readFile(join(vault.vault, missing.output!), 'utf8')).toContain(
+      'The previous answer (research/gone.md) could not be read',
+    );
+    await mkdir(join(vault.vault, 'research'));
+    await writeFile(join(vault.vault, 'research', 'same.md'), '---\njob_id: x\n---\n\nnew answer\n');
+    const same = await runJob(outcomes, 'same.md', '---\nprevious_output: research/same.md\n---\nq\n');
+    expect(await readFile(join(vault.vault, same.output!), 'utf8')).toContain(
+      'new answer\n\n## Changes since the previous answer\n\nNo change.\n',
+    );
+  });
+});

@@ -1,4 +1,4 @@
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, realpath, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentServices } from '../agents/index.js';
 import { ensureVaultFolder } from '../agents/folder.js';
@@ -417,6 +417,10 @@ export class JobProcessor {
     if (!isInside(this.props.vaultPath, abs)) return section(`The previous answer (${previous}) lies outside the vault; it was not read.`);
     let before: string;
     try {
+      // A folder on the way may be a link: the file must really be inside the vault.
+      const real = await realpath(abs);
+      if (!isInside(await realpath(this.props.vaultPath), real))
+        return section(`The previous answer (${previous}) is reached through a link out of the vault; it was not read.`);
       const fm = parseFrontmatter(await readRegularFile(abs, { maxBytes: PREVIOUS_MAX_BYTES }));
       const body = fm.body;
       const at = body.indexOf(`\n${CHANGES_HEADING}\n`);
