@@ -78,7 +78,11 @@ export function testFiles(p: Platform): Array<{ group: string; content: Record<s
           .flatMap((r) => {
             const which =
               rules.filter((x) => x.alert === r.alert).length > 1 ? ` (${Object.values(r.fires.firing[0]?.labels ?? {}).join(', ')})` : '';
-            return [testCase(p, r, r.fires, `fires${which}`), testCase(p, r, r.quiet, `stays quiet${which}`)];
+            return [
+              testCase(p, r, r.fires, `fires${which}`),
+              testCase(p, r, r.quiet, `stays quiet${which}`),
+              ...(r.more ?? []).map((m) => testCase(p, r, m.case, `${m.name}${which}`)),
+            ];
           }),
       },
     }))

@@ -35,6 +35,8 @@ export interface AlertRule {
   runbook: { title: string; meaning: string; steps: string[] };
   fires: AlertCase;
   quiet: AlertCase;
+  /** Further cases a rule's edges need, each named in the test file. */
+  more?: Array<{ name: string; case: AlertCase }>;
 }
 
 export const GROUPS = {
@@ -163,20 +165,22 @@ export function alertRules(p: Platform): AlertRule[] {
   // A schedule's own period (its longest gap between slots, DST included) sets its threshold, so
   // one rule serves a five-minute schedule and a weekly one.
   const lastRun = sel('platform_schedule_last_run_timestamp_seconds');
+  const registered = sel('platform_schedule_registered_timestamp_seconds');
   const period = sel('platform_schedule_period_seconds');
   rules.push({
     group: GROUPS.jobs,
     alert: 'ScheduleNotRun',
-    expr: `(time() - max by (schedule) (${lastRun})) > 2 * max by (schedule) (${period})`,
+    // A schedule that never settled a slot counts from when the scheduler first saw it.
+    expr: `(time() - (max by (schedule) (${lastRun}) or max by (schedule) (${registered}))) > 2 * max by (schedule) (${period})`,
     for: '10m',
     severity: 'warning',
     summary: 'Schedule {{ $labels.schedule }} has not run for {{ $value | humanizeDuration }}',
     description:
-      'The latest slot schedule {{ $labels.schedule }} settled was {{ $value | humanizeDuration }} ago, more than twice its period: its jobs are not being enqueued.',
+      'The latest slot schedule {{ $labels.schedule }} settled (or, if it never settled one, the moment the scheduler first saw it) was {{ $value | humanizeDuration }} ago, more than twice its period: its jobs are not being enqueued.',
     runbook: {
       title: 'A schedule has not run',
       meaning:
-        'A schedule has settled no slot (enqueued or skipped) for more than twice the longest gap between its slots: the worker is down, its clock is wrong, or the schedule ledger cannot be written.',
+        'A schedule has settled no slot (enqueued or skipped) for more than twice the longest gap between its slots, or has never settled one since the scheduler first saw it that long ago: the worker is down, its clock is wrong, or the schedule ledger cannot be written.',
       steps: [
         'Check the worker is up and holds the queue: `docker compose ps worker`, then its logs in Loki: `{service="worker"} |= "schedule"`.',
         "Run `runtime schedule list` on the runtime host: it shows each schedule's last slot, its status and its next runs.",
@@ -201,6 +205,43 @@ export function alertRules(p: Platform): AlertRule[] {
       evalTime: '230m',
       firing: [],
     },
+    more: [
+      {
+        name: 'fires for a schedule that never ran',
+        case: {
+          // Seen at start-up, never a slot settled since: no last-run series at all.
+          series: [
+            s(sel('platform_schedule_registered_timestamp_seconds', { schedule: 'memory', ...runtime }), '0x200'),
+            s(sel('platform_schedule_period_seconds', { schedule: 'memory', ...runtime }), '3600x200'),
+          ],
+          evalTime: '140m',
+          firing: [{ labels: { schedule: 'memory' }, value: 8400 }],
+        },
+      },
+      {
+        name: 'stays quiet for a schedule seen recently that has not reached its first slot',
+        case: {
+          series: [
+            s(sel('platform_schedule_registered_timestamp_seconds', { schedule: 'memory', ...runtime }), '4800x200'),
+            s(sel('platform_schedule_period_seconds', { schedule: 'memory', ...runtime }), '3600x200'),
+          ],
+          evalTime: '140m',
+          firing: [],
+        },
+      },
+      {
+        name: 'stays quiet once a schedule that never ran settles its slot',
+        case: {
+          series: [
+            s(sel('platform_schedule_registered_timestamp_seconds', { schedule: 'memory', ...runtime }), '0x200'),
+            s(sel('platform_schedule_last_run_timestamp_seconds', { schedule: 'memory', ...runtime }), '_x130 7700x70'),
+            s(sel('platform_schedule_period_seconds', { schedule: 'memory', ...runtime }), '3600x200'),
+          ],
+          evalTime: '140m',
+          firing: [],
+        },
+      },
+    ],
   });
 
   // ---- providers

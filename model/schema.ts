@@ -472,8 +472,12 @@ const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
 /** The job a schedule drops into the vault queue at each slot. */
 export const ScheduledJobSchema = z
   .strictObject({
-    /** The job type, as in a hand-written job file. */
-    type: z.enum(['text', 'chain', 'research']).default('text'),
+    /**
+     * The job type. text, chain and research are as in a hand-written job file; two are built-in
+     * agents: memory (consolidates recent chats and job outputs into notes in `output` and facts
+     * in the retrieval graph) and reindex (the incremental retrieval index, no model call).
+     */
+    type: z.enum(['text', 'chain', 'research', 'memory', 'reindex']).default('text'),
     /** A routing model id; the routing default when absent. */
     model: z.string().min(1).optional(),
     skills: z.array(z.string().min(1)).default([]),
@@ -482,12 +486,34 @@ export const ScheduledJobSchema = z
     prompt: z.string().min(1).optional(),
     /**
      * A prompt template in the vault, relative to its root (`templates/briefing.md`). Read at each
-     * slot with the variables {{date}}, {{slot}}, {{schedule}}, {{last_run}}, {{previous_output}}
-     * and {{notes_changed}} filled in.
+     * slot with the variables {{date}}, {{slot}}, {{schedule}}, {{last_run}}, {{previous_output}},
+     * {{notes_changed}}, {{jobs_open}}, {{jobs_failed}}, {{health}} and
+     * {{token_spend}} filled in.
      */
     template: z.string().min(1).optional(),
+    /**
+     * A vault folder, relative to its root (`briefings`): where a text or research job's answer is
+     * written instead of the outputs folder, and where a memory job keeps its notes (required for
+     * memory). The runtime's own folders are refused.
+     */
+    output: z.string().min(1).optional(),
   })
-  .refine((j) => (j.prompt === undefined) !== (j.template === undefined), { message: 'exactly one of "prompt" or "template"' });
+  .superRefine((j, ctx) => {
+    if (j.type === 'reindex') {
+      if (j.prompt !== undefined || j.template !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'a reindex job takes no "prompt" or "template": it calls no model' });
+      if (j.output !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['output'], message: 'a reindex job writes no notes: drop "output"' });
+    } else if (j.type === 'memory') {
+      // The agent has its own instructions; a prompt or template only adds to them.
+      if (j.prompt !== undefined && j.template !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'at most one of "prompt" or "template"' });
+      if (j.output === undefined)
+        ctx.addIssue({ code: 'custom', path: ['output'], message: 'a memory job needs "output": the vault folder its notes go to' });
+    } else if ((j.prompt === undefined) === (j.template === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'exactly one of "prompt" or "template"' });
+    }
+  });
 
 export const ScheduleSchema = z.strictObject({
   /** Standard five-field cron: minute hour day-of-month month day-of-week. */

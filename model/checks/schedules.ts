@@ -40,6 +40,8 @@ export function nextRuns(cron: Cron, from: Date, n: number): string[] {
 }
 
 const TEMPLATE = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[^\0\\]+\.md$/;
+/** A vault-relative folder: no leading "/", no "." or ".." segment, no dot-folder, no trailing "/". */
+const FOLDER = /^(?!\/)(?!.*(^|\/)\.)(?!.*\/$)(?!.*\/\/)[^\0\\:*?"<>|]{1,200}$/;
 
 export function checkSchedules(p: Platform, now: Date): RawProblem[] {
   const out: RawProblem[] = [];
@@ -92,12 +94,30 @@ export function checkSchedules(p: Platform, now: Date): RawProblem[] {
         );
       }
     }
+    const o = s.job.output;
+    if (o !== undefined) {
+      if (!FOLDER.test(o)) {
+        add(
+          out,
+          ['schedules', name, 'job', 'output'],
+          `schedule "${name}": output "${o}" is not a vault-relative folder`,
+          'write a folder inside the vault such as "briefings" or "notes/memory" (no leading "/", no "..", no dot-folder)',
+        );
+      } else if (system.has(o.split('/')[0]!)) {
+        add(
+          out,
+          ['schedules', name, 'job', 'output'],
+          `schedule "${name}": output "${o}" lies in the runtime's "${o.split('/')[0]}" folder, where notes would be taken for jobs or moved`,
+          'name a folder of its own, e.g. "briefings" or "memory"',
+        );
+      }
+    }
     if (s.job.type === 'chain') {
       add(
         out,
         ['schedules', name, 'job', 'type'],
         `schedule "${name}": a scheduled job cannot be a chain (its steps would need a template of their own)`,
-        'use type "text" or "research"',
+        'use type "text", "research", "memory" or "reindex"',
       );
     }
   }

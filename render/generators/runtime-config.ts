@@ -114,12 +114,13 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
         ...(s.quietHours ? { quietHours: { ...s.quietHours } } : {}),
         job: {
           // The model refuses chain schedules; the narrowing keeps the slice's type honest.
-          type: s.job.type === 'research' ? 'research' : 'text',
+          type: s.job.type === 'chain' ? 'text' : s.job.type,
           ...(s.job.model !== undefined ? { model: s.job.model } : {}),
           skills: [...s.job.skills],
           ...(s.job.title !== undefined ? { title: s.job.title } : {}),
           ...(s.job.prompt !== undefined ? { prompt: s.job.prompt } : {}),
           ...(s.job.template !== undefined ? { template: s.job.template } : {}),
+          ...(s.job.output !== undefined ? { output: s.job.output } : {}),
         },
       })),
     services: {

@@ -90,7 +90,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     }
     if (service === 'web') return await (await import('./web/cli.js')).runWebService(argv, env, log, io);
     if (service === 'mcp') await (await import('./services/mcp.js')).runMcp(config, log, stdio);
-    else await (await import('./services/worker.js')).runWorkerService(config, log);
+    else await (await import('./services/worker.js')).runWorkerService(config, log, env);
     return 0;
   } catch (e) {
     log.error('service failed', { error: e instanceof Error ? e : describeError(e) });

@@ -114,6 +114,11 @@ export const RUNTIME_ERRORS = {
     httpStatus: 502,
     hint: 'check that the embedding model in routing.embedding is pulled on its Ollama host',
   },
+  AGENT_OUTPUT_INVALID: {
+    message: "the model's answer is not the structure the agent asked for",
+    httpStatus: 502,
+    hint: 'run the job again (models drift), or pick a model that follows JSON instructions for the schedule',
+  },
   JOB_INVALID: {
     message: 'the job file is invalid',
     httpStatus: 400,

@@ -81,6 +81,44 @@ describe('schedules in the model', () => {
     expect(p.message).toContain('exactly one of "prompt" or "template"');
   });
 
+  it('the example configures the three agents and the nightly re-index', () => {
+    const p = parsePlatform(base);
+    expect(p.schedules.briefing?.job.output).toBe('briefings');
+    expect(p.schedules.memory).toMatchObject({ cron: '30 2 * * *', job: { type: 'memory', output: 'memory' } });
+    expect(p.schedules.reindex).toMatchObject({ cron: '0 3 * * *', job: { type: 'reindex' } });
+    expect(p.schedules.reindex?.job.prompt).toBeUndefined();
+  });
+
+  it('an output folder outside the vault, or in a runtime folder, is refused at the output key', () => {
+    for (const bad of ['../briefings', '/srv/briefings', 'notes/../../x', '.obsidian/briefings', 'briefings/']) {
+      const text = edit(base, 'output: briefings', `output: "${bad}"`);
+      const p = only(text);
+      expect(p.path, bad).toBe('schedules.briefing.job.output');
+      expect(p.line).toBe(lineOf(text, `output: "${bad}"`));
+      expect(p.message).toContain('is not a vault-relative folder');
+    }
+    const q = only(edit(base, 'output: briefings', 'output: _queue/briefings'));
+    expect(q.message).toContain('runtime\'s "_queue" folder');
+    expect(q.fix).toContain('a folder of its own');
+    expect(only(edit(base, 'output: briefings', 'output: runner-outputs')).message).toContain('runtime\'s "runner-outputs" folder');
+  });
+
+  it('a memory job needs an output folder; a reindex job takes no prompt, template or output', () => {
+    const noOut = only(edit(base, '      title: Memory\n      output: memory\n', '      title: Memory\n'));
+    expect(noOut.path).toBe('schedules.memory.job.output');
+    expect(noOut.message).toContain('a memory job needs "output"');
+    const prompt = only(edit(base, '      title: Nightly re-index\n', '      title: Nightly re-index\n      prompt: index please\n'));
+    expect(prompt.path).toBe('schedules.reindex.job.prompt');
+    expect(prompt.message).toContain('a reindex job takes no "prompt" or "template"');
+    const out = only(edit(base, '      title: Nightly re-index\n', '      title: Nightly re-index\n      output: index\n'));
+    expect(out.path).toBe('schedules.reindex.job.output');
+    // A memory job may add instructions of its own, but not both kinds.
+    expect(
+      parsePlatform(edit(base, '      title: Memory\n', '      title: Memory\n      prompt: Keep notes short.\n')).schedules.memory?.job
+        .prompt,
+    ).toBe('Keep notes short.');
+  });
+
   it('unknown catch-up policy suggests the allowed ones', () => {
     const p = only(edit(base, 'catchUp: once', 'catchUp: all'));
     expect(p.path).toBe('schedules.briefing.catchUp');
@@ -122,7 +160,7 @@ describe('cron semantics (croner, five fields, DST)', () => {
 describe('schedules in generated output', () => {
   const p = parsePlatform(base);
   it('the runtime slice lists them in name order, with what the scheduler needs', () => {
-    expect(runtimeConfig(p).schedules.map((s) => s.name)).toEqual(['briefing', 'research']);
+    expect(runtimeConfig(p).schedules.map((s) => s.name)).toEqual(['briefing', 'memory', 'reindex', 'research']);
     expect(runtimeConfig(p).schedules[0]).toEqual({
       name: 'briefing',
       cron: '0 7 * * *',
@@ -130,8 +168,19 @@ describe('schedules in generated output', () => {
       enabled: true,
       catchUp: 'once',
       quietHours: { start: '22:00', end: '07:00' },
-      job: { type: 'text', model: 'llama-3.3-70b-versatile', skills: [], title: 'Daily briefing', template: 'templates/briefing.md' },
+      job: {
+        type: 'text',
+        model: 'llama-3.3-70b-versatile',
+        skills: [],
+        title: 'Daily briefing',
+        template: 'templates/briefing.md',
+        output: 'briefings',
+      },
     });
+    const byName = Object.fromEntries(runtimeConfig(p).schedules.map((s) => [s.name, s.job]));
+    expect(byName.memory).toEqual({ type: 'memory', model: 'llama-3.3-70b-versatile', skills: [], title: 'Memory', output: 'memory' });
+    expect(byName.reindex).toEqual({ type: 'reindex', skills: [], title: 'Nightly re-index' });
+    expect(byName.research).toMatchObject({ type: 'research', output: 'research' });
   });
   it('the system map shows cron and zone, and no clock-dependent times', () => {
     const map = systemMap(p);

@@ -363,15 +363,17 @@ describe('templates and failures', () => {
     expect(await v.read('failed', 'inner-20261201T0705Z.md')).toContain('is reached through a symbolic link');
   });
 
-  it('quiet hours turn the notice off for slots inside the window', async () => {
+  it('quiet hours hold the notice until the window ends (the job still runs at its slot)', async () => {
     t = Date.parse('2026-12-01T21:59:00Z');
     const s = scheduler([schedule({ cron: '0 * * * *', timezone: 'Europe/London', quietHours: { start: '23:00', end: '07:00' } })]);
     await walk(s, '2026-12-01T21:59:00Z', '2026-12-02T00:00:00Z', MIN);
-    const fm = async (iso: string): Promise<unknown> =>
-      parseJobFile(await v.read('queue', slotFileName('brief', Date.parse(iso)))).frontmatter.notify;
-    expect(await fm('2026-12-01T22:00:00Z')).toBe(true);
-    expect(await fm('2026-12-01T23:00:00Z')).toBe(false);
-    expect(await fm('2026-12-02T00:00:00Z')).toBe(false);
+    const fm = async (iso: string): Promise<Record<string, unknown>> =>
+      parseJobFile(await v.read('queue', slotFileName('brief', Date.parse(iso)))).frontmatter as Record<string, unknown>;
+    expect(await fm('2026-12-01T22:00:00Z')).toMatchObject({ notify: true });
+    expect((await fm('2026-12-01T22:00:00Z')).notify_after).toBeUndefined();
+    // London is on UTC in December: the window ends at 07:00Z the next morning.
+    expect(await fm('2026-12-01T23:00:00Z')).toMatchObject({ notify: true, notify_after: '2026-12-02T07:00:00.000Z' });
+    expect(await fm('2026-12-02T00:00:00Z')).toMatchObject({ notify: true, notify_after: '2026-12-02T07:00:00.000Z' });
   });
 
   it('a claim whose file was never written (a crash in between) is finished by the next run, once', async () => {

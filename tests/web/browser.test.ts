@@ -1,7 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileCron, ScheduleLedger, slotFileName, slotJobId } from '../../runtime/src/schedule/index.js';
+import { latestSlot } from '../../runtime/src/schedule/cron.js';
 import { createWorker, type Worker } from '../../runtime/src/worker/index.js';
 import { openWorkerParts } from '../../runtime/src/worker/parts.js';
 import { launchChromium } from '../browser.js';
@@ -258,6 +260,48 @@ describe('control panel in Chromium', () => {
     await p.getByRole('button', { name: 'revoke tablet' }).click();
     await expect.poll(() => p.getByTestId('tokens').textContent()).toContain('revoked');
     expect(h.server.tokens.verify(token)).toBeUndefined();
+    await p.context().close();
+  });
+
+  it('the queue view shows each schedule’s next runs and how its last slot went', async () => {
+    // The worker's ledger says briefing and memory settled their latest slots (the latest, so a
+    // running scheduler owes nothing more); their job files say how the jobs went.
+    const ledger = new ScheduleLedger(join(h.config.dataDir, 'jobs.db'));
+    const latest = (name: string): number => {
+      const s = h.config.schedules.find((x) => x.name === name)!;
+      return latestSlot(compileCron(s.cron, s.timezone), Date.now())!;
+    };
+    const settled: Record<string, number> = {};
+    for (const [name, folder] of [
+      ['briefing', h.config.vault.folders.completed],
+      ['memory', h.config.vault.folders.failed],
+    ] as const) {
+      const slot = latest(name);
+      settled[name] = slot;
+      ledger.claim(name, slot, 'enqueued', slotJobId(name, slot), Date.now());
+      writeFileSync(join(h.config.vault.path, folder, slotFileName(name, slot)), `---\nid: ${slotJobId(name, slot)}\n---\nx\n`);
+    }
+    ledger.close();
+    const p = await page();
+    await p.goto(`${url}/ui/queue`);
+    const row = (name: string) => p.getByTestId(`schedule-${name}`);
+    await expect.poll(() => row('briefing').getByTestId('schedule-last').textContent()).toContain('completed');
+    expect(await row('memory').getByTestId('schedule-last').textContent()).toContain('failed');
+    expect(await row('reindex').getByTestId('schedule-last').textContent()).toBe('never run');
+    expect(await row('research').getByTestId('schedule-next').textContent()).toBe('disabled');
+    // Three upcoming runs each, as the page's clock shows them, in the order they come.
+    const api = (await (await fetch(`${url}/api/schedules`)).json()) as { schedules: { name: string; next: string[] }[] };
+    const briefing = api.schedules.find((s) => s.name === 'briefing')!;
+    expect(briefing.next).toHaveLength(3);
+    const shown = await row('briefing').getByTestId('schedule-next').locator('div').allTextContents();
+    const local = await p.evaluate(
+      (ts) => ts.map((t) => new Date(t).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })),
+      briefing.next,
+    );
+    expect(shown).toEqual(local);
+    const last = await p.evaluate((t) => new Date(t).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }), settled.briefing!);
+    expect(await row('briefing').getByTestId('schedule-last').textContent()).toBe(`${last}completed`);
+    await shot(p, 'queue-schedules');
     await p.context().close();
   });
 

@@ -18,6 +18,8 @@ describe('GET /api/schedules', () => {
     const { schedules } = r.json() as { schedules: { name: string; enabled: boolean; timezone: string; next: string[] }[] };
     expect(schedules.map((s) => [s.name, s.enabled, s.timezone])).toEqual([
       ['briefing', true, 'Europe/London'],
+      ['memory', true, 'Europe/London'],
+      ['reindex', true, 'Europe/London'],
       ['research', false, 'Europe/London'],
     ]);
     const next = schedules[0]!.next.map(Date.parse);
@@ -25,6 +27,6 @@ describe('GET /api/schedules', () => {
     expect(next[0]!).toBeGreaterThan(Date.now());
     // Daily: a day apart, or 23/25 hours across a clock change.
     for (let i = 1; i < 3; i++) expect([23, 24, 25]).toContain((next[i]! - next[i - 1]!) / 3_600_000);
-    expect(schedules[1]!.next).toEqual([]);
+    expect(schedules[3]!.next).toEqual([]);
   });
 });

@@ -267,6 +267,14 @@ export const METRICS = [
     help: 'Longest gap between two consecutive slots among the next 500 slots of an enabled schedule (what "not run within twice its period" measures against).',
     source: 'runtime',
   },
+  {
+    name: 'platform_schedule_registered_timestamp_seconds',
+    type: 'gauge',
+    unit: 's',
+    labels: ['schedule'],
+    help: 'Unix time a scheduler first saw an enabled schedule (kept in the schedule ledger across restarts): the clock "not run within twice its period" starts from before the first slot settles.',
+    source: 'runtime',
+  },
   // ---- host exporters (Alloy: prometheus.exporter.unix)
   {
     name: 'node_cpu_seconds_total',

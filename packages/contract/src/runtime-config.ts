@@ -42,13 +42,19 @@ export const RuntimeScheduleSchema = z.strictObject({
   catchUp: z.enum(['skip', 'once']),
   quietHours: z.strictObject({ start: z.string(), end: z.string() }).optional(),
   job: z.strictObject({
-    type: z.enum(['text', 'research']),
+    /** text and research: a prompt for a model; memory and reindex: the built-in agents. */
+    type: z.enum(['text', 'research', 'memory', 'reindex']),
     model: z.string().min(1).optional(),
     skills: z.array(z.string().min(1)),
     title: z.string().min(1).optional(),
     prompt: z.string().min(1).optional(),
     /** Vault-relative; read at each slot. */
     template: z.string().min(1).optional(),
+    /**
+     * Vault-relative folder the job writes into: the answer of a text or research job (instead of
+     * the outputs folder), the durable notes of a memory job.
+     */
+    output: z.string().min(1).optional(),
   }),
 });
 

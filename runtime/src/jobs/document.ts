@@ -36,7 +36,7 @@ export function parseJobDocument(raw: string | Buffer, limits: JobLimits = {}): 
   if (!result.success) {
     const lines = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(frontmatter)'}: ${i.message}`);
     throw new RuntimeError('JOB_INVALID', `the frontmatter is invalid: ${lines.join('; ')}`, {
-      hint: 'allowed keys: type (text|chain|research), model, skills (list), system, steps (chain: list of {prompt, model?}), notify (true|false), id',
+      hint: 'allowed keys: type (text|chain|research|memory|reindex), model, skills (list), system, steps (chain: list of {prompt, model?}), notify (true|false), output (a vault folder), id',
     });
   }
   const steps = result.data.steps?.length ?? 0;

@@ -1,3 +1,4 @@
+import type { AgentServices } from '../agents/index.js';
 import { RuntimeError } from '../errors.js';
 import type { ChatMessage } from '../providers/types.js';
 import type { RateLimitNotice, Router } from '../router/index.js';
@@ -45,6 +46,10 @@ export interface ExecuteOptions {
   research?: ResearchSettings;
   /** Bounds from the model (vault.worker); absent bounds are not enforced here. */
   limits?: ExecuteLimits;
+  /** The built-in agents (memory, reindex); without one, its job type fails with RAG_UNAVAILABLE. */
+  agents?: AgentServices;
+  /** Clock, for the memory agent's default window. */
+  now?: () => number;
 }
 
 export interface ExecuteLimits {
@@ -86,6 +91,8 @@ export async function executeJob(doc: JobDocument, opts: ExecuteOptions): Promis
     }
     return { type: 'research', model: jobModel, steps: r.steps, answer: r.answer, tokensIn: r.tokensIn, tokensOut: r.tokensOut };
   }
+  if (fm.type === 'reindex') return runReindex(opts);
+  if (fm.type === 'memory') return runMemory(doc, jobModel, opts);
   const prompts: { prompt: string; model: string }[] =
     fm.type === 'chain'
       ? (fm.steps ?? []).map((s, i) => ({
@@ -127,6 +134,63 @@ export async function executeJob(doc: JobDocument, opts: ExecuteOptions): Promis
     tokensIn: steps.reduce((n, s) => n + s.tokensIn, 0),
     tokensOut: steps.reduce((n, s) => n + s.tokensOut, 0),
   };
+}
+
+async function runReindex(opts: ExecuteOptions): Promise<ExecutionResult> {
+  const reindex = opts.agents?.reindex;
+  if (!reindex) {
+    throw new RuntimeError('RAG_UNAVAILABLE', 'retrieval is not available to this worker; reindex jobs run the retrieval indexer', {
+      hint: 'run the worker with retrieval configured (retrieval: in platform.yaml), or run `runtime index` by hand',
+    });
+  }
+  const { summary } = await import('../rag/commands.js');
+  const stats = await reindex(opts.signal);
+  if (stats.interrupted && opts.signal.aborted) throw abortError();
+  return { type: 'reindex', model: 'none', steps: [], answer: summary(stats), tokensIn: 0, tokensOut: 0 };
+}
+
+async function runMemory(doc: JobDocument, model: string, opts: ExecuteOptions): Promise<ExecutionResult> {
+  const agent = opts.agents?.memory;
+  if (!agent) {
+    throw new RuntimeError('RAG_UNAVAILABLE', 'retrieval is not available to this worker; the memory agent writes graph facts', {
+      hint: 'run the worker with retrieval configured (retrieval: in platform.yaml), or disable the memory schedule',
+    });
+  }
+  const fm = doc.frontmatter;
+  const now = (opts.now ?? Date.now)();
+  const since = fm.since !== undefined ? Date.parse(fm.since) : now - 24 * 3600_000;
+  const job = new Cutter(opts.signal);
+  const total = opts.limits?.jobTimeoutMs;
+  if (total !== undefined)
+    job.arm(
+      total,
+      () =>
+        new RuntimeError('PROVIDER_TIMEOUT', `the memory job did not finish within ${total} ms`, {
+          hint: 'raise vault.worker.jobTimeoutSeconds in platform.yaml',
+        }),
+    );
+  const steps: StepResult[] = [];
+  try {
+    const r = await agent.run(
+      // The schema requires output for memory jobs; the fallback keeps the type checker honest.
+      { jobId: opts.jobId, since, folder: fm.output ?? 'memory', instructions: doc.prompt, signal: job.signal },
+      async (system, user) => {
+        const sys = [system, opts.system].filter(Boolean).join('\n\n');
+        const out = await callOnce(
+          { ...opts, system: sys, signal: job.signal },
+          model,
+          [{ role: 'user', content: user }],
+          job,
+          opts.signal,
+        );
+        steps.push({ model, prompt: user, ...out });
+        return out;
+      },
+    );
+    return { type: 'memory', model: r.called ? model : 'none', steps, answer: r.answer, tokensIn: r.tokensIn, tokensOut: r.tokensOut };
+  } finally {
+    job.dispose();
+  }
 }
 
 /**

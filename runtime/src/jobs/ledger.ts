@@ -77,6 +77,13 @@ export class JobLedger {
     this.completedAtStmt = this.db.prepare('SELECT completed_at FROM job_ledger WHERE id = ?');
   }
 
+  /** Outputs (vault-relative) of jobs completed after `since` (epoch ms), oldest first, at most `limit`. */
+  completedSince(since: number, limit: number): { id: string; output: string; completedAt: number }[] {
+    return this.db
+      .prepare('SELECT id, output, completed_at AS completedAt FROM job_ledger WHERE completed_at > ? ORDER BY completed_at, id LIMIT ?')
+      .all(since, limit) as { id: string; output: string; completedAt: number }[];
+  }
+
   /** Records that the job's output is written: from now on the job is never run again. */
   markCompleted(id: string, now: number): void {
     this.completedStmt.run(now, id);

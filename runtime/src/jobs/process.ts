@@ -1,5 +1,8 @@
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, realpath, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AgentServices } from '../agents/index.js';
+import { ensureVaultFolder } from '../agents/folder.js';
+import { renderChanges } from '../agents/line-diff.js';
 import { RuntimeError, describeError, isRuntimeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ResearchSettings } from '../mcp/research.js';
@@ -8,7 +11,8 @@ import { exists, writeFileAtomic } from '../queue/fs-util.js';
 import { isTempFileName } from '../queue/names.js';
 import type { Claim } from '../queue/types.js';
 import type { SkillResolver } from '../skills/registry.js';
-import { VaultFileError, idNameHint, isOperationalIoError, toVaultIoError } from '../vault/files.js';
+import { parseFrontmatter } from '../vault/frontmatter.js';
+import { VaultFileError, idNameHint, isInside, isOperationalIoError, readRegularFile, toVaultIoError } from '../vault/files.js';
 import { appendSection, containsText, insertId, parseJobDocument, peekId, sectionBytes, type JobDocument } from './document.js';
 import { JobAbortedError, executeJob, type ChatRouter, type ExecuteLimits, type ExecutionResult } from './execute.js';
 import { newJobId } from './ids.js';
@@ -55,6 +59,8 @@ export interface JobOutcome {
   durationMs: number;
   /** The job's `notify` (true when the file could not be parsed). */
   notify: boolean;
+  /** The job's `notify_after`: its notice waits until then. */
+  notifyAfter?: string;
 }
 
 export interface JobProcessorProps {
@@ -73,7 +79,15 @@ export interface JobProcessorProps {
   readonly research?: ResearchSettings;
   /** Bounds from the model (vault.worker); absent ones are not enforced. */
   readonly limits?: JobProcessorLimits;
+  /** The built-in agents (memory, reindex). */
+  readonly agents?: AgentServices;
+  /** Vault folders a job's `output` may not name (the queue's own folders, skills). */
+  readonly protectedFolders?: readonly string[];
 }
+
+/** The heading of the diff a research answer gains against its previous answer. */
+export const CHANGES_HEADING = '## Changes since the previous answer';
+const PREVIOUS_MAX_BYTES = 512 * 1024;
 
 export interface JobProcessorLimits extends ExecuteLimits {
   readonly maxChainSteps?: number;
@@ -194,7 +208,15 @@ export class JobProcessor {
       await claim.write(raw);
       track(raw);
     }
-    const info = { ...base, jobId, type: fm.type, model: fm.model ?? this.props.defaultModel, skills: fm.skills, notify: fm.notify };
+    const info = {
+      ...base,
+      jobId,
+      type: fm.type,
+      model: fm.model ?? this.props.defaultModel,
+      skills: fm.skills,
+      notify: fm.notify,
+      ...(fm.notify_after ? { notifyAfter: fm.notify_after } : {}),
+    };
 
     for (let other = this.inflight.get(jobId); other; other = this.inflight.get(jobId)) await other.catch(() => undefined);
     const done = this.props.ledger.get(jobId);
@@ -229,6 +251,11 @@ export class JobProcessor {
 
     let result: ExecutionResult;
     try {
+      // Before any model call: notes or answers in the queue's own folders would be taken for jobs.
+      if (fm.output !== undefined) {
+        this.checkOutputFolder(fm.output);
+        await ensureVaultFolder(this.props.vaultPath, fm.output);
+      }
       const system = [fm.system?.trim(), fm.skills.length ? this.props.skills.resolve(fm.skills) : undefined].filter(Boolean).join('\n\n');
       result = await executeJob(doc, {
         router: this.props.router,
@@ -239,7 +266,10 @@ export class JobProcessor {
         onRateLimited: (notice) => this.props.onRateLimited?.({ name: claim.name, jobId }, notice),
         ...(this.props.research ? { research: this.props.research } : {}),
         ...(this.props.limits ? { limits: this.props.limits } : {}),
+        ...(this.props.agents ? { agents: this.props.agents } : {}),
+        now: this.now,
       });
+      if (fm.previous_output !== undefined) result = { ...result, answer: await this.withChanges(result.answer, fm.previous_output) };
     } catch (e) {
       if (signal.aborted || e instanceof JobAbortedError) {
         await claim.release();
@@ -252,24 +282,34 @@ export class JobProcessor {
     }
 
     const durationMs = elapsed();
-    const output = await this.writeOutput(jobId, claim.name, fm.title, reserved, (createdAt) =>
-      renderOutput(
-        {
-          jobId,
-          type: fm.type,
-          model: result.model,
-          skills: fm.skills,
-          tokensIn: result.tokensIn,
-          tokensOut: result.tokensOut,
-          durationMs,
-          source: claim.name,
-          createdAt,
-        },
-        result.type === 'chain' && result.steps.length > 1
-          ? result.steps.map((s, i) => `## Step ${i + 1} (${s.model})\n\n${s.answer.trim()}`).join('\n\n')
-          : result.answer,
-      ),
-    );
+    // A memory job's `output` is where its notes go; its report goes with the other outputs.
+    const folder = fm.type === 'memory' ? this.props.outputsFolder : (fm.output ?? this.props.outputsFolder);
+    let output: string;
+    try {
+      output = await this.writeOutput(jobId, claim.name, fm.title, reserved, folder, (createdAt) =>
+        renderOutput(
+          {
+            jobId,
+            type: fm.type,
+            model: result.model,
+            skills: fm.skills,
+            tokensIn: result.tokensIn,
+            tokensOut: result.tokensOut,
+            durationMs,
+            source: claim.name,
+            createdAt,
+          },
+          result.type === 'chain' && result.steps.length > 1
+            ? result.steps.map((s, i) => `## Step ${i + 1} (${s.model})\n\n${s.answer.trim()}`).join('\n\n')
+            : result.answer,
+        ),
+      );
+    } catch (e) {
+      const err = toJobError(e);
+      if (err.code !== 'JOB_INVALID') throw err;
+      const finalPath = await this.failFile(claim, raw, err, jobId);
+      return { ...info, status: 'failed', error: err, finalPath, durationMs: elapsed() };
+    }
     this.props.ledger.markCompleted(jobId, this.now());
     raw = appendSection(
       raw,
@@ -334,14 +374,19 @@ export class JobProcessor {
     source: string,
     title: string | undefined,
     reserved: string | undefined,
+    folder: string,
     render: (createdAt: Date) => string,
   ): Promise<string> {
     const createdAt = new Date(this.now());
     let rel = reserved;
+    if (folder !== this.props.outputsFolder) {
+      this.checkOutputFolder(folder);
+      await ensureVaultFolder(this.props.vaultPath, folder);
+    }
     if (rel === undefined) {
       const slug = slugify(title ?? source);
       for (let attempt = 1; rel === undefined; attempt++) {
-        const candidate = `${this.props.outputsFolder}/${outputName(createdAt, slug, attempt)}`;
+        const candidate = `${folder}/${outputName(createdAt, slug, attempt)}`;
         if (this.props.ledger.outputTaken(candidate, jobId)) continue;
         if (await exists(join(this.props.vaultPath, candidate))) continue;
         // Concurrent jobs may have picked the same name meanwhile: the reservation decides.
@@ -352,6 +397,40 @@ export class JobProcessor {
     }
     await writeFileAtomic(join(this.props.vaultPath, rel), render(createdAt));
     return rel;
+  }
+
+  private checkOutputFolder(folder: string): void {
+    const top = folder.split('/')[0]!;
+    if ((this.props.protectedFolders ?? []).includes(top))
+      throw new RuntimeError('JOB_INVALID', `the job's output folder "${folder}" is the runtime's "${top}" folder`, {
+        hint: 'name a folder of its own in `output:` (e.g. "briefings" or "memory"), or drop the key to write to the outputs folder',
+      });
+  }
+
+  /**
+   * The answer with a line diff against the previous answer appended. The previous file is
+   * vault data: read without following links, bounded, its frontmatter and its own diff dropped.
+   */
+  private async withChanges(answer: string, previous: string): Promise<string> {
+    const section = (text: string): string => `${answer.trim()}\n\n${CHANGES_HEADING}\n\n${text}\n`;
+    const abs = join(this.props.vaultPath, previous);
+    if (!isInside(this.props.vaultPath, abs)) return section(`The previous answer (${previous}) lies outside the vault; it was not read.`);
+    let before: string;
+    try {
+      // A folder on the way may be a link: the file must really be inside the vault.
+      const real = await realpath(abs);
+      if (!isInside(await realpath(this.props.vaultPath), real))
+        return section(`The previous answer (${previous}) is reached through a link out of the vault; it was not read.`);
+      const fm = parseFrontmatter(await readRegularFile(abs, { maxBytes: PREVIOUS_MAX_BYTES }));
+      const body = fm.body;
+      const at = body.indexOf(`\n${CHANGES_HEADING}\n`);
+      before = (at >= 0 ? body.slice(0, at) : body).trim();
+    } catch (e) {
+      if (e instanceof RuntimeError && e.code === 'VAULT_IO') throw e;
+      return section(`The previous answer (${previous}) could not be read (${describeError(e)}); no comparison.`);
+    }
+    const diff = renderChanges(before, answer.trim());
+    return section(diff ? `Against [[${previous.replace(/\.md$/, '')}]] ("-" no longer said, "+" new):\n\n${diff}` : 'No change.');
   }
 
   /**

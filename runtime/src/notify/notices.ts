@@ -23,6 +23,8 @@ export interface JobNotice extends JobNoticeBase {
   tokensIn?: number;
   tokensOut?: number;
   error?: { code: string; message: string; hint?: string };
+  /** ISO instant before which the notice is not sent (a schedule's quiet hours). */
+  notBefore?: string;
 }
 
 /** A job waiting out a provider's rate limit. */

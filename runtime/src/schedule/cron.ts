@@ -80,3 +80,14 @@ export function inWindow(at: number, timezone: string, window: { start: string; 
   const t = localParts(at, timezone).time;
   return window.start <= window.end ? t >= window.start && t < window.end : t >= window.start || t < window.end;
 }
+
+/**
+ * The first whole minute at or after `at` outside the window (local time, DST followed), or
+ * `at` itself when it lies outside. A window spans less than a day, so a day of minutes bounds it.
+ */
+export function windowEnd(at: number, timezone: string, window: { start: string; end: string } | undefined): number {
+  if (!inWindow(at, timezone, window)) return at;
+  let t = Math.ceil(at / 60_000) * 60_000;
+  for (let i = 0; i <= 24 * 60 && inWindow(t, timezone, window); i++) t += 60_000;
+  return t;
+}

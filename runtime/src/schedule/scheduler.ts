@@ -8,7 +8,8 @@ import { isErrno, tempPathFor } from '../queue/fs-util.js';
 import type { UsageStore } from '../store/usage.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { isInside, readRegularFile, truncateBytes, VaultFileError } from '../vault/files.js';
-import { compileCron, inWindow, latestSlot, localParts, longestGap, nextSlots, slotsBetween } from './cron.js';
+import { compileCron, inWindow, latestSlot, localParts, longestGap, nextSlots, slotsBetween, windowEnd } from './cron.js';
+import { describeHealth, type HealthSnapshot } from './health.js';
 import type { ScheduleLedger } from './ledger.js';
 
 /*
@@ -54,6 +55,8 @@ export interface SchedulerProps {
   readonly jobs?: { get(id: string): { output: string } | undefined };
   /** The usage store, for `{{token_spend}}`. */
   readonly usage?: Pick<UsageStore, 'totalsByModel'>;
+  /** Platform health as this process sees it, for `{{health}}`. */
+  readonly health?: () => HealthSnapshot;
 }
 
 export type SlotOutcome = 'enqueued' | 'skipped' | 'failed' | 'taken';
@@ -136,6 +139,10 @@ export class Scheduler {
     for (const { s, cron } of this.compiled) {
       if (!s.enabled) continue;
       this.props.metrics?.set('platform_schedule_period_seconds', longestGap(cron, now) / 1000, { schedule: s.name });
+      // From the first start on, so "not run within twice its period" holds for a schedule that never ran.
+      this.props.metrics?.set('platform_schedule_registered_timestamp_seconds', this.props.ledger.firstSeen(s.name, now) / 1000, {
+        schedule: s.name,
+      });
       const last = this.props.ledger.last(s.name);
       if (last && last.status !== 'claimed')
         this.props.metrics?.set('platform_schedule_last_run_timestamp_seconds', last.slot / 1000, { schedule: s.name });
@@ -317,13 +324,26 @@ export class Scheduler {
   /** The job file for a slot: frontmatter from the schedule, body from its prompt or template. */
   async render(c: Compiled, slot: number, id: string): Promise<string> {
     const s = c.s;
-    const text = s.job.template !== undefined ? await this.readTemplate(s.job.template) : s.job.prompt!;
+    const text =
+      s.job.template !== undefined
+        ? await this.readTemplate(s.job.template)
+        : (s.job.prompt ?? (s.job.type === 'reindex' ? 'The nightly incremental retrieval index.' : ''));
     const body = await this.fill(text, s, slot);
     const fm: string[] = [`id: ${id}`, `type: ${s.job.type}`];
     if (s.job.model !== undefined) fm.push(`model: ${JSON.stringify(s.job.model)}`);
     if (s.job.skills.length) fm.push(`skills: ${JSON.stringify(s.job.skills)}`);
     fm.push(`title: ${JSON.stringify(s.job.title ?? `${s.name} ${localParts(slot, s.timezone).date}`)}`);
-    if (inWindow(slot, s.timezone, s.quietHours)) fm.push('notify: false');
+    if (s.job.output !== undefined) fm.push(`output: ${JSON.stringify(s.job.output)}`);
+    const prev = this.props.ledger.previousRun(s.name, slot);
+    // The memory agent consolidates what came after its previous run (the last day at first).
+    if (s.job.type === 'memory') fm.push(`since: ${JSON.stringify(new Date(prev ? prev.slot : slot - 24 * 3600_000).toISOString())}`);
+    if (s.job.type === 'research') {
+      const before = prev ? this.props.jobs?.get(prev.jobId)?.output : undefined;
+      if (before !== undefined) fm.push(`previous_output: ${JSON.stringify(before)}`);
+    }
+    // Quiet hours hold the job's notices until the window ends; the job itself runs now.
+    if (inWindow(slot, s.timezone, s.quietHours))
+      fm.push(`notify_after: ${JSON.stringify(new Date(windowEnd(slot, s.timezone, s.quietHours)).toISOString())}`);
     fm.push(`schedule: ${JSON.stringify(s.name)}`, `slot: ${JSON.stringify(new Date(slot).toISOString())}`);
     return `---\n${fm.join('\n')}\n---\n${body.endsWith('\n') ? body : `${body}\n`}`;
   }
@@ -333,7 +353,7 @@ export class Scheduler {
     const path = join(vault, rel);
     const missing = (why: string): RuntimeError =>
       new RuntimeError('JOB_INVALID', `the schedule's template "${rel}" ${why}`, {
-        hint: `create ${rel} in the vault (a markdown prompt; {{date}}, {{previous_output}} and {{notes_changed}} are filled in), or change job.template in platform.yaml`,
+        hint: `create ${rel} in the vault (a markdown prompt; {{date}}, {{previous_output}}, {{notes_changed}}, {{jobs_open}}, {{jobs_failed}}, {{health}} and {{token_spend}} are filled in), or change job.template in platform.yaml`,
       });
     let real: string;
     try {
@@ -363,10 +383,12 @@ export class Scheduler {
       schedule: () => s.name,
       last_run: () => (prev ? new Date(prev.slot).toISOString() : 'never'),
       previous_output: () => this.previousOutput(prev?.jobId),
-      notes_changed: () => this.notesChanged(since, slot),
+      // A schedule's own output folder holds its previous answers, not the operator's notes.
+      notes_changed: () => this.notesChanged(since, slot, s.job.output),
       jobs_open: () => this.jobFiles([this.props.folders.queue, this.props.folders.active], -Infinity, Infinity),
       jobs_failed: () => this.jobFiles([this.props.folders.failed], since, slot),
       token_spend: () => this.tokenSpend(since, slot),
+      health: () => this.healthText(since, slot),
     };
     const wanted = new Set([...text.matchAll(/\{\{\s*([a-z_]+)\s*\}\}/g)].map((m) => m[1]!).filter((k) => k in vars));
     const values = new Map<string, string>();
@@ -387,6 +409,14 @@ export class Scheduler {
 
   /** Job files in the given folders modified in (since, until], newest first, bounded. */
   private async jobFiles(folders: readonly string[], since: number, until: number): Promise<string> {
+    const found = await this.jobFileList(folders, since, until);
+    if (found.length === 0) return '(none)';
+    const lines = found.slice(0, NOTES_LIST_MAX).map((n) => `- ${n}`);
+    if (found.length > NOTES_LIST_MAX) lines.push(`- … and ${found.length - NOTES_LIST_MAX} more`);
+    return lines.join('\n');
+  }
+
+  private async jobFileList(folders: readonly string[], since: number, until: number): Promise<string[]> {
     const found: { rel: string; mtime: number }[] = [];
     for (const folder of folders) {
       const names = await readdir(join(this.props.vaultPath, folder)).catch(() => [] as string[]);
@@ -396,11 +426,13 @@ export class Scheduler {
         if (st?.isFile() && st.mtimeMs > since && st.mtimeMs <= until) found.push({ rel: `${folder}/${n}`, mtime: st.mtimeMs });
       }
     }
-    if (found.length === 0) return '(none)';
     found.sort((a, b) => b.mtime - a.mtime || (a.rel < b.rel ? -1 : 1));
-    const lines = found.slice(0, NOTES_LIST_MAX).map((n) => `- ${n.rel}`);
-    if (found.length > NOTES_LIST_MAX) lines.push(`- … and ${found.length - NOTES_LIST_MAX} more`);
-    return lines.join('\n');
+    return found.map((f) => f.rel);
+  }
+
+  private async healthText(since: number, until: number): Promise<string> {
+    const failed = await this.jobFileList([this.props.folders.failed], since, until);
+    return describeHealth(this.props.health?.() ?? {}, failed);
   }
 
   private tokenSpend(since: number, until: number): string {
@@ -416,7 +448,7 @@ export class Scheduler {
   }
 
   /** Markdown notes modified in (since, until], newest first; runtime folders and dot-folders excluded. */
-  private async notesChanged(since: number, until: number): Promise<string> {
+  private async notesChanged(since: number, until: number, ownFolder?: string): Promise<string> {
     const f = this.props.folders;
     const skip = new Set([f.queue, f.active, f.completed, f.failed, ...(f.outputs ? [f.outputs] : [])]);
     const found: { rel: string; mtime: number }[] = [];
@@ -436,6 +468,7 @@ export class Scheduler {
         // Dirent types come from lstat-like readdir data: symlinks are neither files nor dirs here.
         if (e.isDirectory()) {
           if (depth === 0 && skip.has(e.name)) continue;
+          if (r === ownFolder) continue;
           await walk(join(dir, e.name), r, depth + 1);
         } else if (e.isFile() && e.name.toLowerCase().endsWith('.md')) {
           const st = await lstat(join(dir, e.name)).catch(() => undefined);

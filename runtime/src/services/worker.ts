@@ -1,4 +1,4 @@
-import type { RuntimeConfig } from '../config/index.js';
+import type { Env, RuntimeConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ResearchSettings } from '../mcp/research.js';
 
@@ -8,7 +8,7 @@ import type { ResearchSettings } from '../mcp/research.js';
  * ledger, skills) and passes them in. Everything it builds it closes, in reverse order.
  */
 
-export async function runWorkerService(config: RuntimeConfig, log: Logger): Promise<void> {
+export async function runWorkerService(config: RuntimeConfig, log: Logger, env: Env = {}): Promise<void> {
   const [{ startTelemetry }, { UsageStore }, { DiscordNotifier }, { Router }, { runWorker }, { openWorkerParts }] = await Promise.all([
     import('../telemetry/index.js'),
     import('../store/usage.js'),
@@ -43,6 +43,9 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger): Prom
       log,
       metrics: telemetry.metrics,
       research: researchSettings(config),
+      // The memory and reindex agents, and the router's view of the hosts for the briefing.
+      agents: (await import('../agents/services.js')).workerAgents(config, router, env, parts.ledger),
+      health: router,
     });
   } finally {
     await router.stop();

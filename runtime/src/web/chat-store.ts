@@ -462,3 +462,26 @@ export function sessionMarkdown(s: Session, path: readonly Message[]): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+export interface RecentChatMessage {
+  sessionId: string;
+  sessionTitle: string;
+  role: MessageRole;
+  content: string;
+  createdAt: string;
+}
+
+/**
+ * Finished messages created after `since` (ISO), oldest first, at most `limit`: what the memory
+ * agent consolidates. Read-only, so it runs on a read-only handle to the web's chat.db.
+ */
+export function recentChatMessages(db: Db, since: string, limit: number): RecentChatMessage[] {
+  return db
+    .prepare(
+      `SELECT m.session_id AS sessionId, s.title AS sessionTitle, m.role AS role, m.content AS content, m.created_at AS createdAt
+       FROM messages m JOIN sessions s ON s.id = m.session_id
+       WHERE m.created_at > ? AND m.status IN ('complete', 'stopped')
+       ORDER BY m.created_at, m.rowid LIMIT ?`,
+    )
+    .all(since, limit) as RecentChatMessage[];
+}

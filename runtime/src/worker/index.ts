@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import type { RuntimeConfig } from '../config/index.js';
 import { describeError, isRuntimeError } from '../errors.js';
+import type { AgentServices } from '../agents/index.js';
 import type { JobLedger } from '../jobs/ledger.js';
+import { DeferredNotifier } from '../notify/deferred.js';
 import { JobProcessor, type JobOutcome } from '../jobs/process.js';
 import type { ChatRouter } from '../jobs/execute.js';
 import type { JobHeldNotice, JobNotice, JobNotifier } from '../notify/notices.js';
@@ -11,7 +13,7 @@ import { ScheduleLedger } from '../schedule/ledger.js';
 import { Scheduler, type UpcomingRuns } from '../schedule/scheduler.js';
 import type { JobQueue, QueueStats } from '../queue/types.js';
 import type { SkillRegistry } from '../skills/registry.js';
-import type { RateLimitNotice } from '../router/index.js';
+import type { RateLimitNotice, Router } from '../router/index.js';
 import type { UsageStore } from '../store/usage.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -65,6 +67,10 @@ export interface WorkerDeps extends WorkerParts {
   readonly spend?: Pick<UsageStore, 'totalsByModel'>;
   /** The MCP tool server research jobs use; without it they fail with MCP_UNAVAILABLE. */
   readonly research?: ResearchSettings;
+  /** The built-in agents (memory, reindex); without one, its job type fails with RAG_UNAVAILABLE. */
+  readonly agents?: AgentServices;
+  /** Model hosts and models as the router sees them, for the briefing's {{health}}. */
+  readonly health?: Pick<Router, 'hostStatuses' | 'models'>;
 }
 
 export interface Worker {
@@ -86,6 +92,10 @@ export function createWorker(deps: WorkerDeps): Worker {
   let queueStarted = false;
   let scheduleLedger: ScheduleLedger | undefined;
   let scheduler: Scheduler | undefined;
+  // Notices a schedule's quiet hours hold back wait in jobs.db until the window ends.
+  const held = deps.notifier
+    ? new DeferredNotifier({ inner: deps.notifier, path: resolve(config.dataDir, 'jobs.db'), log, ...(deps.now ? { now: deps.now } : {}) })
+    : undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   let stopping: Promise<void> | undefined;
@@ -125,7 +135,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     }
     updateGauges();
     deps.onOutcome?.(o);
-    const notifier = deps.notifier;
+    const notifier = held;
     if (!notifier || !o.notify || (o.status !== 'completed' && o.status !== 'failed')) return;
     const notice: JobNotice = {
       name: o.name,
@@ -138,6 +148,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       ...(o.model ? { model: o.model } : {}),
       ...(o.output ? { output: o.output } : {}),
       ...(o.error ? { error: { code: o.error.code, message: o.error.message, ...(o.error.hint ? { hint: o.error.hint } : {}) } } : {}),
+      ...(o.notifyAfter ? { notBefore: o.notifyAfter } : {}),
     };
     if (o.status === 'completed') background('job notice', () => notifier.jobCompleted(notice));
     else background('job failure notice', () => notifier.jobFailed(notice));
@@ -170,6 +181,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   const startParts = async (): Promise<void> => {
     const w = vault.worker;
     await skills.start();
+    held?.start();
     // One worker per queue: wait for the lease before requeueing what a previous owner left active.
     await lease?.acquire(starting.signal);
     // Only the lease holder schedules: a worker that lost the queue stops enqueueing as well.
@@ -193,6 +205,8 @@ export function createWorker(deps: WorkerDeps): Worker {
       log,
       onRateLimited,
       ...(deps.research ? { research: deps.research } : {}),
+      ...(deps.agents ? { agents: deps.agents } : {}),
+      protectedFolders: [vault.folders.queue, vault.folders.active, vault.folders.completed, vault.folders.failed, vault.folders.skills],
     });
     await processor.prepare();
     queueStarted = true;
@@ -219,6 +233,10 @@ export function createWorker(deps: WorkerDeps): Worker {
         ledger: scheduleLedger,
         jobs: ledger,
         ...(deps.spend ? { usage: deps.spend } : {}),
+        health: () => ({
+          ...(deps.health ? { hosts: deps.health.hostStatuses(), models: deps.health.models() } : {}),
+          queue: queue.stats(),
+        }),
         log: log.child({ component: 'schedule' }),
         ...(metrics ? { metrics } : {}),
         ...(deps.now ? { now: deps.now } : {}),
@@ -245,6 +263,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         await queue.stop().catch(() => undefined);
         await skills.stop().catch(() => undefined);
         await lease?.release().catch(() => undefined);
+        held?.close();
         ledger.close();
         finishStart();
         if (stoppedWhileWaiting) {
@@ -267,6 +286,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       if (state !== 'running') {
         // Never started: the parts given were never started either; the ledger is still open.
         if (state === 'new') ledger.close();
+        held?.close();
         state = 'stopped';
         return Promise.resolve();
       }
@@ -301,6 +321,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         updateGauges();
         await skills.stop();
         await lease?.release();
+        held?.close();
         ledger.close();
         state = 'stopped';
         log.info('worker stopped');

@@ -128,6 +128,19 @@ export interface JobSummary {
 
 export type JobLists = Record<JobState, JobSummary[]> & { counts: Record<JobState, number> };
 
+/** A schedule as /api/schedules shows it: its next runs and how its last slot went. */
+export interface ScheduleRuns {
+  name: string;
+  cron: string;
+  timezone: string;
+  enabled: boolean;
+  next: string[];
+  last?: string;
+  lastStatus?: string;
+  /** Where the last slot's job is now: queued, running, completed, failed (or skipped). */
+  lastOutcome?: string;
+}
+
 export interface JobDetail extends JobSummary {
   frontmatter: Record<string, unknown> | null;
   prompt: string;

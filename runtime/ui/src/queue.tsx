@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { api, type JobDetail, type JobLists, type JobState, type ModelsAnswer } from './api';
+import { api, type JobDetail, type JobLists, type JobState, type ModelsAnswer, type ScheduleRuns } from './api';
 import { renderMarkdown } from './markdown';
 
 const STATES: JobState[] = ['queued', 'active', 'completed', 'failed'];
@@ -30,42 +30,45 @@ export function QueuePanel(p: {
 
   return (
     <main className="queue" aria-label="queue">
-      <form
-        className="submit"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          try {
-            const r = await api<{ name: string }>('POST', '/api/jobs', {
-              prompt,
-              ...(title.trim() ? { title: title.trim() } : {}),
-              ...(model ? { model } : {}),
-            });
-            setSent(r.name);
-            setPrompt('');
-            setTitle('');
-            setLists(await api<JobLists>('GET', '/api/jobs'));
-          } catch (err) {
-            onError(err);
-          }
-        }}
-      >
-        <h3>new job</h3>
-        <input placeholder="title" value={title} onChange={(e) => setTitle(e.target.value)} data-testid="job-title" />
-        <select value={model} onChange={(e) => setModel(e.target.value)} aria-label="model">
-          <option value="">default model</option>
-          {p.models?.models.map((m) => (
-            <option key={m.id} value={m.id} disabled={!m.available}>
-              {m.label}
-              {m.available ? '' : ` (unavailable: ${m.reason ?? ''})`}
-            </option>
-          ))}
-        </select>
-        <textarea placeholder="prompt" value={prompt} onChange={(e) => setPrompt(e.target.value)} rows={5} data-testid="job-prompt" />
-        <button type="submit" data-testid="job-submit">
-          submit
-        </button>
-        {sent && <p className="muted">queued as {sent}</p>}
-      </form>
+      <div className="side">
+        <form
+          className="submit"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            try {
+              const r = await api<{ name: string }>('POST', '/api/jobs', {
+                prompt,
+                ...(title.trim() ? { title: title.trim() } : {}),
+                ...(model ? { model } : {}),
+              });
+              setSent(r.name);
+              setPrompt('');
+              setTitle('');
+              setLists(await api<JobLists>('GET', '/api/jobs'));
+            } catch (err) {
+              onError(err);
+            }
+          }}
+        >
+          <h3>new job</h3>
+          <input placeholder="title" value={title} onChange={(e) => setTitle(e.target.value)} data-testid="job-title" />
+          <select value={model} onChange={(e) => setModel(e.target.value)} aria-label="model">
+            <option value="">default model</option>
+            {p.models?.models.map((m) => (
+              <option key={m.id} value={m.id} disabled={!m.available}>
+                {m.label}
+                {m.available ? '' : ` (unavailable: ${m.reason ?? ''})`}
+              </option>
+            ))}
+          </select>
+          <textarea placeholder="prompt" value={prompt} onChange={(e) => setPrompt(e.target.value)} rows={5} data-testid="job-prompt" />
+          <button type="submit" data-testid="job-submit">
+            submit
+          </button>
+          {sent && <p className="muted">queued as {sent}</p>}
+        </form>
+        <UpcomingRuns onError={onError} />
+      </div>
       <div className="lanes">
         {STATES.map((st) => (
           <section key={st} className="lane" data-testid={`lane-${st}`}>
@@ -88,6 +91,67 @@ export function QueuePanel(p: {
         ))}
       </div>
     </main>
+  );
+}
+
+const when = (iso: string): string => new Date(iso).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+
+/** The schedules' next runs and their last slot, from /api/schedules. */
+function UpcomingRuns(p: { onError: (e: unknown) => void }) {
+  const [rows, setRows] = useState<ScheduleRuns[] | null>(null);
+  const { onError } = p;
+  useEffect(() => {
+    let live = true;
+    const poll = (): void =>
+      void api<{ schedules: ScheduleRuns[] }>('GET', '/api/schedules').then((r) => live && setRows(r.schedules), onError);
+    poll();
+    // Slots are minutes apart at the finest: a slow poll keeps "next" and "last" current.
+    const t = setInterval(poll, 30_000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [onError]);
+  return (
+    <section className="schedules" data-testid="schedules">
+      <h3>upcoming runs</h3>
+      {rows && rows.length === 0 && <p className="muted">no schedules in platform.yaml</p>}
+      <table className="grid">
+        <tbody>
+          {rows?.map((s) => (
+            <tr key={s.name} data-testid={`schedule-${s.name}`} className={s.enabled ? '' : 'muted'}>
+              <td>
+                <strong>{s.name}</strong>
+                <div className="muted small" title={`${s.cron} (${s.timezone})`}>
+                  {s.cron}
+                </div>
+              </td>
+              <td data-testid="schedule-next">
+                {s.enabled ? (
+                  s.next.map((t) => (
+                    <div key={t} className="small">
+                      {when(t)}
+                    </div>
+                  ))
+                ) : (
+                  <span className="small">disabled</span>
+                )}
+              </td>
+              <td data-testid="schedule-last" className="small">
+                {s.last ? (
+                  <>
+                    {when(s.last)}
+                    <div className={`outcome ${s.lastOutcome ?? s.lastStatus ?? ''}`}>{s.lastOutcome ?? s.lastStatus}</div>
+                  </>
+                ) : (
+                  <span className="muted">never run</span>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }
 

@@ -3,7 +3,10 @@ import { z } from 'zod';
 import type { WebDeps } from '../app.js';
 import { JOB_STATES, JobBoard } from '../job-board.js';
 import { parse, requireWrite } from '../http.js';
-import { upcomingRuns } from '../../schedule/scheduler.js';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ScheduleLedger } from '../../schedule/ledger.js';
+import { slotFileName, upcomingRuns } from '../../schedule/scheduler.js';
 
 /*
  * The vault queue: list by state (the UI polls it), one job's detail, and submitting a job.
@@ -16,8 +19,37 @@ export const jobsPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
 
   app.get('/api/jobs', async () => board.list());
 
-  // Upcoming scheduled runs, for the queue view: what will land in the queue next.
-  app.get('/api/schedules', async () => ({ schedules: upcomingRuns(deps.config.schedules, { n: 3, from: Date.now() }) }));
+  // Upcoming scheduled runs, for the queue view: what will land in the queue next, and how the
+  // last slot went. The worker writes the schedule ledger (jobs.db on the shared data volume).
+  let ledger: ScheduleLedger | undefined;
+  app.addHook('onClose', async () => ledger?.close());
+  const folders = deps.config.vault.folders;
+  /** Where the last slot's job file is now: its outcome as the queue shows it. */
+  const outcomeOf = async (name: string, slot: number, status: string): Promise<string> => {
+    const file = slotFileName(name, slot);
+    for (const [folder, outcome] of [
+      [folders.completed, 'completed'],
+      [folders.failed, 'failed'],
+      [folders.active, 'running'],
+      [folders.queue, 'queued'],
+    ] as const) {
+      const st = await lstat(join(deps.config.vault.path, folder, file)).catch(() => undefined);
+      if (st?.isFile()) return outcome;
+    }
+    return status;
+  };
+  app.get('/api/schedules', async () => {
+    ledger ??= deps.config.schedules.length ? new ScheduleLedger(join(deps.config.dataDir, 'jobs.db')) : undefined;
+    const rows = upcomingRuns(deps.config.schedules, { n: 3, from: Date.now(), ...(ledger ? { ledger } : {}) });
+    const schedules = await Promise.all(
+      rows.map(async (r) => {
+        const last = ledger?.last(r.name);
+        if (!last || last.status === 'claimed') return r;
+        return { ...r, lastOutcome: last.status === 'skipped' ? 'skipped' : await outcomeOf(r.name, last.slot, last.status) };
+      }),
+    );
+    return { schedules };
+  });
 
   app.get('/api/jobs/:state/:name', async (req) => {
     const p = parse(z.strictObject({ state: z.enum(JOB_STATES), name: z.string().min(4).max(255) }), req.params, 'params');
