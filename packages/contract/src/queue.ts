@@ -56,6 +56,8 @@ export const RuntimeJetStreamSchema = z.strictObject({
   nakDelayMs: z.number().int().min(0),
   /** Workers send an in-progress ack this often on long jobs. */
   progressIntervalMs: z.number().int().positive(),
+  /** Jobs and results older than this are dropped from the streams (absent: kept until acked). */
+  maxAgeMs: z.number().int().positive().optional(),
   /** The route groups each host's worker takes, by host name (`cloud` or an Ollama host). */
   workers: z.record(z.string(), z.array(z.string().min(1)).min(1)),
 });

@@ -1,0 +1,140 @@
+import {
+  jetstreamOf,
+  NATS_CONF_PATH,
+  NATS_MAX_PAYLOAD,
+  NATS_STORE_DIR,
+  NATS_TLS_MOUNT,
+  natsRouteEnv,
+  type Nats,
+  type Platform,
+} from '../../model/index.js';
+import { notice, type Artifact, type Generator } from '../types.js';
+
+/*
+ * One nats.conf per NATS server host (generated/hosts/<host>/nats/nats.conf), shipped by the
+ * compose_project role and mounted read-only into the `nats` container. Passwords and route URLs
+ * (which carry the route password) are `$VARIABLE` references the server resolves from its
+ * environment, which the Infisical agent fills; no secret value is written here.
+ */
+
+/** The environment variable a password secret reaches the server as: its own name. */
+/** The account the queue's users and streams live in. */
+export const NATS_ACCOUNT = 'QUEUE';
+
+const envRef = (secret: string): string => `$${secret}`;
+
+/** The JetStream API subjects each user needs, and the subjects it moves jobs and results on. */
+export function natsPermissions(n: Nats): Record<'gateway' | 'worker', { publish: string[]; subscribe: string[] }> {
+  const { name: jobs, resultsName: results, subjectPrefix: prefix } = n.stream;
+  return {
+    // The gateway owns the account's two streams: it creates and updates them and the consumers,
+    // publishes jobs, and pulls and acks results.
+    gateway: {
+      publish: [`${prefix}.run.>`, '$JS.API.>', `$JS.ACK.${results}.>`],
+      subscribe: ['_INBOX.>'],
+    },
+    // A worker binds to (or creates) its group's durable consumer on the job stream, pulls, acks,
+    // naks and reports progress, and publishes results. It cannot touch the streams themselves.
+    worker: {
+      publish: [
+        `${prefix}.result.>`,
+        '$JS.API.INFO',
+        `$JS.API.STREAM.INFO.${jobs}`,
+        `$JS.API.CONSUMER.CREATE.${jobs}`,
+        `$JS.API.CONSUMER.CREATE.${jobs}.>`,
+        `$JS.API.CONSUMER.DURABLE.CREATE.${jobs}.>`,
+        `$JS.API.CONSUMER.INFO.${jobs}.>`,
+        `$JS.API.CONSUMER.MSG.NEXT.${jobs}.>`,
+        `$JS.ACK.${jobs}.>`,
+      ],
+      subscribe: ['_INBOX.>'],
+    },
+  };
+}
+
+const q = (s: string): string => JSON.stringify(s);
+const list = (items: readonly string[], indent: string): string => `[\n${items.map((i) => `${indent}  ${q(i)}`).join('\n')}\n${indent}]`;
+
+function tlsBlock(indent: string, verify: boolean): string[] {
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: ${q(`${NATS_TLS_MOUNT}/cert.pem`)}`,
+    `${indent}  key_file: ${q(`${NATS_TLS_MOUNT}/key.pem`)}`,
+    `${indent}  ca_file: ${q(`${NATS_TLS_MOUNT}/ca.pem`)}`,
+    ...(verify ? [`${indent}  verify: true`] : []),
+    `${indent}  timeout: 5`,
+    `${indent}}`,
+  ];
+}
+
+/** The server config for `host`, one of the servers under `nats.servers`. */
+export function natsConf(p: Platform, host: string): string {
+  const n = p.nats!;
+  const peers = n.servers.filter((s) => s !== host);
+  const perms = natsPermissions(n);
+  const user = (who: 'gateway' | 'worker'): string[] => [
+    '      {',
+    `        user: ${q(n.users[who].user)}`,
+    `        password: ${envRef(n.users[who].passwordSecret)}`,
+    '        permissions: {',
+    `          publish: { allow: ${list(perms[who].publish, '          ')} }`,
+    `          subscribe: { allow: ${list(perms[who].subscribe, '          ')} }`,
+    '        }',
+    '      }',
+  ];
+  const lines = [
+    notice('#').trimEnd(),
+    `# NATS server on ${host}: ${n.servers.length === 1 ? 'the only server' : `one of ${n.servers.length} in cluster "${n.cluster}"`}, JetStream on.`,
+    '',
+    `server_name: ${q(host)}`,
+    `listen: "0.0.0.0:${n.ports.client}"`,
+    // Monitoring stays on the compose network: the exporter reads it, nothing publishes it.
+    `http: "0.0.0.0:${n.ports.monitor}"`,
+    `max_payload: ${NATS_MAX_PAYLOAD}`,
+    ...(n.tls.enabled ? ['', '# Clients must speak TLS.', ...tlsBlock('', false)] : []),
+    '',
+    'jetstream {',
+    `  store_dir: ${q(NATS_STORE_DIR)}`,
+    `  max_file_store: ${n.storage.maxFileStore}`,
+    `  max_memory_store: ${n.storage.maxMemoryStore}`,
+    '}',
+  ];
+  if (peers.length) {
+    lines.push(
+      '',
+      '# Routes to the other servers; each URL carries the route password, so it comes from the environment.',
+      'cluster {',
+      `  name: ${q(n.cluster)}`,
+      `  listen: "0.0.0.0:${n.ports.cluster}"`,
+      '  authorization {',
+      `    user: ${q(n.users.route.user)}`,
+      `    password: ${envRef(n.users.route.passwordSecret)}`,
+      '  }',
+      `  routes: [\n${peers.map((peer) => `    $${natsRouteEnv(peer)}`).join('\n')}\n  ]`,
+      ...(n.tls.enabled ? tlsBlock('  ', true) : []),
+      '}',
+    );
+  }
+  lines.push(
+    '',
+    '# One account holds both streams; the gateway and the workers are its only users.',
+    'accounts {',
+    `  ${NATS_ACCOUNT}: {`,
+    '    jetstream: enabled',
+    '    users: [',
+    ...user('gateway'),
+    ...user('worker'),
+    '    ]',
+    '  }',
+    '}',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+export const natsConfigGenerator: Generator = {
+  name: 'nats-config',
+  generate(p): Artifact[] {
+    const n = jetstreamOf(p);
+    return n ? n.servers.map((host) => ({ path: `hosts/${host}/${NATS_CONF_PATH}`, content: natsConf(p, host) })) : [];
+  },
+};
