@@ -17,9 +17,6 @@ export const NATS_STORE_DIR = '/data/jetstream';
 /** The per-host runtime.json a worker on a host other than the runtime host reads. */
 export const WORKER_RUNTIME_CONF_PATH = 'runtime/runtime.json';
 export const WORKER_RUNTIME_CONF_MOUNT = '/etc/platform/runtime.json';
-/** Where the TLS PEM files land on a host (written by the Infisical agent) and in the containers. */
-export const NATS_TLS_HOST_DIR = 'secrets/nats-tls';
-export const NATS_TLS_MOUNT = '/etc/nats/tls';
 /** Largest message a server accepts: a job (vault.worker.maxJobBytes) or a result with its answer. */
 export const NATS_MAX_PAYLOAD = '8MB';
 
@@ -64,8 +61,7 @@ function addressOf(p: Platform, host: string): string | undefined {
 export function natsClientUrls(p: Platform, fromHost: string): string[] {
   const n = jetstreamOf(p);
   if (!n) return [];
-  const scheme = n.tls.enabled ? 'tls' : 'nats';
-  return n.servers.map((s) => `${scheme}://${s === fromHost ? NATS_SERVICE : addressOf(p, s)}:${n.ports.client}`);
+  return n.servers.map((s) => `nats://${s === fromHost ? NATS_SERVICE : addressOf(p, s)}:${n.ports.client}`);
 }
 
 /** The route URL to `peer` without credentials (the agent adds them into the env variable). */
@@ -79,10 +75,6 @@ export function natsClientHosts(p: Platform, runtimeHost: string): string[] {
 }
 
 const secretsOf = (n: Nats, who: 'gateway' | 'worker'): string[] => [n.users[who].passwordSecret];
-
-function tlsVolume(n: Nats): Service['volumes'] {
-  return n.tls.enabled ? [{ type: 'bind', source: `/opt/platform/${NATS_TLS_HOST_DIR}`, target: NATS_TLS_MOUNT, readOnly: true }] : [];
-}
 
 function merged<T>(a: readonly T[], b: readonly T[]): T[] {
   return [...new Set([...a, ...b])];
@@ -105,7 +97,7 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
           {
             ...s,
             secrets: merged(s.secrets, secretsOf(n, 'worker')),
-            volumes: [...s.volumes, ...tlsVolume(n)],
+            volumes: [...s.volumes],
             dependsOn: { ...s.dependsOn, ...needsNats },
           },
         ]
@@ -137,7 +129,6 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
         volumes: [
           { type: 'bind', source: `/opt/platform/${NATS_CONF_PATH}`, target: NATS_CONF_MOUNT, readOnly: true },
           { type: 'volume', source: NATS_DATA_VOLUME, target: '/data', readOnly: false },
-          ...tlsVolume(n),
         ],
         dependsOn: {},
         healthcheck: {
@@ -195,7 +186,7 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
           worker.secrets.filter((s) => s !== n.users.worker.passwordSecret),
           secretsOf(n, 'gateway'),
         ),
-        volumes: [...worker.volumes, ...tlsVolume(n)],
+        volumes: [...worker.volumes],
         dependsOn: { ...needsNats },
         healthcheck: undefined,
       },
@@ -218,7 +209,6 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
         volumes: [
           { type: 'bind', source: `/opt/platform/${WORKER_RUNTIME_CONF_PATH}`, target: WORKER_RUNTIME_CONF_MOUNT, readOnly: true },
           ...worker.volumes.filter((v) => v.type === 'volume'),
-          ...tlsVolume(n),
         ],
         ports: metrics ? [metrics] : [],
         publish: metrics && !alloyOnHost ? [{ port: metrics.port, hostPort: metrics.port, hostIp: '127.0.0.1' }] : [],

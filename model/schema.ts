@@ -532,8 +532,9 @@ export const NatsSchema = z.strictObject({
     })
     .prefault({}),
   /**
-   * TLS on client and route connections. Off by default: the servers listen on the tailnet, which
-   * WireGuard already encrypts. On, the PEM files come from the named Infisical secrets.
+   * TLS on client and route connections, the PEM files from the named Infisical secrets. Off: the
+   * servers listen on the tailnet, which WireGuard already encrypts. Turning it on is refused for
+   * now (nothing delivers the files to the containers yet).
    */
   tls: z
     .strictObject({

@@ -1,6 +1,18 @@
 import { posix } from 'node:path';
 import { COMPOSE_PROJECT_DIR } from '../compose.js';
-import { composeHosts, hostNames, hostServiceOfKind, identityFor, runtimeHost, servicesOn, type Platform } from '../model/index.js';
+import {
+  composeHosts,
+  hostNames,
+  hostServiceOfKind,
+  identityFor,
+  jetstreamOf,
+  NATS_SERVICE,
+  natsRouteEnv,
+  natsRouteTarget,
+  runtimeHost,
+  servicesOn,
+  type Platform,
+} from '../model/index.js';
 
 /*
  * Which host gets which role, answered once for the inventory, the vars and the playbooks.
@@ -33,6 +45,14 @@ export function vaultSnapshotHost(p: Platform): string | undefined {
   return hostNames(p).find((h) => p.hosts[h]!.vaultPath);
 }
 
+/** An env variable the agent composes from a secret: `name=<prefix><secret, URL-escaped><suffix>`. */
+export interface DerivedEnv {
+  name: string;
+  secret: string;
+  prefix: string;
+  suffix: string;
+}
+
 export interface EnvFile {
   /** The compose service or systemd unit that reads the file. */
   name: string;
@@ -41,18 +61,39 @@ export interface EnvFile {
   secrets: string[];
   /** What the agent restarts when the file changes. */
   reload: { compose_service: string } | { systemd_unit: string };
+  /** Variables built from a secret, such as a NATS route URL that carries the route password. */
+  derived?: DerivedEnv[];
+}
+
+/** The route URLs a NATS server dials, each carrying the route password (see render/generators/nats-config.ts). */
+function natsRoutes(p: Platform, host: string): DerivedEnv[] {
+  const n = jetstreamOf(p);
+  if (!n?.servers.includes(host)) return [];
+  const r = n.users.route;
+  return n.servers
+    .filter((peer) => peer !== host)
+    .map((peer) => ({
+      name: natsRouteEnv(peer),
+      secret: r.passwordSecret,
+      prefix: `nats-route://${r.user}:`,
+      suffix: `@${natsRouteTarget(p, peer)}`,
+    }));
 }
 
 /** Every env file the Infisical agent renders on `host`, with the secret names in each (never values). */
 export function envFilesOn(p: Platform, host: string): EnvFile[] {
   const compose: EnvFile[] = servicesOn(p, host)
     .filter(([, s]) => s.secrets.length > 0)
-    .map(([name, s]) => ({
-      name,
-      dest: `${COMPOSE_PROJECT_DIR}/secrets/${name}.env`,
-      secrets: [...s.secrets],
-      reload: { compose_service: name },
-    }));
+    .map(([name, s]) => {
+      const derived = name === NATS_SERVICE ? natsRoutes(p, host) : [];
+      return {
+        name,
+        dest: `${COMPOSE_PROJECT_DIR}/secrets/${name}.env`,
+        secrets: [...s.secrets],
+        reload: { compose_service: name },
+        ...(derived.length ? { derived } : {}),
+      };
+    });
   const alloy = hostServiceOfKind(p, host, 'alloy');
   const hostAlloy: EnvFile[] = alloy
     ? [{ name: alloy[0], dest: ALLOY_ENV_FILE, secrets: alloyTokenSecrets(p), reload: { systemd_unit: 'alloy' } }]

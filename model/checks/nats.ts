@@ -61,6 +61,12 @@ export function checkNats(p: Platform): RawProblem[] {
       'give the gateway, worker and route users distinct names',
     ),
   );
+  if (n.tls.enabled)
+    add(
+      ['nats', 'tls', 'enabled'],
+      'TLS on the NATS cluster is not built yet: nothing delivers the certificate files to the servers and the runtime containers',
+      'set "tls: { enabled: false }": the servers listen on the tailnet only, which WireGuard already encrypts',
+    );
   if (n.stream.name === n.stream.resultsName)
     add(
       ['nats', 'stream', 'resultsName'],

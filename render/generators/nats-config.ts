@@ -3,7 +3,6 @@ import {
   NATS_CONF_PATH,
   NATS_MAX_PAYLOAD,
   NATS_STORE_DIR,
-  NATS_TLS_MOUNT,
   natsRouteEnv,
   type Nats,
   type Platform,
@@ -55,18 +54,6 @@ export function natsPermissions(n: Nats): Record<'gateway' | 'worker', { publish
 const q = (s: string): string => JSON.stringify(s);
 const list = (items: readonly string[], indent: string): string => `[\n${items.map((i) => `${indent}  ${q(i)}`).join('\n')}\n${indent}]`;
 
-function tlsBlock(indent: string, verify: boolean): string[] {
-  return [
-    `${indent}tls {`,
-    `${indent}  cert_file: ${q(`${NATS_TLS_MOUNT}/cert.pem`)}`,
-    `${indent}  key_file: ${q(`${NATS_TLS_MOUNT}/key.pem`)}`,
-    `${indent}  ca_file: ${q(`${NATS_TLS_MOUNT}/ca.pem`)}`,
-    ...(verify ? [`${indent}  verify: true`] : []),
-    `${indent}  timeout: 5`,
-    `${indent}}`,
-  ];
-}
-
 /** The server config for `host`, one of the servers under `nats.servers`. */
 export function natsConf(p: Platform, host: string): string {
   const n = p.nats!;
@@ -91,7 +78,6 @@ export function natsConf(p: Platform, host: string): string {
     // Monitoring stays on the compose network: the exporter reads it, nothing publishes it.
     `http: "0.0.0.0:${n.ports.monitor}"`,
     `max_payload: ${NATS_MAX_PAYLOAD}`,
-    ...(n.tls.enabled ? ['', '# Clients must speak TLS.', ...tlsBlock('', false)] : []),
     '',
     'jetstream {',
     `  store_dir: ${q(NATS_STORE_DIR)}`,
@@ -111,7 +97,6 @@ export function natsConf(p: Platform, host: string): string {
       `    password: ${envRef(n.users.route.passwordSecret)}`,
       '  }',
       `  routes: [\n${peers.map((peer) => `    $${natsRouteEnv(peer)}`).join('\n')}\n  ]`,
-      ...(n.tls.enabled ? tlsBlock('  ', true) : []),
       '}',
     );
   }

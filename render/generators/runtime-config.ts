@@ -1,7 +1,6 @@
 import { HOSTED_PROVIDERS, RuntimeConfigSchema, type HostedProvider, type RuntimeConfigFile } from '@platform/contract';
 import {
   jetstreamOf,
-  NATS_TLS_MOUNT,
   natsClientUrls,
   natsWorkerHosts,
   ollamaHosts,
@@ -40,7 +39,6 @@ function queueConfig(p: Platform, host: string): z.input<typeof RuntimeConfigSch
       servers: natsClientUrls(p, host),
       gateway: { ...n.users.gateway },
       worker: { ...n.users.worker },
-      ...(n.tls.enabled ? { tls: { caFile: `${NATS_TLS_MOUNT}/ca.pem` } } : {}),
       stream: s.name,
       resultsStream: s.resultsName,
       subjectPrefix: s.subjectPrefix,
