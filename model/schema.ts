@@ -360,6 +360,12 @@ export const AlertThresholdsSchema = z.strictObject({
   rateLimitedPer15m: z.number().int().min(1).default(5),
   /** A host whose metrics stop arriving for this long alerts. */
   hostAbsentMinutes: MinutesSchema.default(10),
+  /**
+   * A JetStream consumer with messages waiting and nothing delivered or acked for this long is
+   * stuck (jetstream queue backend). Keep it above vault.worker.jobTimeoutSeconds: a worker busy
+   * with long jobs pulls nothing new until one ends.
+   */
+  consumerStuckMinutes: MinutesSchema.default(30),
 });
 
 /** A panel the operator adds to a built-in dashboard, built from one catalog metric. */
