@@ -14,6 +14,13 @@ export const NATS_CONF_MOUNT = '/etc/nats/nats.conf';
 /** The server's JetStream store, a named volume. */
 export const NATS_DATA_VOLUME = 'nats-data';
 export const NATS_STORE_DIR = '/data/jetstream';
+/**
+ * The server's passwords and route URLs: NATS config variables the Infisical agent writes (quoted)
+ * into this folder under the compose project, mounted beside nats.conf, which includes the file.
+ */
+export const NATS_SECRETS_DIR = 'secrets/nats';
+export const NATS_SECRETS_FILE = 'secrets.conf';
+export const NATS_SECRETS_MOUNT = '/etc/nats/secrets';
 /** The per-host runtime.json a worker on a host other than the runtime host reads. */
 export const WORKER_RUNTIME_CONF_PATH = 'runtime/runtime.json';
 export const WORKER_RUNTIME_CONF_MOUNT = '/etc/platform/runtime.json';
@@ -46,7 +53,7 @@ export function natsWorkerHosts(p: Platform): string[] {
   return Object.keys(jetstreamOf(p)?.workers ?? {});
 }
 
-/** The environment variable a server reads the route URL to `peer` from (credentials included). */
+/** The config variable a server reads the route URL to `peer` from (credentials included). */
 export function natsRouteEnv(peer: string): string {
   return `NATS_ROUTE_${peer.toUpperCase().replace(/-/g, '_')}`;
 }
@@ -64,9 +71,17 @@ export function natsClientUrls(p: Platform, fromHost: string): string[] {
   return n.servers.map((s) => `nats://${s === fromHost ? NATS_SERVICE : addressOf(p, s)}:${n.ports.client}`);
 }
 
-/** The route URL to `peer` without credentials (the agent adds them into the env variable). */
+/** The route URL to `peer` without credentials (the agent adds them in secrets.conf). */
 export function natsRouteTarget(p: Platform, peer: string): string {
   return `${addressOf(p, peer)}:${p.nats!.ports.cluster}`;
+}
+
+/** The secrets the NATS server on `host` reads from secrets.conf: the users' passwords, and the route password with peers. */
+export function natsServerSecrets(p: Platform, host: string): string[] {
+  const n = jetstreamOf(p);
+  if (!n?.servers.includes(host)) return [];
+  const peers = n.servers.some((s) => s !== host);
+  return [n.users.gateway.passwordSecret, n.users.worker.passwordSecret, ...(peers ? [n.users.route.passwordSecret] : [])];
 }
 
 /** Hosts that connect to the cluster as clients: the gateway's (the runtime host) and every worker host. */
@@ -129,6 +144,8 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
         volumes: [
           { type: 'bind', source: `/opt/platform/${NATS_CONF_PATH}`, target: NATS_CONF_MOUNT, readOnly: true },
           { type: 'volume', source: NATS_DATA_VOLUME, target: '/data', readOnly: false },
+          // A folder, not the file: the agent replaces the file, and a file mount would keep the old one.
+          { type: 'bind', source: `/opt/platform/${NATS_SECRETS_DIR}`, target: NATS_SECRETS_MOUNT, readOnly: true },
         ],
         dependsOn: {},
         healthcheck: {
@@ -139,7 +156,8 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
           startPeriod: '10s',
         },
         env: {},
-        secrets: [n.users.gateway.passwordSecret, n.users.worker.passwordSecret, ...(peers.length ? [n.users.route.passwordSecret] : [])],
+        // Its passwords come through the mounted secrets.conf (see natsSecrets), not an env file.
+        secrets: [],
         usesHostServices: [],
         restart: 'unless-stopped',
         memLimit: '1g',

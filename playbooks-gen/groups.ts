@@ -6,8 +6,11 @@ import {
   hostServiceOfKind,
   identityFor,
   jetstreamOf,
+  NATS_SECRETS_DIR,
+  NATS_SECRETS_FILE,
   NATS_SERVICE,
   natsRouteEnv,
+  natsServerSecrets,
   natsRouteTarget,
   runtimeHost,
   servicesOn,
@@ -59,9 +62,11 @@ export interface EnvFile {
   /** Absolute path on the host. */
   dest: string;
   secrets: string[];
-  /** What the agent restarts when the file changes. */
-  reload: { compose_service: string } | { systemd_unit: string };
-  /** Variables built from a secret, such as a NATS route URL that carries the route password. */
+  /** What the agent restarts when the file changes: `up` a compose service, restart one, or a systemd unit. */
+  reload: { compose_service: string } | { compose_restart: string } | { systemd_unit: string };
+  /** `nats`: NATS config variables (`KEY: "value"`), included by nats.conf, instead of KEY=VALUE lines. */
+  format?: 'nats';
+  /** Variables built from a secret (`nats` format only): a NATS route URL that carries the route password. */
   derived?: DerivedEnv[];
 }
 
@@ -84,21 +89,31 @@ function natsRoutes(p: Platform, host: string): DerivedEnv[] {
 export function envFilesOn(p: Platform, host: string): EnvFile[] {
   const compose: EnvFile[] = servicesOn(p, host)
     .filter(([, s]) => s.secrets.length > 0)
-    .map(([name, s]) => {
-      const derived = name === NATS_SERVICE ? natsRoutes(p, host) : [];
-      return {
-        name,
-        dest: `${COMPOSE_PROJECT_DIR}/secrets/${name}.env`,
-        secrets: [...s.secrets],
-        reload: { compose_service: name },
-        ...(derived.length ? { derived } : {}),
-      };
-    });
+    .map(([name, s]) => ({
+      name,
+      dest: `${COMPOSE_PROJECT_DIR}/secrets/${name}.env`,
+      secrets: [...s.secrets],
+      reload: { compose_service: name },
+    }));
+  const natsSecrets = natsServerSecrets(p, host);
+  const nats: EnvFile[] = natsSecrets.length
+    ? [
+        {
+          name: NATS_SERVICE,
+          dest: `${COMPOSE_PROJECT_DIR}/${NATS_SECRETS_DIR}/${NATS_SECRETS_FILE}`,
+          secrets: natsSecrets,
+          // The file is read at start-up: a changed password needs a restart, which `up` would not do.
+          reload: { compose_restart: NATS_SERVICE },
+          format: 'nats',
+          ...(natsRoutes(p, host).length ? { derived: natsRoutes(p, host) } : {}),
+        },
+      ]
+    : [];
   const alloy = hostServiceOfKind(p, host, 'alloy');
   const hostAlloy: EnvFile[] = alloy
     ? [{ name: alloy[0], dest: ALLOY_ENV_FILE, secrets: alloyTokenSecrets(p), reload: { systemd_unit: 'alloy' } }]
     : [];
-  return [...compose, ...hostAlloy];
+  return [...compose, ...nats, ...hostAlloy];
 }
 
 export function infisicalHosts(p: Platform): string[] {

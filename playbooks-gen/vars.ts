@@ -70,7 +70,9 @@ export function hostVars(p: Platform, host: string): Record<string, unknown> {
     out.compose_files = composeFiles(p, host);
     out.compose_services = services.map(([n]) => n);
     out.compose_healthchecked = services.filter(([, s]) => s.healthcheck).map(([n]) => n);
-    out.compose_env_files = services.filter(([, s]) => s.secrets.length > 0).map(([n]) => `secrets/${n}.env`);
+    out.compose_env_files = envFilesOn(p, host)
+      .filter((f) => f.dest.startsWith(`${COMPOSE_PROJECT_DIR}/`))
+      .map((f) => f.dest.slice(COMPOSE_PROJECT_DIR.length + 1));
     const image = runtimeImageName(p);
     if (image && services.some(([, s]) => s.runtime)) {
       // The deploy passes runtime_image_digest (what CI pushed); the role pins compose to name@digest.

@@ -19,9 +19,17 @@ export type { RawProblem } from './problems.js';
  */
 export function crossCheck(p: Platform): RawProblem[] {
   return [
-    ...[checkHosts, checkServices, checkMcp, checkCloudflare, checkInfisical, checkAws, checkRouting, checkObservability, checkNats].flatMap((check) =>
-      check(p),
-    ),
+    ...[
+      checkHosts,
+      checkServices,
+      checkMcp,
+      checkCloudflare,
+      checkInfisical,
+      checkAws,
+      checkRouting,
+      checkObservability,
+      checkNats,
+    ].flatMap((check) => check(p)),
     // The clock only feeds the next-run times an error shows; no generator reads it.
     ...checkSchedules(p, new Date()),
   ];

@@ -2,6 +2,8 @@ import {
   jetstreamOf,
   NATS_CONF_PATH,
   NATS_MAX_PAYLOAD,
+  NATS_SECRETS_FILE,
+  NATS_SECRETS_MOUNT,
   NATS_STORE_DIR,
   natsRouteEnv,
   type Nats,
@@ -12,8 +14,10 @@ import { notice, type Artifact, type Generator } from '../types.js';
 /*
  * One nats.conf per NATS server host (generated/hosts/<host>/nats/nats.conf), shipped by the
  * compose_project role and mounted read-only into the `nats` container. Passwords and route URLs
- * (which carry the route password) are `$VARIABLE` references the server resolves from its
- * environment, which the Infisical agent fills; no secret value is written here.
+ * (which carry the route password) are `$VARIABLE` references to the variables of secrets.conf,
+ * which the Infisical agent writes (quoted) on the host; no secret value is written here. Not the
+ * environment: the server parses a variable taken from there as config, so a password with a
+ * space, a comma or a "#" would break it or be cut short.
  */
 
 /** The environment variable a password secret reaches the server as: its own name. */
@@ -73,6 +77,9 @@ export function natsConf(p: Platform, host: string): string {
     notice('#').trimEnd(),
     `# NATS server on ${host}: ${n.servers.length === 1 ? 'the only server' : `one of ${n.servers.length} in cluster "${n.cluster}"`}, JetStream on.`,
     '',
+    `# Passwords and route URLs (the Infisical agent writes them; see the hosts' infisical_env_files).`,
+    `include ${q(`${NATS_SECRETS_MOUNT.slice(NATS_SECRETS_MOUNT.lastIndexOf('/') + 1)}/${NATS_SECRETS_FILE}`)}`,
+    '',
     `server_name: ${q(host)}`,
     `listen: "0.0.0.0:${n.ports.client}"`,
     // Monitoring stays on the compose network: the exporter reads it, nothing publishes it.
@@ -88,7 +95,7 @@ export function natsConf(p: Platform, host: string): string {
   if (peers.length) {
     lines.push(
       '',
-      '# Routes to the other servers; each URL carries the route password, so it comes from the environment.',
+      '# Routes to the other servers; each URL carries the route password, so it comes from secrets.conf.',
       'cluster {',
       `  name: ${q(n.cluster)}`,
       `  listen: "0.0.0.0:${n.ports.cluster}"`,

@@ -107,6 +107,14 @@ describe('the NATS cluster', () => {
     expect(p.fix).toBe('set progressIntervalSeconds to at most 30, or raise ackWaitSeconds');
   });
 
+  it('TLS on the cluster is refused with the reason, not half built', () => {
+    const text = edit(folder, 'tls: { enabled: false }', 'tls: { enabled: true }');
+    const p = only(text);
+    expect(p).toMatchObject({ path: 'nats.tls.enabled', line: lineOf(text, 'tls: { enabled: true }') });
+    expect(p.message).toContain('not built yet');
+    expect(p.fix).toContain('enabled: false');
+  });
+
   it('a password pasted where a secret name belongs', () => {
     const text = edit(folder, 'passwordSecret: NATS_WORKER_PASSWORD', 'passwordSecret: "hunter2-hunter2-hunter2"');
     const list = problems(text);

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeConfigSchema } from '../../model/index.js';
@@ -25,18 +25,32 @@ const single = jetstreamPlatform(
 );
 
 /**
- * The environment the server on `host` gets: what the Infisical agent writes into its env file
- * (each secret, and the route URLs built from the route password), with stand-in passwords.
- * Every `$VARIABLE` the config references must be among them.
+ * The secrets.conf the Infisical agent writes beside the server's config on `host` (each password,
+ * and the route URLs built from the route password), with stand-in passwords as values.
  */
-function agentEnv(platform: typeof p, host: string): Record<string, string> {
+function agentSecrets(platform: typeof p, host: string): Record<string, string> {
   const file = envFilesOn(platform, host).find((f) => f.name === 'nats');
-  if (!file) throw new Error(`no env file for nats on ${host}`);
-  const pw = (secret: string): string => `pw/${secret}+1`;
+  if (!file) throw new Error(`no secrets file for nats on ${host}`);
+  expect(file.format).toBe('nats');
+  const pw = (secret: string): string => `pw ${secret}#1`;
   return {
     ...Object.fromEntries(file.secrets.map((s) => [s, pw(s)])),
     ...Object.fromEntries((file.derived ?? []).map((d) => [d.name, `${d.prefix}${encodeURIComponent(pw(d.secret))}${d.suffix}`])),
   };
+}
+
+/** nats.conf and its secrets.conf in a fresh folder, as the nats container sees them; returns the config's path. */
+function layOut(conf: string, secrets: Record<string, string>): string {
+  const dir = tempDir('nats-conf-');
+  mkdirSync(join(dir, 'secrets'));
+  writeFileSync(
+    join(dir, 'secrets/secrets.conf'),
+    Object.entries(secrets)
+      .map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`)
+      .join(''),
+  );
+  writeFileSync(join(dir, 'nats.conf'), conf);
+  return join(dir, 'nats.conf');
 }
 
 function references(conf: string): string[] {
@@ -99,7 +113,7 @@ describe('the jetstream backend renders', () => {
     expect(rt.queue).toEqual({ backend: 'folder' });
   });
 
-  it('nats.conf names no secret value: passwords and route URLs are environment references', () => {
+  it('nats.conf names no secret value: passwords and route URLs are references to secrets.conf', () => {
     const conf = content('hosts/prod-services/nats/nats.conf');
     expect(conf.startsWith('# generated from platform.yaml by make render, do not edit\n')).toBe(true);
     expect(conf).toContain('password: $NATS_ROUTE_PASSWORD');
@@ -159,7 +173,14 @@ describe('compose files of the jetstream variant', () => {
     const d = doc('prod-services');
     expect(d.services.nats!.command).toEqual(['--config', '/etc/nats/nats.conf']);
     expect(d.services.nats!.ports).toEqual(['100.101.20.1:4222:4222', '100.101.20.1:6222:6222']);
-    expect(d.services.nats!.env_file).toEqual(['secrets/nats.env']);
+    // No env file: the passwords arrive in secrets.conf, read-only, beside nats.conf.
+    expect(d.services.nats!.env_file).toBeUndefined();
+    expect(d.services.nats!.volumes).toContainEqual({
+      type: 'bind',
+      source: '/opt/platform/secrets/nats',
+      target: '/etc/nats/secrets',
+      read_only: true,
+    });
     expect(d.services['nats-exporter']!.command).toContain('-jsz=all');
     // Alloy runs on the host there: it scrapes the exporter through loopback.
     expect(d.services['nats-exporter']!.ports).toEqual(['127.0.0.1:7777:7777']);
@@ -181,29 +202,29 @@ describe('every generated nats.conf passes the real nats-server', () => {
     ...['contabo', 'prod-services', 'dev-learning'].map((h): [string, string, Record<string, string>] => [
       h,
       content(`hosts/${h}/nats/nats.conf`),
-      agentEnv(p, h),
+      agentSecrets(p, h),
     ]),
-    ['contabo (the only server)', natsConf(single, 'contabo'), agentEnv(single, 'contabo')],
+    ['contabo (the only server)', natsConf(single, 'contabo'), agentSecrets(single, 'contabo')],
   ];
 
-  it.each(confs)('the env file the agent writes on %s fills every variable the config references', (_host, conf, env) => {
-    expect(references(conf)).toEqual(Object.keys(env).sort());
+  it.each(confs)('the secrets.conf the agent writes on %s defines every variable the config references', (_host, conf, secrets) => {
+    expect(references(conf)).toEqual(Object.keys(secrets).sort());
+    expect(conf).toContain('include "secrets/secrets.conf"');
   });
 
-  it.skipIf(!bin).each(confs)('nats-server --config <%s> -t', (host, conf, env) => {
-    const file = join(tempDir('nats-conf-'), 'nats.conf');
-    writeFileSync(file, conf);
-    const r = spawnSync(bin!, ['--config', file, '-t'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
+  it.skipIf(!bin).each(confs)('nats-server --config <%s> -t', (host, conf, secrets) => {
+    const r = spawnSync(bin!, ['--config', layOut(conf, secrets), '-t'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
     expect(r.stdout + r.stderr, host).toContain('is valid');
     expect(r.status, host).toBe(0);
   });
 
-  it.skipIf(!bin)('and the check bites: a missing password variable fails it', () => {
-    const file = join(tempDir('nats-conf-'), 'nats.conf');
-    writeFileSync(file, content('hosts/contabo/nats/nats.conf'));
-    const env = agentEnv(p, 'contabo');
-    delete env.NATS_WORKER_PASSWORD;
-    const r = spawnSync(bin!, ['--config', file, '-t'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
+  it.skipIf(!bin)('and the check bites: a missing password fails it', () => {
+    const secrets = agentSecrets(p, 'contabo');
+    delete secrets.NATS_WORKER_PASSWORD;
+    const r = spawnSync(bin!, ['--config', layOut(content('hosts/contabo/nats/nats.conf'), secrets), '-t'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+    });
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toContain("variable reference for 'NATS_WORKER_PASSWORD'");
   });
@@ -211,25 +232,19 @@ describe('every generated nats.conf passes the real nats-server', () => {
 
 describe.skipIf(!bin)('the generated permissions on a running nats-server', () => {
   let server: NatsServer;
-  const users = { gateway: 'gw-pass', worker: 'wk-pass' };
+  // Passwords a bare config value could not carry: secrets.conf quotes them.
+  const users = { gateway: 'gw pass #1', worker: 'wk, "pass"' };
   const stream = (name: string, subject: string) =>
     JSON.stringify({ name, subjects: [subject], retention: name === 'JOBS' ? 'workqueue' : 'limits', storage: 'file', num_replicas: 1 });
 
   beforeAll(async () => {
-    const dir = tempDir('nats-run-');
+    const conf = natsConf(single, 'contabo');
+    const file = layOut(conf, { NATS_GATEWAY_PASSWORD: users.gateway, NATS_WORKER_PASSWORD: users.worker });
     // The store goes to a temporary folder, and the listen addresses (0.0.0.0) are pinned to loopback below.
-    writeFileSync(
-      join(dir, 'nats.conf'),
-      natsConf(single, 'contabo').replace('store_dir: "/data/jetstream"', `store_dir: ${JSON.stringify(join(dir, 'js'))}`),
-    );
+    writeFileSync(file, conf.replace('store_dir: "/data/jetstream"', `store_dir: ${JSON.stringify(join(dirname(file), 'js'))}`));
     const port = await freePort();
     const monitor = await freePort();
-    server = await startNatsServer(
-      bin!,
-      ['--config', join(dir, 'nats.conf'), '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor)],
-      { NATS_GATEWAY_PASSWORD: users.gateway, NATS_WORKER_PASSWORD: users.worker },
-      port,
-    );
+    server = await startNatsServer(bin!, ['--config', file, '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor)], {}, port);
   }, 30_000);
   afterAll(async () => {
     await server?.stop();
