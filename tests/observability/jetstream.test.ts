@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { alertsGenerator } from '../../alerts/generate.js';
 import { alertRules } from '../../alerts/rules.js';
 import { ALLOY_COMPONENTS, alloyGenerator } from '../../alloy/config.js';
+import { dashboardsGenerator } from '../../dashboards/generate.js';
 import { catalogSeries, COMMON_LABELS, METRICS, metricOfSeries } from '@platform/contract';
 import { edit } from '../helpers.js';
 import { jetstreamPlatform, jetstreamText } from '../helpers/jetstream.js';
@@ -142,5 +143,35 @@ describe('Alloy scrapes the NATS exporters and the workers', () => {
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
     });
+  });
+});
+
+describe('the Jobs dashboard', () => {
+  type Dashboard = { panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }> };
+  const jobs = (platform: typeof p): Dashboard =>
+    JSON.parse(dashboardsGenerator.generate(platform).find((a) => a.path.endsWith('/jobs.json'))!.content) as Dashboard;
+
+  it('gains a JetStream row of catalog queries with the jetstream backend, and only then', () => {
+    const d = jobs(p);
+    const row = d.panels.findIndex((x) => x.type === 'row' && x.title === 'JetStream');
+    expect(row).toBeGreaterThan(0);
+    const next = d.panels.findIndex((x, i) => i > row && x.type === 'row');
+    const panels = d.panels.slice(row + 1, next);
+    expect(panels.map((x) => x.title)).toEqual([
+      'Jobs waiting per group',
+      'Jobs running per group (not acked yet)',
+      'Jobs redelivered per group',
+      'Messages stored per stream',
+      'Idle workers waiting per group',
+    ]);
+    const series = catalogSeries();
+    for (const x of panels)
+      for (const t of x.targets ?? [])
+        for (const sel of selectors(t.expr)) {
+          expect(series.has(sel.name), `${x.title}: ${sel.name}`).toBe(true);
+          expect(metricOfSeries(sel.name)!.source, sel.name).toBe('nats_exporter');
+        }
+    const folder = jobs(jetstreamPlatform(edit(jetstreamText(), 'backend: jetstream', 'backend: folder')));
+    expect(folder.panels.some((x) => x.title === 'JetStream')).toBe(false);
   });
 });
