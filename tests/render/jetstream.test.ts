@@ -315,3 +315,22 @@ describe.skipIf(!bin)('the generated permissions on a running nats-server', () =
     );
   });
 });
+
+describe('the system map of the jetstream variant', () => {
+  const map = content('docs/system-map.md');
+
+  it('shows the backend, the cluster and which host takes which group', () => {
+    expect(map).toContain('Backend `jetstream`: the gateway on contabo claims files from `_queue/`');
+    expect(map).toContain('| prod-services | 100.101.20.1:4222 | 6222 | 8222 | 7777 |');
+    expect(map).toContain('| davas | davas | gemma4:27b |');
+    expect(map).toContain('svc_prod_services_nats <-.->|route| svc_dev_learning_nats');
+    expect(map).toContain('svc_davas_worker -.->|tailnet| svc_contabo_nats');
+  });
+
+  it('draws each service once: a name the queue adds on several hosts gets one node per host', () => {
+    const nodes = [...map.matchAll(/^ {4}(svc_[A-Za-z0-9_]+)[[(]/gm)].map((m) => m[1]!);
+    expect(nodes.length).toBeGreaterThan(10);
+    expect(new Set(nodes).size).toBe(nodes.length);
+    expect(nodes).toEqual(expect.arrayContaining(['svc_worker', 'svc_davas_worker', 'svc_contabo_nats', 'svc_dev_learning_nats']));
+  });
+});
