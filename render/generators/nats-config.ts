@@ -31,13 +31,15 @@ export function natsPermissions(n: Nats): Record<'gateway' | 'worker', { publish
   const { name: jobs, resultsName: results, subjectPrefix: prefix } = n.stream;
   return {
     // The gateway owns the account's two streams: it creates and updates them and the consumers,
-    // publishes jobs, and pulls and acks results.
+    // publishes jobs, pulls and acks results, drops settled jobs, and hears of a job given up
+    // after its last delivery.
     gateway: {
       publish: [`${prefix}.run.>`, '$JS.API.>', `$JS.ACK.${results}.>`],
-      subscribe: ['_INBOX.>'],
+      subscribe: ['_INBOX.>', `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${jobs}.*`],
     },
     // A worker binds to (or creates) its group's durable consumer on the job stream, pulls, acks,
-    // naks and reports progress, and publishes results. It cannot touch the streams themselves.
+    // naks and reports progress, reads whether a job has its result already, and publishes
+    // results. It cannot change, purge or delete a stream, nor publish a job.
     worker: {
       publish: [
         `${prefix}.result.>`,
@@ -49,6 +51,9 @@ export function natsPermissions(n: Nats): Record<'gateway' | 'worker', { publish
         `$JS.API.CONSUMER.INFO.${jobs}.>`,
         `$JS.API.CONSUMER.MSG.NEXT.${jobs}.>`,
         `$JS.ACK.${jobs}.>`,
+        `$JS.API.STREAM.MSG.GET.${results}`,
+        `$JS.API.DIRECT.GET.${results}`,
+        `$JS.API.DIRECT.GET.${results}.>`,
       ],
       subscribe: ['_INBOX.>'],
     },

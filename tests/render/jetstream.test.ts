@@ -273,8 +273,13 @@ describe.skipIf(!bin)('the generated permissions on a running nats-server', () =
       expect(job?.reply).toMatch(/^\$JS\.ACK\.JOBS\.cloud\./);
       wk.publish(job!.reply!, '+WPI');
       wk.publish(job!.reply!, '+ACK');
-      const resultAck = await wk.request('jobs.result.cloud', '{"job":"j-1","ok":true}');
+      // Has this job its result already? (a redelivered job that finished elsewhere is not run again)
+      const none = await wk.request('$JS.API.STREAM.MSG.GET.JOB_RESULTS', JSON.stringify({ last_by_subj: 'jobs.result.cloud.j-1' }));
+      expect(JSON.parse(none!.data)).toMatchObject({ error: { code: 404 } });
+      const resultAck = await wk.request('jobs.result.cloud.j-1', '{"job":"j-1","ok":true}');
       expect(JSON.parse(resultAck!.data)).toMatchObject({ stream: 'JOB_RESULTS', seq: 1 });
+      const stored = await wk.request('$JS.API.STREAM.MSG.GET.JOB_RESULTS', JSON.stringify({ last_by_subj: 'jobs.result.cloud.j-1' }));
+      expect(JSON.parse(stored!.data)).toMatchObject({ message: { subject: 'jobs.result.cloud.j-1' } });
       await wk.flush();
       expect(wk.errors).toEqual([]);
       expect(gw.errors).toEqual([]);
@@ -291,6 +296,9 @@ describe.skipIf(!bin)('the generated permissions on a running nats-server', () =
     const gw = await WireClient.connect(server.port, 'gateway', users.gateway);
     const wk = await WireClient.connect(server.port, 'worker', users.worker);
     try {
+      // The gateway hears of a job given up after its last delivery; a worker may not listen in.
+      gw.subscribe('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.*');
+      wk.subscribe('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.*');
       wk.publish('jobs.run.cloud', 'forged');
       wk.publish('$JS.API.STREAM.DELETE.JOBS');
       wk.publish('$JS.API.STREAM.PURGE.JOB_RESULTS');
@@ -298,6 +306,7 @@ describe.skipIf(!bin)('the generated permissions on a running nats-server', () =
       await wk.flush();
       await gw.flush();
       expect(wk.errors).toEqual([
+        `-ERR 'Permissions Violation for Subscription to "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.*"'`,
         `-ERR 'Permissions Violation for Publish to "jobs.run.cloud"'`,
         `-ERR 'Permissions Violation for Publish to "$JS.API.STREAM.DELETE.JOBS"'`,
         `-ERR 'Permissions Violation for Publish to "$JS.API.STREAM.PURGE.JOB_RESULTS"'`,
