@@ -48,7 +48,7 @@ function jetstreamRows(p: Platform): RowSpec[] {
   const byGroup = (series: SeriesName) => gauge(series, jobsStream, ['consumer_name'], 'max');
   return [
     {
-      title: 'JetStream',
+      title: 'JetStream streams and consumers (NATS)',
       panels: [
         ts('Jobs waiting per group', 'short', [{ expr: byGroup('jetstream_consumer_num_pending'), legend: '{{consumer_name}}' }], 8),
         ts(
@@ -158,7 +158,6 @@ function jobs(p: Platform): DashboardSpec {
           }),
         ],
       },
-      ...jetstreamRows(p),
       {
         title: 'Schedules',
         panels: [
@@ -199,6 +198,7 @@ function jobs(p: Platform): DashboardSpec {
           ),
         ],
       },
+      ...jetstreamRows(p),
     ],
   };
 }

@@ -153,10 +153,10 @@ describe('the Jobs dashboard', () => {
 
   it('gains a JetStream row of catalog queries with the jetstream backend, and only then', () => {
     const d = jobs(p);
-    const row = d.panels.findIndex((x) => x.type === 'row' && x.title === 'JetStream');
+    const row = d.panels.findIndex((x) => x.type === 'row' && x.title === 'JetStream streams and consumers (NATS)');
     expect(row).toBeGreaterThan(0);
     const next = d.panels.findIndex((x, i) => i > row && x.type === 'row');
-    const panels = d.panels.slice(row + 1, next);
+    const panels = d.panels.slice(row + 1, next < 0 ? undefined : next);
     expect(panels.map((x) => x.title)).toEqual([
       'Jobs waiting per group',
       'Jobs running per group (not acked yet)',
@@ -172,6 +172,6 @@ describe('the Jobs dashboard', () => {
           expect(metricOfSeries(sel.name)!.source, sel.name).toBe('nats_exporter');
         }
     const folder = jobs(jetstreamPlatform(edit(jetstreamText(), 'backend: jetstream', 'backend: folder')));
-    expect(folder.panels.some((x) => x.title === 'JetStream')).toBe(false);
+    expect(folder.panels.some((x) => x.title.startsWith('JetStream streams'))).toBe(false);
   });
 });

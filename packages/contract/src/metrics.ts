@@ -375,8 +375,6 @@ export const METRICS = [
     help: 'Container start time; a change means a restart.',
     source: 'cadvisor',
   },
-  // ---- scrape health (Alloy: prometheus.scrape)
-  { name: 'up', type: 'gauge', unit: '1', labels: [], help: 'Scrape target reachable (1) or not (0).', source: 'alloy' },
   // ---- NATS JetStream (prometheus-nats-exporter -jsz=all beside each NATS server; jetstream queue backend only)
   {
     name: 'jetstream_stream_total_messages',
@@ -442,6 +440,8 @@ export const METRICS = [
     help: 'Consumer sequence below which every delivery is acked; it rises as jobs finish.',
     source: 'nats_exporter',
   },
+  // ---- scrape health (Alloy: prometheus.scrape)
+  { name: 'up', type: 'gauge', unit: '1', labels: [], help: 'Scrape target reachable (1) or not (0).', source: 'alloy' },
 ] as const satisfies readonly Metric[];
 
 export type MetricName = (typeof METRICS)[number]['name'];

@@ -52,12 +52,12 @@ export const RuntimeJetStreamSchema = z.strictObject({
   maxDeliver: z.number().int().min(1),
   /** Server-side de-duplication window for `Nats-Msg-Id` (the job id). */
   duplicateWindowMs: z.number().int().positive(),
+  /** Jobs and results older than this are dropped from the streams (absent: kept until acked). */
+  maxAgeMs: z.number().int().positive().optional(),
   /** Delay of a `nak` after a retryable failure. */
   nakDelayMs: z.number().int().min(0),
   /** Workers send an in-progress ack this often on long jobs. */
   progressIntervalMs: z.number().int().positive(),
-  /** Jobs and results older than this are dropped from the streams (absent: kept until acked). */
-  maxAgeMs: z.number().int().positive().optional(),
   /** The route groups each host's worker takes, by host name (`cloud` or an Ollama host). */
   workers: z.record(z.string(), z.array(z.string().min(1)).min(1)),
 });
