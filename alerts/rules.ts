@@ -230,9 +230,9 @@ export function alertRules(p: Platform): AlertRule[] {
       description: `{{ $value | humanize }} message(s) wait on consumer {{ $labels.consumer_name }} of stream {{ $labels.stream_name }}, and nothing was delivered or acked for ${C}m: no worker pulls them.`,
       runbook: {
         title: 'A JetStream consumer is stuck',
-        meaning: `Messages wait on a consumer and none was delivered or acked for ${C} minutes. On the job stream each consumer serves one route group (\`cloud\` or an Ollama host): every worker that takes the group is down, wedged, or cannot reach NATS. On the results stream the gateway is not settling results. The vault shows nothing unusual meanwhile: the gateway has claimed those jobs from the queue folder.`,
+        meaning: `Messages wait on a consumer and none was delivered or acked for ${C} minutes. On the job stream each consumer (\`run-<group>\`) serves one route group (\`cloud\` or an Ollama host): every worker that takes the group is down, wedged, or cannot reach NATS. On the results stream (consumer \`gateway\`) the gateway is not settling results. The vault shows nothing unusual meanwhile: the gateway has claimed those jobs from the queue folder.`,
         steps: [
-          'Which group? The consumer name says it; `nats.workers` in platform.yaml lists the hosts that take it.',
+          'Which group? The consumer name says it (`run-davas` is the davas group); `nats.workers` in platform.yaml lists the hosts that take it.',
           'Is a worker of that group running? On each of those hosts `docker compose ps worker`, and its logs in Loki: `{service="worker"} | json | level="error"`.',
           'A group whose only host is switched off (davas) waits for it by design: silence the alert while the host is off, or add the group to another worker that can reach its models.',
           'Can the workers reach NATS? Their logs say so; `nats server check jetstream` on a server host shows the cluster and its leader.',
@@ -240,13 +240,13 @@ export function alertRules(p: Platform): AlertRule[] {
         ],
       },
       fires: {
-        series: series('cloud', `3x${C + 20}`, false),
+        series: series('run-cloud', `3x${C + 20}`, false),
         evalTime: `${C + 10}m`,
-        firing: [{ labels: { stream_name: nats.stream.name, consumer_name: 'cloud' }, value: 3 }],
+        firing: [{ labels: { stream_name: nats.stream.name, consumer_name: 'run-cloud' }, value: 3 }],
       },
       quiet: {
         // A group whose jobs keep moving, and an idle one with nothing waiting.
-        series: [...series('cloud', `3x${C + 20}`, true), ...series('davas', `0x${C + 20}`, false)],
+        series: [...series('run-cloud', `3x${C + 20}`, true), ...series('run-davas', `0x${C + 20}`, false)],
         evalTime: `${C + 10}m`,
         firing: [],
       },
