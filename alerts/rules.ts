@@ -1,4 +1,4 @@
-import { alloyHosts, type Platform } from '../model/index.js';
+import { alloyHosts, jetstreamOf, type Platform } from '../model/index.js';
 import { nre, re, sel } from '@platform/contract';
 
 /*
@@ -43,6 +43,7 @@ export const GROUPS = {
   jobs: 'platform-jobs',
   providers: 'platform-providers',
   hosts: 'platform-hosts',
+  queue: 'platform-queue',
 } as const;
 
 /** Filesystems that are not disks: left out of the disk alerts. */
@@ -243,6 +244,55 @@ export function alertRules(p: Platform): AlertRule[] {
       },
     ],
   });
+
+  // ---- the JetStream queue (jetstream backend only)
+  const nats = jetstreamOf(p);
+  if (nats) {
+    const C = t.consumerStuckMinutes;
+    const by = 'max by (stream_name, consumer_name)';
+    const streams = { stream_name: re(`${nats.stream.name}|${nats.stream.resultsName}`) };
+    const pending = sel('jetstream_consumer_num_pending', streams);
+    const delivered = sel('jetstream_consumer_delivered_consumer_seq', streams);
+    const acked = sel('jetstream_consumer_ack_floor_consumer_seq', streams);
+    const at = { server_name: nats.servers[0]!, host: nats.servers[0]!, env: p.env, stream_name: nats.stream.name };
+    const of = (consumer: string) => ({ ...at, consumer_name: consumer });
+    const series = (consumer: string, pend: string, moving: boolean): InputSeries[] => [
+      s(sel('jetstream_consumer_num_pending', of(consumer)), pend),
+      s(sel('jetstream_consumer_delivered_consumer_seq', of(consumer)), moving ? `10+1x${C + 20}` : `10x${C + 20}`),
+      s(sel('jetstream_consumer_ack_floor_consumer_seq', of(consumer)), moving ? `9+1x${C + 20}` : `9x${C + 20}`),
+    ];
+    rules.push({
+      group: GROUPS.queue,
+      alert: 'JetStreamConsumerStuck',
+      expr: `${by} (${pending}) > 0 and on (stream_name, consumer_name) ${by} (changes(${delivered}[${C}m]) + changes(${acked}[${C}m])) == 0`,
+      for: '5m',
+      severity: 'critical',
+      summary: '{{ $value | humanize }} message(s) stuck on consumer {{ $labels.consumer_name }} of {{ $labels.stream_name }}',
+      description: `{{ $value | humanize }} message(s) wait on consumer {{ $labels.consumer_name }} of stream {{ $labels.stream_name }}, and nothing was delivered or acked for ${C}m: no worker pulls them.`,
+      runbook: {
+        title: 'A JetStream consumer is stuck',
+        meaning: `Messages wait on a consumer and none was delivered or acked for ${C} minutes. On the job stream each consumer (\`run-<group>\`) serves one route group (\`cloud\` or an Ollama host): every worker that takes the group is down, wedged, or cannot reach NATS. On the results stream (consumer \`gateway\`) the gateway is not settling results. The vault shows nothing unusual meanwhile: the gateway has claimed those jobs from the queue folder.`,
+        steps: [
+          'Which group? The consumer name says it (`run-davas` is the davas group); `nats.workers` in platform.yaml lists the hosts that take it.',
+          'Is a worker of that group running? On each of those hosts `docker compose ps worker`, and its logs in Loki: `{service="worker"} | json | level="error"`.',
+          'A group whose only host is switched off (davas) waits for it by design: silence the alert while the host is off, or add the group to another worker that can reach its models.',
+          'Can the workers reach NATS? Their logs say so; `nats server check jetstream` on a server host shows the cluster and its leader.',
+          'On the results stream: check the gateway (`docker compose ps gateway` on the runtime host) and its logs.',
+        ],
+      },
+      fires: {
+        series: series('run-cloud', `3x${C + 20}`, false),
+        evalTime: `${C + 10}m`,
+        firing: [{ labels: { stream_name: nats.stream.name, consumer_name: 'run-cloud' }, value: 3 }],
+      },
+      quiet: {
+        // A group whose jobs keep moving, and an idle one with nothing waiting.
+        series: [...series('run-cloud', `3x${C + 20}`, true), ...series('run-davas', `0x${C + 20}`, false)],
+        evalTime: `${C + 10}m`,
+        firing: [],
+      },
+    });
+  }
 
   // ---- providers
   const gated = healthGatedHosts(p);

@@ -146,6 +146,17 @@ function metrics(p: Platform, a: AlloyPlacement): Statement[] {
       ]),
     );
   }
+  if (a.natsExporter) {
+    out.push(
+      comment('The NATS server beside it: server, routes, and JetStream streams and consumers (prometheus-nats-exporter).'),
+      block('prometheus.scrape', 'nats', [
+        attr('targets', [{ __address__: a.natsExporter.address, service: a.natsExporter.service }]),
+        attr('job_name', 'nats'),
+        attr('scrape_interval', SCRAPE_INTERVAL),
+        attr('forward_to', [write]),
+      ]),
+    );
+  }
   out.push(cloudWriter('prometheus.remote_write', prom, p, a.host));
   return out;
 }

@@ -3,11 +3,11 @@ import {
   alloyHosts,
   composeHosts,
   hostServiceOfKind,
-  RUNTIME_SERVICES,
-  runtimeHost,
+  NATS_EXPORTER_SERVICE,
   servicePort,
   servicesOn,
   type Platform,
+  type Service,
 } from '../model/index.js';
 
 /** Where Alloy runs on a host and what it can reach from there. */
@@ -23,8 +23,10 @@ export interface AlloyPlacement {
   bind: string;
   otlpGrpcPort: number;
   otlpHttpPort: number;
-  /** The runtime services' metrics endpoints (a port named "metrics"), on the runtime host only. */
+  /** The runtime services' metrics endpoints (a port named "metrics") on this host: the runtime host's, a worker host's. */
   runtimeTargets: Array<{ service: string; address: string }>;
+  /** The NATS exporter beside a NATS server on this host (jetstream queue backend). */
+  natsExporter?: { service: string; address: string };
 }
 
 const OTLP_GRPC_PORT = 4317;
@@ -34,18 +36,21 @@ export function placementOf(p: Platform, host: string): AlloyPlacement {
   const container = servicesOn(p, host).find(([n]) => n === 'alloy')?.[1];
   const inCompose = container !== undefined;
   const hostService = hostServiceOfKind(p, host, 'alloy');
+  // From a container on the compose network a service is reachable by name; from the host, only
+  // through a published port.
+  const metricsAddress = (name: string, svc: Service): string | undefined => {
+    const port = servicePort(svc, 'metrics');
+    if (port === undefined) return undefined;
+    const published = svc.publish.find((x) => x.port === port);
+    return inCompose ? `${name}:${port}` : published ? `127.0.0.1:${published.hostPort}` : undefined;
+  };
   const runtimeTargets: AlloyPlacement['runtimeTargets'] = [];
-  if (runtimeHost(p) === host) {
-    for (const name of RUNTIME_SERVICES) {
-      const svc = p.services[name];
-      const port = svc && servicePort(svc, 'metrics');
-      if (!svc || port === undefined) continue;
-      // From a container on the compose network a service is reachable by name; from the host,
-      // only through a published port.
-      const published = svc.publish.find((x) => x.port === port);
-      const address = inCompose ? `${name}:${port}` : published ? `127.0.0.1:${published.hostPort}` : undefined;
-      if (address) runtimeTargets.push({ service: name, address });
-    }
+  let natsExporter: AlloyPlacement['natsExporter'];
+  for (const [name, svc] of servicesOn(p, host)) {
+    const address = metricsAddress(name, svc);
+    if (!address) continue;
+    if (svc.runtime) runtimeTargets.push({ service: name, address });
+    else if (name === NATS_EXPORTER_SERVICE) natsExporter = { service: name, address };
   }
   return {
     host,
@@ -56,6 +61,7 @@ export function placementOf(p: Platform, host: string): AlloyPlacement {
     otlpGrpcPort: (container && servicePort(container, 'otlp-grpc')) ?? OTLP_GRPC_PORT,
     otlpHttpPort: (container && servicePort(container, 'otlp-http')) ?? OTLP_HTTP_PORT,
     runtimeTargets,
+    ...(natsExporter ? { natsExporter } : {}),
   };
 }
 

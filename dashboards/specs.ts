@@ -1,4 +1,4 @@
-import { alloyHosts, composeHosts, type DashboardName, type ExtraPanel, type Platform } from '../model/index.js';
+import { alloyHosts, composeHosts, jetstreamOf, type DashboardName, type ExtraPanel, type Platform } from '../model/index.js';
 import { metric, nre, re, sel, type Matcher, type MetricName, type SeriesName } from '@platform/contract';
 import type { DashboardSpec, PanelSpec, RowSpec, VariableSpec } from './build.js';
 import { gauge, increase, quantile, rate } from './query.js';
@@ -35,6 +35,60 @@ const stat = (title: string, unit: string, targets: PanelSpec['targets'], w = 6,
   w,
   ...extra,
 });
+
+/**
+ * The JetStream queue (jetstream backend only), from the exporters beside the NATS servers: one
+ * consumer per route group on the job stream. Not filtered by $host: the series come from the
+ * servers, whichever host runs the worker.
+ */
+function jetstreamRows(p: Platform): RowSpec[] {
+  const n = jetstreamOf(p);
+  if (!n) return [];
+  const jobsStream = { stream_name: n.stream.name };
+  const byGroup = (series: SeriesName) => gauge(series, jobsStream, ['consumer_name'], 'max');
+  return [
+    {
+      title: 'JetStream streams and consumers (NATS)',
+      panels: [
+        ts('Jobs waiting per group', 'short', [{ expr: byGroup('jetstream_consumer_num_pending'), legend: '{{consumer_name}}' }], 8),
+        ts(
+          'Jobs running per group (not acked yet)',
+          'short',
+          [{ expr: byGroup('jetstream_consumer_num_ack_pending'), legend: '{{consumer_name}}' }],
+          8,
+        ),
+        ts(
+          'Jobs redelivered per group',
+          'short',
+          [{ expr: byGroup('jetstream_consumer_num_redelivered'), legend: '{{consumer_name}}' }],
+          8,
+        ),
+        ts(
+          'Messages stored per stream',
+          'short',
+          [
+            {
+              expr: gauge(
+                'jetstream_stream_total_messages',
+                { stream_name: re(`${n.stream.name}|${n.stream.resultsName}`) },
+                ['stream_name'],
+                'max',
+              ),
+              legend: '{{stream_name}}',
+            },
+          ],
+          12,
+        ),
+        ts(
+          'Idle workers waiting per group',
+          'short',
+          [{ expr: byGroup('jetstream_consumer_num_waiting'), legend: '{{consumer_name}}' }],
+          12,
+        ),
+      ],
+    },
+  ];
+}
 
 function jobs(p: Platform): DashboardSpec {
   const t = p.observability.alerts;
@@ -144,6 +198,7 @@ function jobs(p: Platform): DashboardSpec {
           ),
         ],
       },
+      ...jetstreamRows(p),
     ],
   };
 }

@@ -2,6 +2,7 @@ export * from './schema.js';
 export * from './errors.js';
 export { parsePlatform, loadPlatform, SourceMap } from './load.js';
 export * from './views.js';
+export * from './nats.js';
 export {
   RetrievalSchema,
   RuntimeConfigSchema,

@@ -1,4 +1,12 @@
-import { ProviderKindSchema, RetrievalSchema, SECRET_NAME, SecretNameSchema, type ProviderKind } from '@platform/contract';
+import {
+  CLOUD_GROUP,
+  ProviderKindSchema,
+  QUEUE_BACKENDS,
+  RetrievalSchema,
+  SECRET_NAME,
+  SecretNameSchema,
+  type ProviderKind,
+} from '@platform/contract';
 import { z } from 'zod';
 
 /*
@@ -352,6 +360,12 @@ export const AlertThresholdsSchema = z.strictObject({
   rateLimitedPer15m: z.number().int().min(1).default(5),
   /** A host whose metrics stop arriving for this long alerts. */
   hostAbsentMinutes: MinutesSchema.default(10),
+  /**
+   * A JetStream consumer with messages waiting and nothing delivered or acked for this long is
+   * stuck (jetstream queue backend). Keep it above vault.worker.jobTimeoutSeconds: a worker busy
+   * with long jobs pulls nothing new until one ends.
+   */
+  consumerStuckMinutes: MinutesSchema.default(30),
 });
 
 /** A panel the operator adds to a built-in dashboard, built from one catalog metric. */
@@ -417,6 +431,13 @@ export const VaultOwnerSchema = z.strictObject({
 });
 
 export const VaultSchema = z.strictObject({
+  /**
+   * Which queue runs the jobs. `folder`: one worker drains the vault's queue folder. `jetstream`: a
+   * gateway on the runtime host claims files from the queue folder and publishes them to a NATS
+   * JetStream work-queue stream (the `nats:` section); workers on any host listed under
+   * `nats.workers` pull them and the gateway writes their outputs back into the vault.
+   */
+  queue: z.strictObject({ backend: z.enum(QUEUE_BACKENDS).default('folder') }).prefault({}),
   /** Who owns the vault on the hosts (the Syncthing user). */
   owner: VaultOwnerSchema.prefault({}),
   folders: z
@@ -464,6 +485,118 @@ export const VaultSchema = z.strictObject({
     })
     .prefault({}),
 });
+
+// ---------------------------------------------------------------- nats
+
+const NatsUserSchema = z.strictObject({
+  user: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a NATS user name (letters, digits, _ and -)'),
+  /** Infisical secret holding the password; the server reads it from its environment. */
+  passwordSecret: SecretNameSchema,
+});
+
+const ContainerImageSchema = z
+  .string()
+  .regex(/^[a-z0-9]+([._/-][a-z0-9]+)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image with a pinned tag such as "nats:2.15.2-alpine"');
+
+/** A size as NATS reads it: "512M", "10G". */
+const NatsSizeSchema = z.string().regex(/^\d+[KMGT]$/, 'a size such as "512M" or "10G"');
+
+/**
+ * The NATS cluster behind the `jetstream` queue backend: the hosts that run a server, how clients
+ * and peers authenticate (secret names only), and the two streams. May be present while
+ * `vault.queue.backend` is `folder`: it is then checked but nothing is generated from it.
+ */
+export const NatsSchema = z.strictObject({
+  /** The NATS server image (pinned). The alpine variant carries the wget its healthcheck runs. */
+  image: ContainerImageSchema.default('nats:2.15.2-alpine'),
+  /** The Prometheus exporter beside each server, scraped by Alloy (pinned). */
+  exporterImage: ContainerImageSchema.default('natsio/prometheus-nats-exporter:0.17.3'),
+  /** The cluster's name (every server must agree on it). */
+  cluster: NameSchema.default('platform'),
+  /** Hosts that run a NATS server: one, or an odd number of at least three (JetStream's Raft needs a majority). */
+  servers: z.array(NameSchema).min(1),
+  ports: z
+    .strictObject({
+      /** Clients (the gateway and the workers). */
+      client: PortSchema.default(4222),
+      /** Routes between the servers. */
+      cluster: PortSchema.default(6222),
+      /** HTTP monitoring (healthz, jsz), read by the exporter on the compose network. */
+      monitor: PortSchema.default(8222),
+      /** The exporter's metrics, scraped by Alloy. */
+      exporter: PortSchema.default(7777),
+    })
+    .prefault({}),
+  users: z
+    .strictObject({
+      /** Publishes jobs, consumes results. */
+      gateway: NatsUserSchema.default({ user: 'gateway', passwordSecret: 'NATS_GATEWAY_PASSWORD' }),
+      /** Consumes jobs, publishes results. */
+      worker: NatsUserSchema.default({ user: 'worker', passwordSecret: 'NATS_WORKER_PASSWORD' }),
+      /** Servers authenticate their routes to each other as this user. */
+      route: NatsUserSchema.default({ user: 'route', passwordSecret: 'NATS_ROUTE_PASSWORD' }),
+    })
+    .prefault({}),
+  /**
+   * TLS on client and route connections, the PEM files from the named Infisical secrets. Off: the
+   * servers listen on the tailnet, which WireGuard already encrypts. Turning it on is refused for
+   * now (nothing delivers the files to the containers yet).
+   */
+  tls: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      certSecret: SecretNameSchema.default('NATS_TLS_CERT'),
+      keySecret: SecretNameSchema.default('NATS_TLS_KEY'),
+      caSecret: SecretNameSchema.default('NATS_TLS_CA'),
+    })
+    .prefault({}),
+  /** What each server may store. */
+  storage: z
+    .strictObject({
+      maxFileStore: NatsSizeSchema.default('10G'),
+      maxMemoryStore: NatsSizeSchema.default('256M'),
+    })
+    .prefault({}),
+  stream: z
+    .strictObject({
+      /** The work-queue stream of jobs, subjects `<subjectPrefix>.run.<group>`. */
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/, 'a stream name (letters, digits, _ and -)')
+        .default('JOBS'),
+      /** The stream of results the gateway settles, subjects `<subjectPrefix>.result.<group>`. */
+      resultsName: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/, 'a stream name (letters, digits, _ and -)')
+        .default('JOB_RESULTS'),
+      subjectPrefix: z
+        .string()
+        .regex(/^[a-z][a-z0-9_-]*$/, 'a lower-case subject token such as "jobs"')
+        .default('jobs'),
+      /** Copies of each stream; at most the number of servers. */
+      replicas: z.number().int().min(1).max(5).default(1),
+      /** A delivered job not acked (or progress-acked) within this is redelivered. */
+      ackWaitSeconds: z.number().int().min(5).max(3600).default(60),
+      /** Deliveries before a job is given up (the gateway fails it with the reason). */
+      maxDeliver: z.number().int().min(1).max(100).default(5),
+      /** The server drops a second publish of the same job id within this window. */
+      duplicateWindowSeconds: z.number().int().min(1).max(86_400).default(600),
+      /** Delay before a job that failed in a retryable way is delivered again. */
+      nakDelaySeconds: z.number().int().min(0).max(3600).default(15),
+      /** Workers send an in-progress ack this often on long jobs (well under ackWaitSeconds). */
+      progressIntervalSeconds: z.number().int().min(1).max(600).default(20),
+      /** Jobs and results older than this are dropped from the streams (the vault keeps the files). */
+      maxAgeHours: z.number().int().min(1).max(8760).default(168),
+    })
+    .prefault({}),
+  /**
+   * The hosts that run a worker, each with the route groups it takes: `cloud` (hosted providers)
+   * or an Ollama host whose models it can reach. Every group a route uses needs at least one.
+   */
+  workers: z.record(NameSchema, z.array(z.string().min(1)).min(1)),
+});
+
+export { CLOUD_GROUP };
 
 // ---------------------------------------------------------------- schedules
 
@@ -642,12 +775,15 @@ export const PlatformSchema = z.strictObject({
   runtimeImage: RuntimeImageSchema.optional(),
 
   mcp: McpSchema.prefault({}),
+  /** The NATS cluster behind `vault.queue.backend: jetstream`. */
+  nats: NatsSchema.optional(),
   /** Hybrid retrieval over the vault; every field has a default. */
   retrieval: RetrievalSchema.prefault({}),
 });
 
 export type Platform = z.infer<typeof PlatformSchema>;
 export type Mcp = z.infer<typeof McpSchema>;
+export type Nats = z.infer<typeof NatsSchema>;
 export type PlatformInput = z.input<typeof PlatformSchema>;
 export type Host = z.infer<typeof HostSchema>;
 export type HostService = z.infer<typeof HostServiceSchema>;

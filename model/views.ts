@@ -1,3 +1,4 @@
+import { withQueueServices } from './nats.js';
 import type { Host, HostService, Platform, Route, Service } from './schema.js';
 
 /*
@@ -11,9 +12,17 @@ export function hostNames(p: Platform): string[] {
   return Object.keys(p.hosts);
 }
 
-/** Compose services placed on `host`, in model order. */
+/**
+ * Compose services placed on `host`, in model order, then those the JetStream queue adds (the NATS
+ * server and its exporter, the gateway, a worker on each worker host; see model/nats.ts).
+ */
 export function servicesOn(p: Platform, host: string): [string, Service][] {
-  return Object.entries(p.services).filter(([, s]) => s.host === host);
+  return withQueueServices(
+    p,
+    host,
+    Object.entries(p.services).filter(([, s]) => s.host === host),
+    runtimeHost(p),
+  );
 }
 
 /** Hosts that run at least one compose service, in model order. */
@@ -81,8 +90,11 @@ export function hostServiceUrl(p: Platform, host: string, name: string, fromHost
   const hs = h?.hostServices[name];
   const listen = hs && listenOf(hs);
   if (!h || !listen) return undefined;
-  if (host === fromHost) return `http://host.docker.internal:${listen.port}`;
-  const address = listen.address === '0.0.0.0' || listen.address === '127.0.0.1' ? connectionAddress(h) : listen.address;
+  // On its own host a container reaches a loopback or wildcard listener through the host gateway;
+  // one bound to a single address (davas's Ollama on its tailnet address) is reached at that address.
+  const wildcard = listen.address === '0.0.0.0' || listen.address === '127.0.0.1';
+  if (host === fromHost && wildcard) return `http://host.docker.internal:${listen.port}`;
+  const address = wildcard ? connectionAddress(h) : listen.address;
   return `http://${address}:${listen.port}`;
 }
 

@@ -1,6 +1,21 @@
 import { posix } from 'node:path';
 import { COMPOSE_PROJECT_DIR } from '../compose.js';
-import { composeHosts, hostNames, hostServiceOfKind, identityFor, runtimeHost, servicesOn, type Platform } from '../model/index.js';
+import {
+  composeHosts,
+  hostNames,
+  hostServiceOfKind,
+  identityFor,
+  jetstreamOf,
+  NATS_SECRETS_DIR,
+  NATS_SECRETS_FILE,
+  NATS_SERVICE,
+  natsRouteEnv,
+  natsServerSecrets,
+  natsRouteTarget,
+  runtimeHost,
+  servicesOn,
+  type Platform,
+} from '../model/index.js';
 
 /*
  * Which host gets which role, answered once for the inventory, the vars and the playbooks.
@@ -33,14 +48,41 @@ export function vaultSnapshotHost(p: Platform): string | undefined {
   return hostNames(p).find((h) => p.hosts[h]!.vaultPath);
 }
 
+/** An env variable the agent composes from a secret: `name=<prefix><secret, URL-escaped><suffix>`. */
+export interface DerivedEnv {
+  name: string;
+  secret: string;
+  prefix: string;
+  suffix: string;
+}
+
 export interface EnvFile {
   /** The compose service or systemd unit that reads the file. */
   name: string;
   /** Absolute path on the host. */
   dest: string;
   secrets: string[];
-  /** What the agent restarts when the file changes. */
-  reload: { compose_service: string } | { systemd_unit: string };
+  /** What the agent restarts when the file changes: `up` a compose service, restart one, or a systemd unit. */
+  reload: { compose_service: string } | { compose_restart: string } | { systemd_unit: string };
+  /** `nats`: NATS config variables (`KEY: "value"`), included by nats.conf, instead of KEY=VALUE lines. */
+  format?: 'nats';
+  /** Variables built from a secret (`nats` format only): a NATS route URL that carries the route password. */
+  derived?: DerivedEnv[];
+}
+
+/** The route URLs a NATS server dials, each carrying the route password (see render/generators/nats-config.ts). */
+function natsRoutes(p: Platform, host: string): DerivedEnv[] {
+  const n = jetstreamOf(p);
+  if (!n?.servers.includes(host)) return [];
+  const r = n.users.route;
+  return n.servers
+    .filter((peer) => peer !== host)
+    .map((peer) => ({
+      name: natsRouteEnv(peer),
+      secret: r.passwordSecret,
+      prefix: `nats-route://${r.user}:`,
+      suffix: `@${natsRouteTarget(p, peer)}`,
+    }));
 }
 
 /** Every env file the Infisical agent renders on `host`, with the secret names in each (never values). */
@@ -53,11 +95,25 @@ export function envFilesOn(p: Platform, host: string): EnvFile[] {
       secrets: [...s.secrets],
       reload: { compose_service: name },
     }));
+  const natsSecrets = natsServerSecrets(p, host);
+  const nats: EnvFile[] = natsSecrets.length
+    ? [
+        {
+          name: NATS_SERVICE,
+          dest: `${COMPOSE_PROJECT_DIR}/${NATS_SECRETS_DIR}/${NATS_SECRETS_FILE}`,
+          secrets: natsSecrets,
+          // The file is read at start-up: a changed password needs a restart, which `up` would not do.
+          reload: { compose_restart: NATS_SERVICE },
+          format: 'nats',
+          ...(natsRoutes(p, host).length ? { derived: natsRoutes(p, host) } : {}),
+        },
+      ]
+    : [];
   const alloy = hostServiceOfKind(p, host, 'alloy');
   const hostAlloy: EnvFile[] = alloy
     ? [{ name: alloy[0], dest: ALLOY_ENV_FILE, secrets: alloyTokenSecrets(p), reload: { systemd_unit: 'alloy' } }]
     : [];
-  return [...compose, ...hostAlloy];
+  return [...compose, ...nats, ...hostAlloy];
 }
 
 export function infisicalHosts(p: Platform): string[] {

@@ -1,6 +1,19 @@
 import { posix } from 'node:path';
 import { COMPOSE_PROJECT_DIR, RUNTIME_IMAGE_VAR } from '../compose.js';
-import { alloyHosts, hostServiceOfKind, identityFor, runtimeImageName, servicesOn, type Platform, type Service } from '../model/index.js';
+import {
+  alloyHosts,
+  hostServiceOfKind,
+  identityFor,
+  NATS_CONF_PATH,
+  NATS_SERVICE,
+  runtimeHost,
+  runtimeImageName,
+  servicesOn,
+  WORKER_RUNTIME_CONF_PATH,
+  WORKER_SERVICE,
+  type Platform,
+  type Service,
+} from '../model/index.js';
 import { COMPOSE_PROJECT_NAME, envFilesOn, groupsOf, hostFile, vaultSnapshotHost } from './groups.js';
 
 /*
@@ -17,16 +30,23 @@ export function groupVars(p: Platform): Record<string, unknown> {
   };
 }
 
-/** Files a compose project mounts from its project dir that another generator writes (the Alloy config). */
+/**
+ * Files a compose project mounts from its project dir that another generator writes: the Alloy
+ * config, a NATS server's nats.conf, and a worker host's own runtime.json.
+ */
 function composeFiles(p: Platform, host: string): Array<{ src: string; dest: string }> {
-  if (!alloyHosts(p).includes(host)) return [];
-  const alloy = servicesOn(p, host).find(([n]) => n === 'alloy')?.[1];
+  const services = servicesOn(p, host);
   const prefix = `${COMPOSE_PROJECT_DIR}/`;
-  return (alloy?.volumes ?? []).flatMap((v) =>
+  const alloy = alloyHosts(p).includes(host) ? services.find(([n]) => n === 'alloy')?.[1] : undefined;
+  const out = (alloy?.volumes ?? []).flatMap((v) =>
     v.type === 'bind' && v.source.startsWith(prefix) && v.source.endsWith('.alloy')
       ? [{ src: hostFile(host, 'config.alloy'), dest: v.source.slice(prefix.length) }]
       : [],
   );
+  if (services.some(([n]) => n === NATS_SERVICE)) out.push({ src: hostFile(host, NATS_CONF_PATH), dest: NATS_CONF_PATH });
+  if (host !== runtimeHost(p) && services.some(([n, s]) => n === WORKER_SERVICE && s.runtime))
+    out.push({ src: hostFile(host, WORKER_RUNTIME_CONF_PATH), dest: WORKER_RUNTIME_CONF_PATH });
+  return out;
 }
 
 /** A database engine the `dbs` restore path knows how to load a dump into. */
@@ -50,7 +70,9 @@ export function hostVars(p: Platform, host: string): Record<string, unknown> {
     out.compose_files = composeFiles(p, host);
     out.compose_services = services.map(([n]) => n);
     out.compose_healthchecked = services.filter(([, s]) => s.healthcheck).map(([n]) => n);
-    out.compose_env_files = services.filter(([, s]) => s.secrets.length > 0).map(([n]) => `secrets/${n}.env`);
+    out.compose_env_files = envFilesOn(p, host)
+      .filter((f) => f.dest.startsWith(`${COMPOSE_PROJECT_DIR}/`))
+      .map((f) => f.dest.slice(COMPOSE_PROJECT_DIR.length + 1));
     const image = runtimeImageName(p);
     if (image && services.some(([, s]) => s.runtime)) {
       // The deploy passes runtime_image_digest (what CI pushed); the role pins compose to name@digest.

@@ -3,6 +3,7 @@ import { alloyGenerator } from '../alloy/config.js';
 import { dashboardsGenerator } from '../dashboards/generate.js';
 import { composeGenerator } from '../compose.js';
 import { platformSchemaGenerator } from './generators/platform-schema.js';
+import { natsConfigGenerator } from './generators/nats-config.js';
 import { runtimeConfigGenerator } from './generators/runtime-config.js';
 import { systemMapGenerator } from './generators/system-map.js';
 import { ansibleGenerator } from '../playbooks-gen/index.js';
@@ -13,6 +14,7 @@ export const GENERATORS: readonly Generator[] = [
   composeGenerator,
   platformSchemaGenerator,
   runtimeConfigGenerator,
+  natsConfigGenerator,
   systemMapGenerator,
   ansibleGenerator,
   alloyGenerator,

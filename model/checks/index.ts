@@ -4,6 +4,7 @@ import { checkCloudflare } from './cloudflare.js';
 import { checkHosts } from './hosts.js';
 import { checkInfisical } from './infisical.js';
 import { checkMcp } from './mcp.js';
+import { checkNats } from './nats.js';
 import { checkObservability } from './observability.js';
 import type { RawProblem } from './problems.js';
 import { checkRouting } from './routing.js';
@@ -18,9 +19,17 @@ export type { RawProblem } from './problems.js';
  */
 export function crossCheck(p: Platform): RawProblem[] {
   return [
-    ...[checkHosts, checkServices, checkMcp, checkCloudflare, checkInfisical, checkAws, checkRouting, checkObservability].flatMap((check) =>
-      check(p),
-    ),
+    ...[
+      checkHosts,
+      checkServices,
+      checkMcp,
+      checkCloudflare,
+      checkInfisical,
+      checkAws,
+      checkRouting,
+      checkObservability,
+      checkNats,
+    ].flatMap((check) => check(p)),
     // The clock only feeds the next-run times an error shows; no generator reads it.
     ...checkSchedules(p, new Date()),
   ];

@@ -1,5 +1,17 @@
 import { HOSTED_PROVIDERS, RuntimeConfigSchema, type HostedProvider, type RuntimeConfigFile } from '@platform/contract';
-import { ollamaHosts, ollamaUrl, PlatformError, routeTimeoutSeconds, runtimeHost, servicePort, type Platform } from '../../model/index.js';
+import {
+  jetstreamOf,
+  natsClientUrls,
+  natsWorkerHosts,
+  ollamaHosts,
+  ollamaUrl,
+  PlatformError,
+  routeTimeoutSeconds,
+  runtimeHost,
+  servicePort,
+  WORKER_RUNTIME_CONF_PATH,
+  type Platform,
+} from '../../model/index.js';
 import type { z } from 'zod';
 import type { Generator } from '../types.js';
 import { toJson } from '../yaml.js';
@@ -16,9 +28,38 @@ function must<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-/** The runtime's slice of the model, as its containers see the platform. */
-export function runtimeConfig(p: Platform): RuntimeConfigFile {
-  const host = runtimeHost(p);
+/** The queue the runtime drains, as containers on `host` reach the NATS cluster. */
+function queueConfig(p: Platform, host: string): z.input<typeof RuntimeConfigSchema>['queue'] {
+  const n = jetstreamOf(p);
+  if (!n) return { backend: 'folder' };
+  const s = n.stream;
+  return {
+    backend: 'jetstream',
+    jetstream: {
+      servers: natsClientUrls(p, host),
+      gateway: { ...n.users.gateway },
+      worker: { ...n.users.worker },
+      stream: s.name,
+      resultsStream: s.resultsName,
+      subjectPrefix: s.subjectPrefix,
+      replicas: s.replicas,
+      ackWaitMs: ms(s.ackWaitSeconds),
+      maxDeliver: s.maxDeliver,
+      duplicateWindowMs: ms(s.duplicateWindowSeconds),
+      nakDelayMs: ms(s.nakDelaySeconds),
+      progressIntervalMs: ms(s.progressIntervalSeconds),
+      maxAgeMs: ms(s.maxAgeHours * 3600),
+      workers: Object.fromEntries(Object.entries(n.workers).map(([h, groups]) => [h, [...groups]])),
+    },
+  };
+}
+
+/**
+ * The runtime's slice of the model, as its containers on `host` see the platform: the runtime
+ * host by default, or a worker host of the jetstream queue (its Ollama hosts and NATS servers as
+ * reached from there).
+ */
+export function runtimeConfig(p: Platform, host: string = runtimeHost(p)): RuntimeConfigFile {
   const port = (name: string, portName?: string): number => {
     const s = must(p.services[name], `service "${name}"`);
     return must(
@@ -103,6 +144,7 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
         leaseStaleHeartbeats: p.vault.worker.leaseStaleHeartbeats,
       },
     },
+    queue: queueConfig(p, host),
     schedules: Object.entries(p.schedules)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, s]) => ({
@@ -166,5 +208,11 @@ export function runtimeConfig(p: Platform): RuntimeConfigFile {
 
 export const runtimeConfigGenerator: Generator = {
   name: 'runtime-config',
-  generate: (p) => [{ path: 'runtime/runtime.json', content: toJson(runtimeConfig(p)) }],
+  generate: (p) => [
+    { path: 'runtime/runtime.json', content: toJson(runtimeConfig(p)) },
+    // A worker on another host reads its own slice, shipped beside its compose file.
+    ...natsWorkerHosts(p)
+      .filter((h) => h !== runtimeHost(p))
+      .map((h) => ({ path: `hosts/${h}/${WORKER_RUNTIME_CONF_PATH}`, content: toJson(runtimeConfig(p, h)) })),
+  ],
 };

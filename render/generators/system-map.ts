@@ -1,4 +1,17 @@
-import { hostServicesOf, listenOf, publicEndpoints, servicesOn, type Platform, type Service } from '../../model/index.js';
+import { routeGroup } from '@platform/contract';
+import {
+  GATEWAY_SERVICE,
+  hostServicesOf,
+  jetstreamOf,
+  listenOf,
+  NATS_SERVICE,
+  publicEndpoints,
+  runtimeHost,
+  servicesOn,
+  WORKER_SERVICE,
+  type Platform,
+  type Service,
+} from '../../model/index.js';
 import { notice, type Generator } from '../types.js';
 
 /** Images whose containers hold state worth drawing as a data store. */
@@ -7,10 +20,15 @@ const DATA_STORE = /(^|\/)(qdrant|neo4j|postgres|mysql|mariadb|redis|prometheus)
 const id = (...parts: string[]): string => parts.join('_').replace(/[^A-Za-z0-9_]/g, '_');
 const esc = (s: string): string => s.replace(/"/g, '#quot;');
 
-function serviceNode(name: string, s: Service): string {
+/** A compose service's node: by name for the model's own, by host and name for those the queue adds to several hosts. */
+function svcId(p: Platform, host: string, name: string): string {
+  return p.services[name]?.host === host ? id('svc', name) : id('svc', host, name);
+}
+
+function serviceNode(p: Platform, host: string, name: string, s: Service): string {
   const ports = s.ports.map((x) => `:${x.port}`).join(' ');
   const label = esc(`${name}${ports ? ` ${ports}` : ''}`);
-  const nodeId = id('svc', name);
+  const nodeId = svcId(p, host, name);
   return s.image && DATA_STORE.test(s.image) ? `${nodeId}[("${label}")]` : `${nodeId}["${label}"]`;
 }
 
@@ -26,7 +44,7 @@ function mermaid(p: Platform): string[] {
   lines.push('  end');
   for (const [hostName, h] of Object.entries(p.hosts)) {
     lines.push(`  subgraph ${id('host', hostName)}["${esc(`${hostName} (${h.kind})`)}"]`);
-    for (const [n, s] of servicesOn(p, hostName)) lines.push(`    ${serviceNode(n, s)}`);
+    for (const [n, s] of servicesOn(p, hostName)) lines.push(`    ${serviceNode(p, hostName, n, s)}`);
     for (const [n, s] of hostServicesOf(p, hostName)) {
       const l = listenOf(s);
       lines.push(`    ${id('hs', hostName, n)}[["${esc(`${n}${l ? ` ${l.address}:${l.port}` : ''} (host)`)}"]]`);
@@ -46,10 +64,25 @@ function mermaid(p: Platform): string[] {
   }
   const connector = p.services[p.cloudflare.tunnel.connector];
   if (connector) lines.push(`  ${id('svc', p.cloudflare.tunnel.connector)} -.->|connects| tunnel`);
-  for (const [n, s] of Object.entries(p.services)) {
-    for (const dep of Object.keys(s.dependsOn)) lines.push(`  ${id('svc', n)} --> ${id('svc', dep)}`);
-    for (const hs of s.usesHostServices) lines.push(`  ${id('svc', n)} -.->|host.docker.internal| ${id('hs', s.host, hs)}`);
-    if (s.volumes.some((v) => v.type === 'vault')) lines.push(`  ${id('svc', n)} --- ${id('vault', s.host)}`);
+  for (const h of Object.keys(p.hosts)) {
+    for (const [n, s] of servicesOn(p, h)) {
+      for (const dep of Object.keys(s.dependsOn)) lines.push(`  ${svcId(p, h, n)} --> ${svcId(p, h, dep)}`);
+      for (const hs of s.usesHostServices) lines.push(`  ${svcId(p, h, n)} -.->|host.docker.internal| ${id('hs', h, hs)}`);
+      if (s.volumes.some((v) => v.type === 'vault')) lines.push(`  ${svcId(p, h, n)} --- ${id('vault', h)}`);
+    }
+  }
+  const nats = jetstreamOf(p);
+  if (nats) {
+    // Clients without a server on their host dial the cluster over the tailnet; servers route to each other.
+    const first = nats.servers[0]!;
+    for (const h of Object.keys(p.hosts)) {
+      if (nats.servers.includes(h)) continue;
+      for (const [n] of servicesOn(p, h).filter(([x]) => x === WORKER_SERVICE || x === GATEWAY_SERVICE))
+        lines.push(`  ${svcId(p, h, n)} -.->|tailnet| ${svcId(p, first, NATS_SERVICE)}`);
+    }
+    nats.servers.forEach((a, i) =>
+      nats.servers.slice(i + 1).forEach((b) => lines.push(`  ${svcId(p, a, NATS_SERVICE)} <-.->|route| ${svcId(p, b, NATS_SERVICE)}`)),
+    );
   }
   const routedHosts = [
     ...new Set(p.routing.models.flatMap((r) => (r.provider === 'ollama' && r.host && p.services.worker?.host !== r.host ? [r.host] : []))),
@@ -145,6 +178,8 @@ export function systemMap(p: Platform): string {
     '',
   );
 
+  out.push(...queueSection(p));
+
   out.push('## Schedules', '');
   const schedules = Object.entries(p.schedules).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (schedules.length === 0) out.push('None.', '');
@@ -182,6 +217,51 @@ export function systemMap(p: Platform): string {
     if (host.vaultPath) stores.push(['vault', h, host.vaultPath, 'Obsidian vault (Syncthing)']);
   out.push(...table(['store', 'where', 'image / name', 'holds'], stores), '');
   return `${out.join('\n')}`;
+}
+
+/** The job queue: its backend and, for jetstream, the cluster, the streams and which host runs which group. */
+function queueSection(p: Platform): string[] {
+  const out = ['## Job queue', ''];
+  const n = jetstreamOf(p);
+  const f = p.vault.folders;
+  if (!n) {
+    out.push(
+      `Backend \`folder\`: the worker on ${runtimeHost(p)} claims files from \`${f.queue}/\` and runs every job itself.${p.nats ? ' The model describes a NATS cluster, unused until `vault.queue.backend: jetstream`.' : ''}`,
+      '',
+    );
+    return out;
+  }
+  const st = n.stream;
+  out.push(
+    `Backend \`jetstream\`: the gateway on ${runtimeHost(p)} claims files from \`${f.queue}/\`, publishes each job to stream \`${st.name}\` on \`${st.subjectPrefix}.run.<group>\`, and writes the results workers publish to \`${st.resultsName}\` back into the vault. Workers need no vault.`,
+    '',
+    ...table(
+      ['NATS server', 'client', 'cluster', 'monitor', 'exporter'],
+      n.servers.map((h) => [
+        h,
+        `${p.hosts[h]?.addresses.tailnet ?? p.hosts[h]?.addresses.public ?? '-'}:${n.ports.client}`,
+        n.servers.length > 1 ? String(n.ports.cluster) : '-',
+        String(n.ports.monitor),
+        String(n.ports.exporter),
+      ]),
+    ),
+    '',
+    `Cluster \`${n.cluster}\`, ${n.servers.length} server${n.servers.length === 1 ? '' : 's'}; streams \`${st.name}\` (work queue) and \`${st.resultsName}\` with ${st.replicas} replica${st.replicas === 1 ? '' : 's'}; ack wait ${st.ackWaitSeconds}s, at most ${st.maxDeliver} deliveries, duplicate window ${st.duplicateWindowSeconds}s, kept ${st.maxAgeHours}h.`,
+    '',
+    ...table(
+      ['worker host', 'groups', 'models'],
+      Object.entries(n.workers).map(([h, groups]) => [
+        h,
+        groups.join(', '),
+        p.routing.models
+          .filter((r) => groups.includes(routeGroup(r)))
+          .map((r) => r.id)
+          .join(', ') || '-',
+      ]),
+    ),
+    '',
+  );
+  return out;
 }
 
 export const systemMapGenerator: Generator = {

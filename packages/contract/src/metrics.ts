@@ -15,8 +15,8 @@ export const MetricSchema = z.strictObject({
   unit: z.enum(['1', 's', 'bytes', 'tokens', 'jobs', 'requests', 'files', 'ratio', 'percent']),
   labels: z.array(z.string()),
   help: z.string().min(1),
-  /** Who produces it: the runtime, or an Alloy exporter. */
-  source: z.enum(['runtime', 'node_exporter', 'cadvisor', 'alloy']),
+  /** Who produces it: the runtime, an Alloy exporter, or prometheus-nats-exporter beside a NATS server. */
+  source: z.enum(['runtime', 'node_exporter', 'cadvisor', 'alloy', 'nats_exporter']),
   /** Histogram bucket boundaries, in the metric's unit. */
   buckets: z.array(z.number()).optional(),
   /** Closed value sets for labels that have one; queries may only match these values. */
@@ -37,6 +37,30 @@ export const RETRIEVAL_STAGES = ['embed', 'vector', 'graph', 'fuse'] as const;
  * external labels Alloy adds on remote write (`host`, `env`).
  */
 export const COMMON_LABELS = ['job', 'instance', 'host', 'env'] as const;
+
+/** Labels prometheus-nats-exporter's JetStream collector puts on stream series (server, then stream). */
+export const JSZ_STREAM_LABELS = [
+  'server_id',
+  'server_name',
+  'cluster',
+  'domain',
+  'meta_leader',
+  'is_meta_leader',
+  'account',
+  'account_id',
+  'stream_name',
+  'stream_leader',
+  'is_stream_leader',
+] as const;
+/** And on consumer series: the stream's, then the consumer's. */
+export const JSZ_CONSUMER_LABELS = [
+  ...JSZ_STREAM_LABELS,
+  'consumer_name',
+  'consumer_leader',
+  'is_consumer_leader',
+  'consumer_desc',
+  'consumer_created',
+] as const;
 
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
@@ -358,6 +382,71 @@ export const METRICS = [
     labels: ['name'],
     help: 'Container start time; a change means a restart.',
     source: 'cadvisor',
+  },
+  // ---- NATS JetStream (prometheus-nats-exporter -jsz=all beside each NATS server; jetstream queue backend only)
+  {
+    name: 'jetstream_stream_total_messages',
+    type: 'gauge',
+    unit: '1',
+    labels: [...JSZ_STREAM_LABELS],
+    help: 'Messages stored in a stream: jobs not yet acked on the work-queue stream, results not yet settled.',
+    source: 'nats_exporter',
+  },
+  {
+    name: 'jetstream_stream_total_bytes',
+    type: 'gauge',
+    unit: 'bytes',
+    labels: [...JSZ_STREAM_LABELS],
+    help: 'Bytes stored in a stream.',
+    source: 'nats_exporter',
+  },
+  {
+    name: 'jetstream_consumer_num_pending',
+    type: 'gauge',
+    unit: '1',
+    labels: [...JSZ_CONSUMER_LABELS],
+    help: "Messages matching a consumer's filter not yet delivered to it: jobs waiting for a worker of the group.",
+    source: 'nats_exporter',
+  },
+  {
+    name: 'jetstream_consumer_num_ack_pending',
+    type: 'gauge',
+    unit: '1',
+    labels: [...JSZ_CONSUMER_LABELS],
+    help: 'Messages delivered to a consumer and not acked yet: jobs running on a worker.',
+    source: 'nats_exporter',
+  },
+  {
+    name: 'jetstream_consumer_num_redelivered',
+    type: 'gauge',
+    unit: '1',
+    labels: [...JSZ_CONSUMER_LABELS],
+    help: 'Messages of a consumer delivered more than once (a worker died, timed out or nak-ed).',
+    source: 'nats_exporter',
+  },
+  {
+    name: 'jetstream_consumer_num_waiting',
+    type: 'gauge',
+    unit: '1',
+    labels: [...JSZ_CONSUMER_LABELS],
+    help: 'Pull requests waiting on a consumer: idle workers asking for a job.',
+    source: 'nats_exporter',
+  },
+  {
+    name: 'jetstream_consumer_delivered_consumer_seq',
+    type: 'gauge',
+    unit: '1',
+    labels: [...JSZ_CONSUMER_LABELS],
+    help: 'Consumer sequence of the last delivery; it rises with every job handed out.',
+    source: 'nats_exporter',
+  },
+  {
+    name: 'jetstream_consumer_ack_floor_consumer_seq',
+    type: 'gauge',
+    unit: '1',
+    labels: [...JSZ_CONSUMER_LABELS],
+    help: 'Consumer sequence below which every delivery is acked; it rises as jobs finish.',
+    source: 'nats_exporter',
   },
   // ---- scrape health (Alloy: prometheus.scrape)
   { name: 'up', type: 'gauge', unit: '1', labels: [], help: 'Scrape target reachable (1) or not (0).', source: 'alloy' },

@@ -52,6 +52,8 @@ export const RuntimeJetStreamSchema = z.strictObject({
   maxDeliver: z.number().int().min(1),
   /** Server-side de-duplication window for `Nats-Msg-Id` (the job id). */
   duplicateWindowMs: z.number().int().positive(),
+  /** Jobs and results older than this are dropped from the streams (absent: kept until acked). */
+  maxAgeMs: z.number().int().positive().optional(),
   /** Delay of a `nak` after a retryable failure. */
   nakDelayMs: z.number().int().min(0),
   /** Workers send an in-progress ack this often on long jobs. */

@@ -1,0 +1,275 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envFilesOn, type EnvFile } from '../../playbooks-gen/groups.js';
+import { natsConf } from '../../render/generators/nats-config.js';
+import { generateAll } from '../../render/render.js';
+import { freePort, tempDir } from '../helpers.js';
+import { jetstreamPlatform } from '../helpers/jetstream.js';
+import { natsServerBin, startNatsServer, WireClient, type NatsServer } from '../helpers/nats-wire.js';
+import { REPO, run, runAsync } from './helpers.js';
+
+/*
+ * The Ansible side of the jetstream backend: the generated inventory, vars and playbooks for the
+ * jetstream variant of the example, and the env file the Infisical agent writes for a NATS server
+ * (its template rendered by Ansible, then executed as the Go template the agent runs), which must
+ * let three real servers form a cluster.
+ */
+
+const p = jetstreamPlatform();
+const gen = tempDir('generated-js-');
+for (const a of generateAll(p)) {
+  mkdirSync(dirname(join(gen, a.path)), { recursive: true });
+  writeFileSync(join(gen, a.path), a.content);
+}
+const playbooks = join(gen, 'ansible');
+
+describe('the generated Ansible of the jetstream variant', () => {
+  it('puts davas among the Docker and compose hosts, and ships each host the files its containers mount', () => {
+    const r = run('ansible-inventory', ['-i', join(playbooks, 'inventory.yml'), '--list']);
+    expect(r.status, r.stderr).toBe(0);
+    const inv = JSON.parse(r.stdout) as Record<string, { hosts?: string[] }> & {
+      _meta: { hostvars: Record<string, { compose_files?: Array<{ src: string; dest: string }> }> };
+    };
+    expect(inv.docker_hosts!.hosts).toContain('davas');
+    expect(inv.compose_hosts!.hosts).toContain('davas');
+    const files = (h: string) => inv._meta.hostvars[h]!.compose_files ?? [];
+    expect(files('davas')).toEqual([{ src: '../hosts/davas/runtime/runtime.json', dest: 'runtime/runtime.json' }]);
+    for (const h of ['contabo', 'prod-services', 'dev-learning'])
+      expect(files(h), h).toContainEqual({ src: `../hosts/${h}/nats/nats.conf`, dest: 'nats/nats.conf' });
+    for (const h of Object.keys(p.hosts)) for (const f of files(h)) expect(existsSync(join(playbooks, f.src)), `${h}: ${f.src}`).toBe(true);
+  });
+
+  for (const pb of ['site.yml', 'restore.yml']) {
+    it(`ansible-playbook --syntax-check ${pb}`, () => {
+      const r = run('ansible-playbook', ['-i', join(playbooks, 'inventory.yml'), '--syntax-check', join(playbooks, pb)]);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+    });
+  }
+
+  it('ansible-lint (production profile) passes on its playbooks', async () => {
+    const r = await runAsync('ansible-lint', ['--nocolor', '-q', join(playbooks, 'site.yml'), join(playbooks, 'restore.yml')]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  }, 120_000);
+
+  it('restore.yml can bring back the NATS data volume', () => {
+    const r = run('ansible-playbook', ['-i', join(playbooks, 'inventory.yml'), '--list-tags', join(playbooks, 'restore.yml')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/TAGS: \[[^\]]*\bnats\b/);
+  });
+});
+
+const bin = natsServerBin();
+const go = spawnSync('go', ['version'], { encoding: 'utf8' }).status === 0;
+if (!bin || !go) console.warn(`skipping the agent env file checks: ${!bin ? 'no nats-server (scripts/install-nats.sh)' : 'no go'}`);
+
+/** The agent's template for `file`, rendered by Ansible's template module from the role's env.tmpl.j2. */
+function agentTemplate(file: EnvFile, out: string): void {
+  const vars = join(dirname(out), 'vars.json');
+  writeFileSync(vars, JSON.stringify({ infisical_project: p.infisical.project, infisical_env: p.infisical.env, item: file }));
+  const r = run('ansible', [
+    'localhost',
+    '-c',
+    'local',
+    '-i',
+    'localhost,',
+    '-m',
+    'ansible.builtin.template',
+    '-a',
+    `src=${join(REPO, 'ansible/roles/infisical_agent/templates/env.tmpl.j2')} dest=${out}`,
+    '-e',
+    `@${vars}`,
+  ]);
+  expect(r.status, r.stdout + r.stderr).toBe(0);
+}
+
+/** Runs a Go template as the agent does, with `listSecretsByProjectSlug` answering from `secrets` (Infisical's double). */
+function executeTemplate(template: string, secrets: Record<string, string>): string {
+  const dir = tempDir('agent-go-');
+  writeFileSync(join(dir, 'go.mod'), 'module agenttemplate\n\ngo 1.22\n');
+  writeFileSync(
+    join(dir, 'main.go'),
+    `package main
+
+import (
+	"encoding/json"
+	"os"
+	"text/template"
+)
+
+type secret struct{ Key, Value string }
+
+func main() {
+	var secrets []secret
+	if err := json.NewDecoder(os.Stdin).Decode(&secrets); err != nil {
+		panic(err)
+	}
+	t := template.Must(template.New("env").Funcs(template.FuncMap{
+		"listSecretsByProjectSlug": func(project, env, path string) []secret { return secrets },
+	}).Parse(string(must(os.ReadFile(os.Args[1])))))
+	if err := t.Execute(os.Stdout, nil); err != nil {
+		panic(err)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+`,
+  );
+  const input = JSON.stringify(Object.entries(secrets).map(([Key, Value]) => ({ Key, Value })));
+  const r = spawnSync('go', ['run', '.', template], { cwd: dir, input, encoding: 'utf8', env: { ...process.env, GOFLAGS: '-mod=mod' } });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout;
+}
+
+/** The `KEY: "value"` lines of a secrets.conf, unquoted (Go's %q of printable text reads back as JSON). */
+function confVars(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => {
+        const m = /^([A-Z_][A-Z0-9_]*): (".*")$/.exec(l);
+        if (!m) throw new Error(`not a NATS variable line: ${l}`);
+        return [m[1]!, JSON.parse(m[2]!) as string];
+      }),
+  );
+}
+
+describe.skipIf(!bin || !go)("the agent's env file for a NATS server", () => {
+  // A route password a URL cannot carry as is: the template escapes it, the server unescapes it.
+  const secrets = {
+    NATS_GATEWAY_PASSWORD: 'gw #1',
+    NATS_WORKER_PASSWORD: 'wk, "x"',
+    NATS_ROUTE_PASSWORD: 'r@ute/pa:ss+word',
+    UNRELATED: 'x',
+  };
+  const servers = ['contabo', 'prod-services', 'dev-learning'];
+  const rendered: Record<string, string> = {};
+  const running: NatsServer[] = [];
+
+  beforeAll(() => {
+    for (const host of servers) {
+      const file = envFilesOn(p, host).find((f) => f.name === 'nats')!;
+      const out = join(tempDir('agent-'), `${host}.env.tmpl`);
+      agentTemplate(file, out);
+      rendered[host] = executeTemplate(out, secrets);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(running.map((s) => s.stop()));
+  });
+
+  it('holds the secrets the server names and a route URL to each peer, quoted, nothing else', () => {
+    expect(confVars(rendered['prod-services']!)).toEqual({
+      NATS_GATEWAY_PASSWORD: 'gw #1',
+      NATS_WORKER_PASSWORD: 'wk, "x"',
+      NATS_ROUTE_PASSWORD: 'r@ute/pa:ss+word',
+      NATS_ROUTE_CONTABO: 'nats-route://route:r%40ute%2Fpa%3Ass%2Bword@100.101.10.1:6222',
+      NATS_ROUTE_DEV_LEARNING: 'nats-route://route:r%40ute%2Fpa%3Ass%2Bword@100.101.30.1:6222',
+    });
+  });
+
+  it('lets three real servers form the cluster from the generated nats.conf files, with streams of three replicas', async () => {
+    const ports = Object.fromEntries(
+      await Promise.all(
+        servers.map(async (h) => [h, { client: await freePort(), cluster: await freePort(), monitor: await freePort() }] as const),
+      ),
+    );
+    const address = (h: string): string => `${p.hosts[h]!.addresses.tailnet}:${p.nats!.ports.cluster}`;
+    for (const host of servers) {
+      const dir = tempDir('nats-cluster-');
+      // The store goes to a temporary folder; every address (tailnet, 0.0.0.0) is pinned to loopback.
+      const conf = natsConf(p, host).replace('store_dir: "/data/jetstream"', `store_dir: ${JSON.stringify(join(dir, 'js'))}`);
+      writeFileSync(join(dir, 'nats.conf'), conf);
+      // The agent's own output, with the peers' tailnet addresses pinned to their loopback route ports.
+      const secretsConf = servers.reduce(
+        (acc, peer) => acc.replaceAll(`@${address(peer)}"`, `@127.0.0.1:${ports[peer]!.cluster}"`),
+        rendered[host]!,
+      );
+      mkdirSync(join(dir, 'secrets'));
+      writeFileSync(join(dir, 'secrets/secrets.conf'), secretsConf);
+      const pt = ports[host]!;
+      running.push(
+        await startNatsServer(
+          bin!,
+          [
+            '--config',
+            join(dir, 'nats.conf'),
+            '-a',
+            '127.0.0.1',
+            '-p',
+            String(pt.client),
+            '-m',
+            String(pt.monitor),
+            '--cluster',
+            `nats://127.0.0.1:${pt.cluster}`,
+          ],
+          {},
+          pt.client,
+        ),
+      );
+    }
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const state = await Promise.all(
+        servers.map(async (h) => {
+          const m = ports[h]!.monitor;
+          const routez = (await (await fetch(`http://127.0.0.1:${m}/routez`)).json()) as { routes: Array<{ remote_name: string }> };
+          const jsz = (await (await fetch(`http://127.0.0.1:${m}/jsz`)).json()) as {
+            meta_cluster?: { leader?: string; cluster_size?: number };
+          };
+          return {
+            peers: [...new Set(routez.routes.map((r) => r.remote_name))].sort(),
+            leader: jsz.meta_cluster?.leader,
+            size: jsz.meta_cluster?.cluster_size,
+          };
+        }),
+      );
+      const formed = state.every((s, i) => s.peers.length === 2 && !s.peers.includes(servers[i]!) && s.leader && s.size === 3);
+      if (formed) {
+        expect(state.map((s) => s.peers)).toEqual([
+          ['dev-learning', 'prod-services'],
+          ['contabo', 'dev-learning'],
+          ['contabo', 'prod-services'],
+        ]);
+        expect(new Set(state.map((s) => s.leader)).size).toBe(1);
+        break;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`the cluster did not form: ${JSON.stringify(state)}\n${running.map((s) => s.log()).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(running.map((s) => s.log()).join('\n')).not.toMatch(/Authorization Violation|authentication error/);
+    // The gateway, with its quoted password, creates the job stream with the model's replicas.
+    const gw = await WireClient.connect(ports['prod-services']!.client, 'gateway', secrets.NATS_GATEWAY_PASSWORD);
+    try {
+      const config = {
+        name: 'JOBS',
+        subjects: ['jobs.run.>'],
+        retention: 'workqueue',
+        storage: 'file',
+        num_replicas: p.nats!.stream.replicas,
+      };
+      const created = await gw.request('$JS.API.STREAM.CREATE.JOBS', JSON.stringify(config));
+      const body = JSON.parse(created!.data) as { config?: { num_replicas: number }; cluster?: { replicas?: unknown[] }; error?: unknown };
+      expect(body.error).toBeUndefined();
+      expect(body.config!.num_replicas).toBe(3);
+      expect(gw.errors).toEqual([]);
+    } finally {
+      gw.close();
+    }
+  }, 60_000);
+});
+
+// The committed example renders no NATS secrets: its backend is folder.
+it('the example model (folder backend) gives no host NATS secrets', () => {
+  const example = readFileSync(join(REPO, 'generated/ansible/host_vars/contabo.yml'), 'utf8');
+  expect(example).not.toContain('NATS_');
+});

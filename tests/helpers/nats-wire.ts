@@ -1,0 +1,150 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/*
+ * A real nats-server for tests, and just enough of the NATS client protocol (INFO, CONNECT, PUB,
+ * SUB, MSG, PING/PONG, -ERR) over a plain socket to check what a user may publish and receive.
+ */
+
+/** The nats-server scripts/install-nats.sh builds, or NATS_SERVER_BIN; undefined when neither is there. */
+export function natsServerBin(): string | undefined {
+  const candidates = [process.env.NATS_SERVER_BIN, join(homedir(), '.cache/llm-platform/nats-server-v2.15.2/nats-server')];
+  return candidates.find((c): c is string => c !== undefined && c !== '' && existsSync(c));
+}
+
+export interface NatsServer {
+  port: number;
+  proc: ChildProcess;
+  log: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Start nats-server on `args` (config plus overrides) and wait until it accepts clients on `port`. */
+export async function startNatsServer(bin: string, args: string[], env: Record<string, string>, port: number): Promise<NatsServer> {
+  const proc = spawn(bin, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const deadline = Date.now() + 15_000;
+  while (!log.includes('Server is ready')) {
+    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}:\n${log}`);
+    if (Date.now() > deadline) throw new Error(`nats-server did not become ready:\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    proc,
+    log: () => log,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface Msg {
+  /** The subscription it arrived on (a pulled JetStream message keeps its own subject). */
+  sid: number;
+  subject: string;
+  reply?: string;
+  data: string;
+}
+
+/** One client connection: the server's -ERR lines and MSG deliveries are collected as they arrive. */
+export class WireClient {
+  readonly errors: string[] = [];
+  private readonly msgs: Msg[] = [];
+  private buf = Buffer.alloc(0);
+  private pongs = 0;
+  private sid = 0;
+
+  private constructor(private readonly sock: Socket) {
+    sock.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.parse();
+    });
+  }
+
+  static async connect(port: number, user: string, pass: string): Promise<WireClient> {
+    const sock = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    const c = new WireClient(sock);
+    c.write(
+      `CONNECT ${JSON.stringify({ verbose: false, pedantic: false, user, pass, protocol: 1, headers: true, no_responders: true })}\r\n`,
+    );
+    await c.flush();
+    return c;
+  }
+
+  private parse(): void {
+    for (;;) {
+      const eol = this.buf.indexOf('\r\n');
+      if (eol < 0) return;
+      const line = this.buf.subarray(0, eol).toString();
+      if (line.startsWith('MSG ') || line.startsWith('HMSG ')) {
+        const parts = line.split(' ');
+        const size = Number(parts[parts.length - 1]);
+        const headerSize = line.startsWith('HMSG ') ? Number(parts[parts.length - 2]) : 0;
+        if (this.buf.length < eol + 2 + size + 2) return;
+        const body = this.buf.subarray(eol + 2 + headerSize, eol + 2 + size).toString();
+        const reply = line.startsWith('HMSG ') ? (parts.length === 6 ? parts[3] : undefined) : parts.length === 5 ? parts[3] : undefined;
+        this.msgs.push({ sid: Number(parts[2]), subject: parts[1]!, ...(reply ? { reply } : {}), data: body });
+        this.buf = this.buf.subarray(eol + 2 + size + 2);
+        continue;
+      }
+      this.buf = this.buf.subarray(eol + 2);
+      if (line === 'PING') this.write('PONG\r\n');
+      else if (line === 'PONG') this.pongs++;
+      else if (line.startsWith('-ERR')) this.errors.push(line);
+    }
+  }
+
+  private write(s: string): void {
+    this.sock.write(s);
+  }
+
+  /** PING and wait for its PONG: every command sent before it has been processed. */
+  async flush(): Promise<void> {
+    const want = this.pongs + 1;
+    this.write('PING\r\n');
+    const deadline = Date.now() + 5000;
+    while (this.pongs < want) {
+      if (this.sock.destroyed) throw new Error(`connection closed: ${this.errors.join('; ')}`);
+      if (Date.now() > deadline) throw new Error(`no PONG: ${this.errors.join('; ')}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  publish(subject: string, data = '', reply?: string): void {
+    this.write(`PUB ${subject}${reply ? ` ${reply}` : ''} ${Buffer.byteLength(data)}\r\n${data}\r\n`);
+  }
+
+  subscribe(subject: string): number {
+    this.write(`SUB ${subject} ${++this.sid}\r\n`);
+    return this.sid;
+  }
+
+  /** A request: subscribe a fresh inbox, publish with it as the reply subject, wait for one message. */
+  async request(subject: string, data = ''): Promise<Msg | undefined> {
+    const inbox = `_INBOX.t${this.sid + 1}`;
+    const sid = this.subscribe(inbox);
+    this.publish(subject, data, inbox);
+    await this.flush();
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const i = this.msgs.findIndex((m) => m.sid === sid);
+      if (i >= 0) return this.msgs.splice(i, 1)[0];
+      if (Date.now() > deadline) return undefined;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
