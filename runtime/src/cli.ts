@@ -32,6 +32,7 @@ environment:
   LOG_LEVEL        debug | info | warn | error
   MCP_AUTH_TOKEN   bearer token of the MCP server (the name mcp.authTokenSecret gives)
   RAG_LISTEN_HOST  address \`runtime rag\` listens on (default 0.0.0.0)
+  WORKER_LISTEN_HOST  address \`runtime worker\` serves /metrics and /healthz on, at ports.metrics (default 0.0.0.0)
 `;
 
 export interface CliIo {
@@ -90,7 +91,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     }
     if (service === 'web') return await (await import('./web/cli.js')).runWebService(argv, env, log, io);
     if (service === 'mcp') await (await import('./services/mcp.js')).runMcp(config, log, stdio);
-    else await (await import('./services/worker.js')).runWorkerService(config, log);
+    else await (await import('./services/worker.js')).runWorkerService(config, log, env);
     return 0;
   } catch (e) {
     log.error('service failed', { error: e instanceof Error ? e : describeError(e) });

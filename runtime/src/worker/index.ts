@@ -67,6 +67,18 @@ export interface WorkerDeps extends WorkerParts {
   readonly research?: ResearchSettings;
 }
 
+/**
+ * Whether the worker serves its queue right now: it holds the queue lease (when it was given one),
+ * its queue has started, and it is not stopping. What `/healthz` on the metrics port answers.
+ */
+export interface WorkerHealth {
+  readonly ok: boolean;
+  /** `unused`: the worker was given no lease (a queue of its own kind). */
+  readonly lease: 'unused' | 'waiting' | 'held' | 'lost' | 'released';
+  readonly queueStarted: boolean;
+  readonly stopping: boolean;
+}
+
 export interface Worker {
   start(): Promise<void>;
   /** Stops claiming, lets running jobs finish within graceMs, then aborts and requeues them. */
@@ -74,6 +86,7 @@ export interface Worker {
   stats(): QueueStats;
   /** Upcoming runs of the schedules this worker runs (none before start). */
   upcoming(n?: number): UpcomingRuns[];
+  health(): WorkerHealth;
 }
 
 export function createWorker(deps: WorkerDeps): Worker {
@@ -84,6 +97,9 @@ export function createWorker(deps: WorkerDeps): Worker {
   /** Aborts a start still waiting for the queue lease. */
   const starting = new AbortController();
   let queueStarted = false;
+  /** The queue has started claiming (queue.start() resolved); for health only. */
+  let queueRunning = false;
+  let leaseState: WorkerHealth['lease'] = lease ? 'waiting' : 'unused';
   let scheduleLedger: ScheduleLedger | undefined;
   let scheduler: Scheduler | undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
@@ -172,8 +188,12 @@ export function createWorker(deps: WorkerDeps): Worker {
     await skills.start();
     // One worker per queue: wait for the lease before requeueing what a previous owner left active.
     await lease?.acquire(starting.signal);
+    if (lease) leaseState = 'held';
     // Only the lease holder schedules: a worker that lost the queue stops enqueueing as well.
-    lease?.whenLost(() => void scheduler?.stop());
+    lease?.whenLost(() => {
+      leaseState = 'lost';
+      void scheduler?.stop();
+    });
     const processor = new JobProcessor({
       vaultPath: deps.vaultRoot,
       limits: {
@@ -209,6 +229,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         running.delete(ac);
       }
     });
+    queueRunning = true;
     // Schedules drop ordinary job files into the queue this worker serves.
     if (config.schedules?.length) {
       scheduleLedger = new ScheduleLedger(resolve(config.dataDir, 'jobs.db'));
@@ -242,9 +263,11 @@ export function createWorker(deps: WorkerDeps): Worker {
         state = 'stopped';
         await scheduler?.stop().catch(() => undefined);
         scheduleLedger?.close();
+        queueRunning = false;
         await queue.stop().catch(() => undefined);
         await skills.stop().catch(() => undefined);
         await lease?.release().catch(() => undefined);
+        if (lease && leaseState === 'held') leaseState = 'released';
         ledger.close();
         finishStart();
         if (stoppedWhileWaiting) {
@@ -271,6 +294,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         return Promise.resolve();
       }
       state = 'stopping';
+      queueRunning = false;
       stopping = (async () => {
         await scheduler?.stop();
         scheduleLedger?.close();
@@ -301,6 +325,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         updateGauges();
         await skills.stop();
         await lease?.release();
+        if (lease && leaseState === 'held') leaseState = 'released';
         ledger.close();
         state = 'stopped';
         log.info('worker stopped');
@@ -310,6 +335,12 @@ export function createWorker(deps: WorkerDeps): Worker {
 
     upcoming(n = 3) {
       return scheduler ? scheduler.upcoming(n) : [];
+    },
+
+    health() {
+      const leaseOk = leaseState === 'held' || leaseState === 'unused';
+      const stoppingNow = state === 'stopping' || state === 'stopped';
+      return { ok: leaseOk && queueRunning && state === 'running', lease: leaseState, queueStarted: queueRunning, stopping: stoppingNow };
     },
 
     stats() {
@@ -325,14 +356,18 @@ export interface RunWorkerOptions {
 
 /** Runs the worker until SIGTERM or SIGINT, then shuts down gracefully; resolves when done. */
 export async function runWorker(deps: WorkerDeps, opts: RunWorkerOptions = {}): Promise<void> {
-  const worker = createWorker(deps);
+  await runUntilSignalled(createWorker(deps), deps.log, opts);
+}
+
+/** Starts a worker already created, runs it until SIGTERM or SIGINT, then stops it gracefully. */
+export async function runUntilSignalled(worker: Worker, log: Logger, opts: RunWorkerOptions = {}): Promise<void> {
   const signals = opts.signals ?? ['SIGTERM', 'SIGINT'];
   let onSignal: ((s: NodeJS.Signals) => void) | undefined;
   const stopped = new Promise<void>((resolveStopped) => {
     onSignal = (s) => {
-      deps.log.info('shutdown requested', { signal: s });
+      log.info('shutdown requested', { signal: s });
       void worker.stop().then(resolveStopped, (e: unknown) => {
-        deps.log.error('shutdown failed', { error: describeError(e) });
+        log.error('shutdown failed', { error: describeError(e) });
         resolveStopped();
       });
     };
