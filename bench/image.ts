@@ -5,15 +5,17 @@
  *   1. size: the image, its base, and what the runtime adds on top;
  *   2. cold start of each service from `podman run` to ready, as the compose file runs it
  *      (vault owner's uid, read-only root, /tmp tmpfs, a fresh /data volume): ready is the
- *      service's own health check passing, or for the worker (no HTTP) its "worker started"
- *      log line; `--help` gives the floor (container start plus Node start).
+ *      health check the generated compose file gives the service passing (the worker's is its
+ *      status port), or for a service without one (`index`) its exit; `--help` gives the floor
+ *      (container start plus Node start).
  */
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { loadPlatform } from '../model/index.js';
-import { EXAMPLE_MODEL } from '../tests/helpers.js';
+import { EXAMPLE_MODEL, ROOT } from '../tests/helpers.js';
 import { buildImage, inspectImage, podman, podmanMissing, podmanOk } from '../tests/image/podman.js';
 
 const RUNS = 3;
@@ -29,6 +31,10 @@ async function main(): Promise<void> {
     return;
   }
   const platform = loadPlatform(EXAMPLE_MODEL);
+  const runtimeHost = platform.services.worker!.host;
+  const compose = parse(readFileSync(join(ROOT, `generated/hosts/${runtimeHost}/docker-compose.yml`), 'utf8')) as {
+    services: Record<string, { healthcheck?: { test: string[] } }>;
+  };
   const t0 = performance.now();
   const ref = await buildImage();
   console.log(`build (cached layers when unchanged): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -57,7 +63,8 @@ async function main(): Promise<void> {
     const coldStart = async (service: string): Promise<{ ms: number; note: string }> => {
       const name = `bench-image-${service}-${randomBytes(3).toString('hex')}`;
       const volume = `${name}-data`;
-      const s = platform.services[service];
+      const check = compose.services[service]?.healthcheck?.test;
+      const healthCmd = check && check[0] === 'CMD' ? check.slice(1) : undefined;
       const t = performance.now();
       const args = [
         'run',
@@ -76,7 +83,7 @@ async function main(): Promise<void> {
       ];
       // Loopback inside the container: nothing listens there, and no address outside is contacted.
       args.push('-e', 'OTEL_SDK_DISABLED=true', '-e', 'OLLAMA_URL_CONTABO=http://127.0.0.1:9', '-e', 'OLLAMA_URL_DAVAS=http://127.0.0.1:9');
-      if (s?.healthcheck) args.push('--health-cmd', JSON.stringify(s.healthcheck.test.slice(1)));
+      if (healthCmd) args.push('--health-cmd', JSON.stringify(healthCmd));
       started.push(name);
       await podmanOk([...args, ref, service]);
       try {
@@ -91,11 +98,7 @@ async function main(): Promise<void> {
             const line = `${logs.stderr}${logs.stdout}`.trim().split('\n').pop() ?? '';
             return { ms, note: `exited ${state.ExitCode}: ${line.slice(0, 100)}` };
           }
-          if (s?.healthcheck) {
-            if ((await podman(['healthcheck', 'run', name])).code === 0) return { ms: performance.now() - t, note: 'healthy' };
-          } else if ((await podman(['logs', name])).stdout.includes('"msg":"worker started"')) {
-            return { ms: performance.now() - t, note: 'worker started' };
-          }
+          if (healthCmd && (await podman(['healthcheck', 'run', name])).code === 0) return { ms: performance.now() - t, note: 'healthy' };
           if (performance.now() - t > READY_TIMEOUT_MS) return { ms: performance.now() - t, note: 'not ready in time' };
           await new Promise((r) => setTimeout(r, 50));
         }

@@ -109,8 +109,13 @@ describe.skipIf(missing !== undefined)('the runtime image', () => {
     const web = compose.services.web!.healthcheck!.test;
     expect(web.slice(0, 3)).toEqual(['CMD', 'node', '/app/runtime/bin/healthcheck.js']);
     expect(facts.env.HEALTHCHECK_URL).toBe(web[3]);
-    // The worker serves no HTTP: compose turns the image's check off for it.
-    expect(compose.services.worker!.healthcheck).toEqual({ test: ['NONE'] });
+    // The worker's check is the same script against its own status port (ports.metrics).
+    expect(compose.services.worker!.healthcheck!.test).toEqual([
+      'CMD',
+      'node',
+      '/app/runtime/bin/healthcheck.js',
+      'http://127.0.0.1:9464/healthz',
+    ]);
   });
 
   it('reports healthy when /healthz answers 2xx and unhealthy when nothing listens', async () => {
