@@ -35,6 +35,11 @@ async function main(): Promise<void> {
   const compose = parse(readFileSync(join(ROOT, `generated/hosts/${runtimeHost}/docker-compose.yml`), 'utf8')) as {
     services: Record<string, { healthcheck?: { test: string[] } }>;
   };
+  const neo4jPasswordSecret = (
+    JSON.parse(readFileSync(join(ROOT, 'generated/runtime/runtime.json'), 'utf8')) as {
+      retrieval: { stores: { neo4jPasswordSecret: string } };
+    }
+  ).retrieval.stores.neo4jPasswordSecret;
   const t0 = performance.now();
   const ref = await buildImage();
   console.log(`build (cached layers when unchanged): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -83,6 +88,8 @@ async function main(): Promise<void> {
       ];
       // Loopback inside the container: nothing listens there, and no address outside is contacted.
       args.push('-e', 'OTEL_SDK_DISABLED=true', '-e', 'OLLAMA_URL_CONTABO=http://127.0.0.1:9', '-e', 'OLLAMA_URL_DAVAS=http://127.0.0.1:9');
+      // rag refuses to start without its Neo4j password; it reaches its stores only to index or answer.
+      args.push('-e', `${neo4jPasswordSecret}=${randomBytes(8).toString('hex')}`);
       if (healthCmd) args.push('--health-cmd', JSON.stringify(healthCmd));
       started.push(name);
       await podmanOk([...args, ref, service]);
