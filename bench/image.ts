@@ -6,8 +6,7 @@
  *   2. cold start of each service from `podman run` to ready, as the compose file runs it
  *      (vault owner's uid, read-only root, /tmp tmpfs, a fresh /data volume): ready is the
  *      health check the generated compose file gives the service passing (the worker's is its
- *      status port), or for a service without one (`index`) its exit; `--help` gives the floor
- *      (container start plus Node start).
+ *      status port); `--help` gives the floor (container start plus Node start).
  */
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -35,11 +34,24 @@ async function main(): Promise<void> {
   const compose = parse(readFileSync(join(ROOT, `generated/hosts/${runtimeHost}/docker-compose.yml`), 'utf8')) as {
     services: Record<string, { healthcheck?: { test: string[] } }>;
   };
-  const neo4jPasswordSecret = (
-    JSON.parse(readFileSync(join(ROOT, 'generated/runtime/runtime.json'), 'utf8')) as {
-      retrieval: { stores: { neo4jPasswordSecret: string } };
-    }
-  ).retrieval.stores.neo4jPasswordSecret;
+  const runtimeJson = JSON.parse(readFileSync(join(ROOT, 'generated/runtime/runtime.json'), 'utf8')) as {
+    retrieval: { stores: { neo4jPasswordSecret: string } };
+    mcp: { authTokenSecret: string };
+    webAccess?: { audienceSecret: string };
+  };
+  const secret = (): string => randomBytes(16).toString('hex');
+  // The secrets each service refuses to start without, as the Infisical agent would write them:
+  // throwaway values, and addresses on the container's own loopback (nothing outside is contacted).
+  const secrets: Record<string, string[]> = {
+    web: [
+      'CF_ACCESS_TEAM_DOMAIN=bench.cloudflareaccess.invalid',
+      `${runtimeJson.webAccess?.audienceSecret ?? 'CF_ACCESS_AUD'}=${secret()}`,
+      'CF_ACCESS_JWKS_URL=http://127.0.0.1:9/cdn-cgi/access/certs',
+    ],
+    mcp: [`${runtimeJson.mcp.authTokenSecret}=${secret()}`],
+    // rag reaches its stores only to index or answer.
+    rag: [`${runtimeJson.retrieval.stores.neo4jPasswordSecret}=${secret()}`],
+  };
   const t0 = performance.now();
   const ref = await buildImage();
   console.log(`build (cached layers when unchanged): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -88,8 +100,7 @@ async function main(): Promise<void> {
       ];
       // Loopback inside the container: nothing listens there, and no address outside is contacted.
       args.push('-e', 'OTEL_SDK_DISABLED=true', '-e', 'OLLAMA_URL_CONTABO=http://127.0.0.1:9', '-e', 'OLLAMA_URL_DAVAS=http://127.0.0.1:9');
-      // rag refuses to start without its Neo4j password; it reaches its stores only to index or answer.
-      args.push('-e', `${neo4jPasswordSecret}=${randomBytes(8).toString('hex')}`);
+      for (const kv of secrets[service] ?? []) args.push('-e', kv);
       if (healthCmd) args.push('--health-cmd', JSON.stringify(healthCmd));
       started.push(name);
       await podmanOk([...args, ref, service]);
@@ -124,7 +135,8 @@ async function main(): Promise<void> {
     }
     console.log(`cold start, median of ${RUNS} (podman run to ready):`);
     console.log(`  ${'--help'.padEnd(8)} ${median(help).toFixed(0).padStart(6)} ms  (container plus Node start, exits)`);
-    for (const service of ['web', 'worker', 'mcp', 'rag', 'index']) {
+    // The long-running services (`runtime index` is a one-shot command that needs its stores).
+    for (const service of ['web', 'worker', 'mcp', 'rag']) {
       const runs = [];
       for (let i = 0; i < RUNS; i++) runs.push(await coldStart(service));
       const note = runs.at(-1)!.note;
