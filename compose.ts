@@ -71,6 +71,11 @@ function runtimeHealthcheck(s: Service): Service['healthcheck'] {
   return HealthcheckSchema.parse({ test: ['CMD', 'node', RUNTIME_HEALTHCHECK_SCRIPT, `http://127.0.0.1:${port}/healthz`] });
 }
 
+/** The health check compose runs for a service: the model's, else the runtime's own (above). */
+export function composeHealthcheck(s: Service): Service['healthcheck'] {
+  return s.healthcheck ?? (s.runtime ? runtimeHealthcheck(s) : undefined);
+}
+
 function composeService(p: Platform, name: string, s: Service): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (s.image) out.image = s.image;
@@ -98,7 +103,7 @@ function composeService(p: Platform, name: string, s: Service): Record<string, u
     out.read_only = true;
     out.tmpfs = ['/tmp'];
   }
-  const h = s.healthcheck ?? (s.runtime ? runtimeHealthcheck(s) : undefined);
+  const h = composeHealthcheck(s);
   if (h) {
     out.healthcheck = { test: [...h.test], interval: h.interval, timeout: h.timeout, retries: h.retries, start_period: h.startPeriod };
   } else if (s.runtime) {

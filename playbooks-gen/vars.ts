@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { COMPOSE_PROJECT_DIR, RUNTIME_IMAGE_VAR } from '../compose.js';
+import { COMPOSE_PROJECT_DIR, RUNTIME_IMAGE_VAR, composeHealthcheck } from '../compose.js';
 import { alloyHosts, hostServiceOfKind, identityFor, runtimeImageName, servicesOn, type Platform, type Service } from '../model/index.js';
 import { COMPOSE_PROJECT_NAME, envFilesOn, groupsOf, hostFile, vaultSnapshotHost } from './groups.js';
 
@@ -49,7 +49,7 @@ export function hostVars(p: Platform, host: string): Record<string, unknown> {
     out.compose_file_src = hostFile(host, 'docker-compose.yml');
     out.compose_files = composeFiles(p, host);
     out.compose_services = services.map(([n]) => n);
-    out.compose_healthchecked = services.filter(([, s]) => s.healthcheck).map(([n]) => n);
+    out.compose_healthchecked = services.filter(([, s]) => composeHealthcheck(s)).map(([n]) => n);
     out.compose_env_files = services.filter(([, s]) => s.secrets.length > 0).map(([n]) => `secrets/${n}.env`);
     const image = runtimeImageName(p);
     if (image && services.some(([, s]) => s.runtime)) {
