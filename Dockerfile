@@ -10,7 +10,7 @@
 # Build with `--format docker`: the OCI image format has no HEALTHCHECK.
 ARG BASE=docker.io/library/node:24.22.3-bookworm-slim
 
-# ---- build: production dependencies (better-sqlite3 compiles from source) and the compiled runtime
+# ---- build: the compiled runtime, and the few npm packages it loads at run time
 FROM ${BASE} AS build
 ENV DEBIAN_FRONTEND=noninteractive
 # Headers come with Node itself (/usr/local/include/node): node-gyp must not download them.
@@ -22,24 +22,50 @@ RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends python3 make g++ >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# Manifests first: the dependency layer is rebuilt only when they change.
+# Manifests first: the dependency layers are rebuilt only when they change.
 COPY package.json package-lock.json ./
 COPY runtime/package.json runtime/
 COPY packages/contract/package.json packages/contract/
-# `npm install` at the locked versions rather than `npm ci`: npm 11 leaves other platforms' optional
-# packages (rollup's) out of the lockfile, and `npm ci` then refuses it (see the Makefile).
+# The runtime's production tree, at the locked versions, for esbuild to bundle from (no install
+# scripts: nothing here runs, so no addon needs building). `npm install` rather than `npm ci`: npm
+# 11 leaves other platforms' optional packages (rollup's) out of the lockfile, and `npm ci` then
+# refuses it (see the Makefile).
 # A network that intercepts TLS needs its CA: the build passes it as the secret npm-ca (never a layer).
 RUN --mount=type=secret,id=npm-ca \
     if [ -s /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
- && npm install --omit=dev --workspace runtime --ignore-scripts --no-save \
+ && npm install --omit=dev --workspace runtime --ignore-scripts --no-save
+# What the image ships instead: only the packages the bundle leaves external (native addons and
+# prebuilt binaries), with their own dependencies, at the lockfile's versions and hashes
+# (scripts/runtime-deps.mjs writes the manifest and the lock; `npm ci` installs exactly that).
+COPY scripts/runtime-deps.mjs scripts/
+RUN --mount=type=secret,id=npm-ca \
+    if [ -s /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
+ && node scripts/runtime-deps.mjs /deploy \
+ && cd /deploy \
+ && npm ci --omit=dev --ignore-scripts \
  && npm rebuild better-sqlite3 \
  && node -e "new (require('better-sqlite3'))(':memory:').close()"
-# better-sqlite3 needs only its compiled addon at run time: its sources and objects stay here.
-RUN cd node_modules/better-sqlite3 \
- && mv build/Release/better_sqlite3.node /tmp/ \
- && rm -rf build deps src \
- && mkdir -p build/Release && mv /tmp/better_sqlite3.node build/Release/ \
- && node -e "new (require('better-sqlite3'))(':memory:').close()"
+# Left out of what ships, each unused at run time:
+# - better-sqlite3's sources and build objects: only its compiled addon is loaded;
+# - onnxruntime-node's binaries for other systems: it loads bin/napi-v6/<platform>/<arch> only;
+# - onnxruntime-web: @huggingface/transformers carries its own copy inside its Node build, and on
+#   Node it runs onnxruntime-node (the package is a dependency for browsers).
+# Then every external loads: the ONNX runtime's addon and sharp (both loaded by transformers on
+# import), SQLite with the sqlite-vec extension.
+RUN cd /deploy/node_modules \
+ && mv better-sqlite3/build/Release/better_sqlite3.node /tmp/ \
+ && rm -rf better-sqlite3/build better-sqlite3/deps better-sqlite3/src \
+ && mkdir -p better-sqlite3/build/Release && mv /tmp/better_sqlite3.node better-sqlite3/build/Release/ \
+ && keep="linux/$(node -p process.arch)" \
+ && test -d "onnxruntime-node/bin/napi-v6/$keep" \
+ && for d in onnxruntime-node/bin/napi-v6/*/*; do [ "${d#onnxruntime-node/bin/napi-v6/}" = "$keep" ] || rm -rf "$d"; done \
+ && rm -rf onnxruntime-web \
+ && cd /deploy \
+ && node --input-type=module -e " \
+      const { default: Database } = await import('better-sqlite3'); \
+      const db = new Database(':memory:'); (await import('sqlite-vec')).load(db); \
+      db.prepare('select vec_version()').pluck().get(); db.close(); \
+      await import('onnxruntime-node'); await import('@huggingface/transformers');"
 # esbuild, a dev dependency of the repository, at the version the lockfile pins: installed beside
 # the tree and linked in for the compile only.
 RUN --mount=type=secret,id=npm-ca \
@@ -52,13 +78,17 @@ COPY runtime/ runtime/
 COPY model/ model/
 # The workspace package the runtime shares with the model (TypeScript sources, bundled by esbuild).
 COPY packages/contract/ packages/contract/
-# `make build`: the runtime compiled to runtime/dist/ (its npm dependencies bundled, native addons
-# external), started by runtime/bin/runtime.js with plain node.
+# `make build`: the runtime compiled to runtime/dist/ (its npm dependencies bundled, the externals
+# left as imports), started by runtime/bin/runtime.js with plain node; checked against the
+# node_modules the image ships, not the tree it was bundled from.
 RUN node scripts/build.mjs runtime \
  && rm node_modules/esbuild \
- && node runtime/bin/runtime.js --help >/dev/null
+ && mv node_modules /tmp/bundled-from \
+ && ln -s /deploy/node_modules node_modules \
+ && node runtime/bin/runtime.js --help >/dev/null \
+ && rm node_modules && mv /tmp/bundled-from node_modules
 
-# ---- runtime: Node, bubblewrap, the production node_modules and the compiled runtime
+# ---- runtime: Node, bubblewrap, the runtime's external packages and the compiled runtime
 FROM ${BASE} AS runtime
 ENV DEBIAN_FRONTEND=noninteractive
 # bubblewrap: the MCP code tool runs untrusted code in its own user, mount, PID and network
@@ -77,8 +107,9 @@ RUN apt-get update -qq \
  && chmod 1777 /data \
  && chown runtime:runtime /vault
 WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules/ node_modules/
+# The manifest and lock of exactly what node_modules holds (scripts/runtime-deps.mjs).
+COPY --from=build /deploy/package.json /deploy/package-lock.json ./
+COPY --from=build /deploy/node_modules/ node_modules/
 COPY --from=build /app/runtime/package.json runtime/
 COPY --from=build /app/runtime/bin/ runtime/bin/
 COPY --from=build /app/runtime/dist/ runtime/dist/
@@ -97,8 +128,8 @@ ENV NODE_ENV=production \
 # Writes go to /data (volume), /vault (bind mount) and /tmp (tmpfs) only: the root can be read-only.
 VOLUME ["/data"]
 USER 10001:10001
-# The web service's check (the compose file gives each service its own, with the same script);
-# services without an HTTP health endpoint disable it in compose.
+# The web service's check (the compose file gives each service its own, with the same script: the
+# worker's is its status port, ports.metrics).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD node /app/runtime/bin/healthcheck.js "$HEALTHCHECK_URL" 5000
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/runtime/bin/runtime.js"]

@@ -1,4 +1,14 @@
-import { composeHosts, namedVolumesOn, runtimeImageRef, servicesOn, type Platform, type Service, type Volume } from './model/index.js';
+import {
+  HealthcheckSchema,
+  composeHosts,
+  namedVolumesOn,
+  runtimeImageRef,
+  servicePort,
+  servicesOn,
+  type Platform,
+  type Service,
+  type Volume,
+} from './model/index.js';
 import { Scalar } from 'yaml';
 import type { Artifact, Generator } from './render/types.js';
 import { toYaml } from './render/yaml.js';
@@ -47,6 +57,25 @@ function volume(p: Platform, s: Service, v: Volume): Record<string, unknown> {
   return { type, source, target: v.target, ...(v.readOnly ? { read_only: true } : {}) };
 }
 
+/** The image's health check script: exits 0 when the URL answers 2xx (runtime/bin/healthcheck.js). */
+export const RUNTIME_HEALTHCHECK_SCRIPT = '/app/runtime/bin/healthcheck.js';
+
+/**
+ * The check of a runtime service the model gives none: the runtime's own /healthz on the port
+ * named metrics, where `runtime worker` serves /metrics and /healthz (healthy while it holds the
+ * queue lease and runs its queue), with the model's default timings.
+ */
+function runtimeHealthcheck(s: Service): Service['healthcheck'] {
+  const port = servicePort(s, 'metrics');
+  if (port === undefined) return undefined;
+  return HealthcheckSchema.parse({ test: ['CMD', 'node', RUNTIME_HEALTHCHECK_SCRIPT, `http://127.0.0.1:${port}/healthz`] });
+}
+
+/** The health check compose runs for a service: the model's, else the runtime's own (above). */
+export function composeHealthcheck(s: Service): Service['healthcheck'] {
+  return s.healthcheck ?? (s.runtime ? runtimeHealthcheck(s) : undefined);
+}
+
 function composeService(p: Platform, name: string, s: Service): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (s.image) out.image = s.image;
@@ -74,12 +103,12 @@ function composeService(p: Platform, name: string, s: Service): Record<string, u
     out.read_only = true;
     out.tmpfs = ['/tmp'];
   }
-  if (s.healthcheck) {
-    const h = s.healthcheck;
+  const h = composeHealthcheck(s);
+  if (h) {
     out.healthcheck = { test: [...h.test], interval: h.interval, timeout: h.timeout, retries: h.retries, start_period: h.startPeriod };
   } else if (s.runtime) {
-    // The image's own check probes the web port; a runtime service without a check of its own
-    // (the worker serves no HTTP) turns it off rather than report unhealthy forever.
+    // The image's own check probes the web port; a runtime service with neither a check of its
+    // own nor a metrics port turns it off rather than report unhealthy forever.
     out.healthcheck = { test: ['NONE'] };
   }
   if (s.memLimit) out.mem_limit = s.memLimit;

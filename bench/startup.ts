@@ -87,6 +87,8 @@ function writeConfig(dir: string, sink: string): string {
   for (const p of ['groq', 'gemini', 'anthropic'] as const) c.providers[p].baseUrl = sink;
   c.telemetry.otlpEndpoint = sink;
   c.vault.path = join(dir, 'vault');
+  // The worker's status port: a free one on loopback (WORKER_LISTEN_HOST below).
+  c.ports.metrics = 0;
   const file = join(dir, 'runtime.json');
   writeFileSync(file, `${JSON.stringify(c, null, 2)}\n`);
   return file;
@@ -109,6 +111,7 @@ async function workerReady(args: string[], sink: string): Promise<Sample> {
       RUNTIME_CONFIG: writeConfig(dir, sink),
       DATA_DIR: join(dir, 'data'),
       LOG_LEVEL: 'info',
+      WORKER_LISTEN_HOST: '127.0.0.1',
     };
     const t0 = performance.now();
     const child = spawn(NODE, [...args, 'worker'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { COMPOSE_PROJECT_DIR, RUNTIME_IMAGE_VAR } from '../compose.js';
+import { COMPOSE_PROJECT_DIR, RUNTIME_IMAGE_VAR, composeHealthcheck } from '../compose.js';
 import {
   alloyHosts,
   hostServiceOfKind,
@@ -69,7 +69,7 @@ export function hostVars(p: Platform, host: string): Record<string, unknown> {
     out.compose_file_src = hostFile(host, 'docker-compose.yml');
     out.compose_files = composeFiles(p, host);
     out.compose_services = services.map(([n]) => n);
-    out.compose_healthchecked = services.filter(([, s]) => s.healthcheck).map(([n]) => n);
+    out.compose_healthchecked = services.filter(([, s]) => composeHealthcheck(s)).map(([n]) => n);
     out.compose_env_files = envFilesOn(p, host)
       .filter((f) => f.dest.startsWith(`${COMPOSE_PROJECT_DIR}/`))
       .map((f) => f.dest.slice(COMPOSE_PROJECT_DIR.length + 1));

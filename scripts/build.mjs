@@ -13,7 +13,8 @@
  * cheap: the OpenTelemetry SDK alone is hundreds of modules to resolve and link one by one, and
  * the bundle keeps only the parts the runtime reaches (on this machine, CPU time to a ready worker
  * went from about 700 ms with every dependency external to about 250 ms). runtime/dist then needs
- * only the native packages at run time; `npm ci --omit=dev` in the runtime workspace installs them.
+ * only the external packages at run time: scripts/runtime-deps.mjs writes a manifest and lock of
+ * exactly those, which the image installs with `npm ci --omit=dev`.
  * The render CLI runs in the repository only and is bundled whole into one file.
  *
  * --if-stale builds a target only when one of the files its last build read (from esbuild's
@@ -23,28 +24,18 @@ import { build } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { runtimeExternals } from './runtime-deps.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SELF = relative(ROOT, import.meta.filename);
 
-const readJson = (file) => JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
-
 /**
- * The runtime's dependencies that ship a native addon (a binding.gyp), and their subpaths: these
- * cannot be bundled, so they stay imports resolved from node_modules at run time.
+ * The runtime's dependencies that cannot be bundled (native addons, prebuilt binaries loaded by
+ * relative path; scripts/runtime-deps.mjs says which), and their subpaths: they stay imports
+ * resolved from node_modules at run time.
  */
 function nativeExternals() {
-  const pkg = readJson('runtime/package.json');
-  const deps = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies });
-  const native = deps.filter((d) => {
-    const dir = [join(ROOT, 'runtime/node_modules', d), join(ROOT, 'node_modules', d)].find((p) => existsSync(join(p, 'package.json')));
-    if (!dir) throw new Error(`runtime dependency ${d} is not installed: run \`make install\``);
-    return existsSync(join(dir, 'binding.gyp')) || readJson(relative(ROOT, join(dir, 'package.json'))).gypfile === true;
-  });
-  // Packages that load prebuilt binaries by a path relative to themselves (sqlite-vec's vec0.so,
-  // onnxruntime-node's .node and .so files, transformers' lazy loading of it) must stay in place.
-  const prebuilt = ['sqlite-vec', 'onnxruntime-node', '@huggingface/transformers'].filter((d) => deps.includes(d));
-  return [...new Set([...native, ...prebuilt])].flatMap((d) => [d, `${d}/*`]);
+  return runtimeExternals().flatMap((d) => [d, `${d}/*`]);
 }
 
 // CommonJS dependencies bundled into an ES module still call require() (node builtins, optional
@@ -56,7 +47,7 @@ const TARGETS = {
   runtime: {
     stamp: 'runtime/dist/cli.js',
     meta: '.build/runtime.meta.json',
-    manifests: ['package.json', 'package-lock.json', 'runtime/package.json'],
+    manifests: ['package.json', 'package-lock.json', 'runtime/package.json', 'scripts/runtime-deps.mjs'],
     options: () => ({
       entryPoints: { cli: join(ROOT, 'runtime/src/cli.ts') },
       outdir: join(ROOT, 'runtime/dist'),

@@ -40,6 +40,9 @@ export function runtimeConfigFor(urls: DoubleUrls): RuntimeConfigFile {
     if (urls.rateLimitRetries !== undefined) c.providers[p].rateLimitRetries = urls.rateLimitRetries;
     if (urls.maxRetryWaitMs !== undefined) c.providers[p].maxRetryWaitMs = urls.maxRetryWaitMs;
   }
+  // The worker's status port (/metrics, /healthz): a free one chosen at bind, so workers of tests
+  // running side by side never collide on the model's fixed port.
+  c.ports.metrics = 0;
   if (urls.healthIntervalMs !== undefined) c.routing.health.intervalMs = urls.healthIntervalMs;
   if (urls.healthTimeoutMs !== undefined) c.routing.health.timeoutMs = urls.healthTimeoutMs;
   urls.edit?.(c);
@@ -78,6 +81,8 @@ export async function writeTestConfig(o: TestConfigOptions): Promise<{ path: str
     DATA_DIR: o.dataDir,
     VAULT_DIR: o.vault,
     OTEL_SDK_DISABLED: 'true',
+    // Loopback only: the worker's status port binds here, not on every interface.
+    WORKER_LISTEN_HOST: '127.0.0.1',
   };
   for (const host of Object.keys(file.ollamaHosts)) env[`OLLAMA_URL_${host.toUpperCase().replace(/-/g, '_')}`] = o.ollamaUrl;
   return { path, env };

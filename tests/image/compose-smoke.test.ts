@@ -3,20 +3,27 @@ import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utim
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import neo4jDriver from 'neo4j-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { RUNTIME_IMAGE_VAR } from '../../compose.js';
 import { loadPlatform } from '../../model/index.js';
+import { baseRuntimeConfig } from '../doubles/config.js';
 import { startDiscord, type DiscordDouble } from '../doubles/discord.js';
+import { startQdrant, type QdrantDouble } from '../doubles/qdrant.js';
 import { EXAMPLE_MODEL, ROOT, tempDir } from '../helpers.js';
+import { startNeo4j, type RealNeo4j } from '../helpers/neo4j.js';
 import { startRealOllama, type RealOllama } from '../helpers/real-ollama.js';
 import { bridgeToLoopback, buildImage, freePort, podman, podmanMissing, podmanOk, type Bridge } from './podman.js';
 
 /*
  * The contabo compose file as generated, brought up under podman-compose with the real image and
- * the real Ollama (SmolLM2 under the routing table's names) as the host's Ollama. Every change
- * made to the generated file is below and printed, each for a reason this machine imposes; a
- * service that cannot run here is left out with its reason, never faked.
+ * the real Ollama (SmolLM2 under the routing table's names, the embedding model's included) as
+ * the host's Ollama. The stores rag uses run on this machine and are reached from the containers
+ * under the names runtime.json gives them (qdrant, neo4j): a real Neo4j, and the Qdrant protocol
+ * double (Qdrant's image cannot be pulled here). Every change made to the generated file is below
+ * and printed, each for a reason this machine imposes; a service that cannot run here is left
+ * out with its reason, never faked.
  */
 
 const HOST = 'contabo';
@@ -27,8 +34,8 @@ const GENERATED = join(ROOT, `generated/hosts/${HOST}/docker-compose.yml`);
  * service must be added here (or run): the smoke refuses to leave one out silently.
  */
 const LEFT_OUT: Record<string, string> = {
-  qdrant: 'its image comes from a registry this machine cannot reach (retrieval tests use the Qdrant protocol double)',
-  neo4j: 'its image comes from a registry this machine cannot reach (retrieval tests run Neo4j from Maven Central)',
+  qdrant: 'its image comes from a registry this machine cannot reach: the Qdrant protocol double on this machine stands in, as qdrant',
+  neo4j: 'its image comes from a registry this machine cannot reach: Neo4j from Maven Central runs on this machine, as neo4j',
   cloudflared: 'it connects out to Cloudflare, which cannot be reached from here',
   alloy: 'it ships to Grafana Cloud, which cannot be reached from here',
 };
@@ -38,11 +45,7 @@ const LEFT_OUT: Record<string, string> = {
  * here first (secrets, doubles, what the image must carry). One line each; delete the line to
  * run the service.
  */
-const NOT_YET_IN_SMOKE: Record<string, string> = {
-  rag:
-    'the model selects Qdrant and Neo4j as its stores (retrieval.stores in runtime.json; no environment variable selects the embedded ones) at qdrant:6333 and neo4j:7687, ' +
-    'whose images cannot be pulled here; running it needs the Qdrant protocol double and Neo4j (from Maven Central) on the host, reached under those names, and an Ollama embedding model',
-};
+const NOT_YET_IN_SMOKE: Record<string, string> = {};
 
 /** The runtime's own services, in the image's words: `runtime --help` marks those not built. */
 function notBuilt(help: string): Map<string, string> {
@@ -84,6 +87,10 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
   let vault: string;
   let ollama: RealOllama | undefined;
   let discord: DiscordDouble | undefined;
+  let qdrant: QdrantDouble | undefined;
+  let neo4j: RealNeo4j | undefined;
+  /** The width the real Ollama embeds at (SmolLM2's), which rag's runtime.json is given here. */
+  let embedWidth = 0;
   const bridges: Bridge[] = [];
   let running: string[] = [];
   let owner: { uid: number; gid: number };
@@ -111,6 +118,20 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     ).trim();
     if (!ids) throw new Error(`no container for ${service}`);
     return ids.split('\n')[0]!;
+  };
+
+  /**
+   * The anonymous volumes of the project's containers: the image's VOLUME /data, for services
+   * whose compose entry mounts nothing there (mcp, rag). `podman-compose down -v` removes only the
+   * named ones, so these are removed by id once their containers are gone.
+   */
+  const anonymousVolumes = async (): Promise<string[]> => {
+    const ids = (await podman(['ps', '-aq', '--filter', `label=io.podman.compose.project=${project}`])).stdout.trim();
+    if (!ids) return [];
+    const infos = JSON.parse(await podmanOk(['inspect', ...ids.split('\n')])) as Array<{ Mounts?: { Type: string; Name?: string }[] }>;
+    return infos.flatMap((i) =>
+      (i.Mounts ?? []).filter((m) => m.Type === 'volume' && /^[0-9a-f]{64}$/.test(m.Name ?? '')).map((m) => m.Name!),
+    );
   };
 
   beforeAll(async () => {
@@ -146,10 +167,49 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     for (const f of Object.values(platform.vault.folders)) mkdirSync(join(vault, f), { recursive: true, mode: 0o750 });
     for (const p of [vault, ...Object.values(platform.vault.folders).map((f) => join(vault, f))]) chownSync(p, uid, gid);
 
+    // The image's runtime.json: where rag finds its stores, and which model embeds.
+    const runtimeJson = baseRuntimeConfig();
+    const ragRuns = running.includes('rag');
     const ollamaRoutes = platform.routing.models.filter((r) => r.provider === 'ollama').map((r) => r.id);
-    const [realOllama, discordDouble] = await Promise.all([startRealOllama({ models: ollamaRoutes }), startDiscord()]);
+    // SmolLM2 answers under the embedding model's name too: Ollama's /api/embed works with it.
+    const ollamaModels = [...new Set([...ollamaRoutes, ...(ragRuns ? [runtimeJson.routing.embedding.model] : [])])];
+    const [realOllama, discordDouble, qdrantDouble, realNeo4j] = await Promise.all([
+      startRealOllama({ models: ollamaModels }),
+      startDiscord(),
+      ragRuns ? startQdrant() : undefined,
+      ragRuns ? startNeo4j() : undefined,
+    ]);
     ollama = realOllama;
     discord = discordDouble;
+    qdrant = qdrantDouble;
+    neo4j = realNeo4j;
+    // rag's stores, as runtime.json names them: each name resolves to the network's gateway, where
+    // a bridge to the server on this machine's loopback listens on the port runtime.json gives.
+    const stores = ragRuns
+      ? [
+          { url: new URL(runtimeJson.services.qdrantUrl!), target: qdrantDouble!.port },
+          { url: new URL(runtimeJson.services.neo4jUri!), target: realNeo4j!.port },
+        ].map(({ url, target }) => ({ host: url.hostname, port: Number(url.port), target }))
+      : [];
+    let ragRuntimeJson: string | undefined;
+    if (ragRuns) {
+      const res = await fetch(`${realOllama.url}/api/embed`, {
+        method: 'POST',
+        body: JSON.stringify({ model: runtimeJson.routing.embedding.model, input: ['width'] }),
+      });
+      if (!res.ok) throw new Error(`the real Ollama does not embed: HTTP ${res.status} ${await res.text()}`);
+      embedWidth = ((await res.json()) as { embeddings: number[][] }).embeddings[0]!.length;
+      // The one change to rag's runtime.json, mounted over the image's own: the embedding width
+      // of the model that answers here (SmolLM2) in place of the model's (nomic-embed-text).
+      const ragConfig = structuredClone(runtimeJson);
+      ragConfig.routing.embedding.dimensions = embedWidth;
+      ragRuntimeJson = join(dir, 'rag-runtime.json');
+      writeFileSync(ragRuntimeJson, `${JSON.stringify(ragConfig, null, 2)}\n`, { mode: 0o644 });
+      console.warn(
+        `compose smoke: rag runs with runtime.json's routing.embedding.dimensions ${runtimeJson.routing.embedding.dimensions} -> ${embedWidth} ` +
+          `(SmolLM2 answers as ${runtimeJson.routing.embedding.model}); its stores ${stores.map((x) => `${x.host}:${x.port}`).join(', ')} are on this machine`,
+      );
+    }
 
     // The network with a subnet of our own, so the gateway (where the bridges listen) is known.
     let gateway = '';
@@ -164,10 +224,10 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     const ollamaUrl = `http://host.docker.internal:${ollamaPort}`;
     gatewayIp = gateway;
     ollamaBridgePort = ollamaPort;
-    // The ports the tests call: web and mcp only expose theirs to the network; here they are also
-    // published, to 127.0.0.1 only, on free ports.
+    // The ports the tests call: web, mcp and rag only expose theirs to the network; here they are
+    // also published, to 127.0.0.1 only, on free ports.
     const containerPorts: Record<string, number> = Object.fromEntries(
-      ['web', 'mcp'].map((n) => [n, Number((generated.services[n]?.expose as string[] | undefined)?.[0])]),
+      ['web', 'mcp', 'rag'].map((n) => [n, Number((generated.services[n]?.expose as string[] | undefined)?.[0])]),
     );
 
     // ---- the generated file, with this machine's changes
@@ -182,6 +242,16 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
       s.volumes = s.volumes?.map((v) => (v.type === 'bind' && v.target === '/vault' ? { ...v, source: vault } : v));
       // podman 4.3 has no "host-gateway"; the gateway of the project's own network stands in.
       s.extra_hosts = s.extra_hosts?.map((h) => (h === 'host.docker.internal:host-gateway' ? `host.docker.internal:${gateway}` : h));
+      if (name === 'rag') {
+        // Its stores' names (qdrant, neo4j) resolve to the gateway, where the bridges to the
+        // Qdrant double and the real Neo4j listen; its runtime.json is the image's but for the
+        // embedding width (above), mounted where the image keeps it.
+        s.extra_hosts = [...(s.extra_hosts ?? []), ...stores.map((x) => `${x.host}:${gateway}`)];
+        s.volumes = [
+          ...(s.volumes ?? []),
+          { type: 'bind', source: ragRuntimeJson!, target: '/app/generated/runtime/runtime.json', read_only: true },
+        ];
+      }
       s.environment = {
         ...s.environment,
         // Loopback only: both Ollama hosts are the real Ollama on this machine (never davas' tailnet address).
@@ -200,6 +270,8 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
         const extra: Record<string, string[]> = {
           mcp: [`MCP_AUTH_TOKEN=${mcpToken}`],
           worker: [`MCP_AUTH_TOKEN=${mcpToken}`],
+          // The test Neo4j runs without auth and takes any password; rag refuses to start without one.
+          rag: [`${runtimeJson.retrieval.stores.neo4jPasswordSecret}=${randomBytes(16).toString('hex')}`],
           web: [
             'CF_ACCESS_TEAM_DOMAIN=smoke.cloudflareaccess.invalid',
             `CF_ACCESS_AUD=${randomBytes(16).toString('hex')}`,
@@ -229,19 +301,24 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
     if (up.code !== 0) throw new Error(`podman-compose up failed (${up.code}):\n${up.stderr.slice(-4000)}`);
     bridges.push(await bridgeToLoopback(gateway, ollamaPort, Number(new URL(realOllama.url).port)));
     bridges.push(await bridgeToLoopback(gateway, discordPort, discordDouble.port));
+    for (const x of stores) bridges.push(await bridgeToLoopback(gateway, x.port, x.target));
   }, 40 * 60_000);
 
   afterAll(async () => {
     // Whatever happened above: no container, volume or network of the project survives.
+    const anonymous = await anonymousVolumes();
     if (dir) await compose(['down', '-v', '-t', '5']);
     const left = (await podman(['ps', '-aq', '--filter', `label=io.podman.compose.project=${project}`])).stdout.trim();
     if (left) await podman(['rm', '--force', '--volumes', '--time', '0', ...left.split('\n')]);
     const vols = (await podman(['volume', 'ls', '-q', '--filter', `label=io.podman.compose.project=${project}`])).stdout.trim();
     if (vols) await podman(['volume', 'rm', '--force', ...vols.split('\n')]);
+    if (anonymous.length) await podman(['volume', 'rm', '--force', ...anonymous]);
     await podman(['network', 'rm', '--force', network]);
     for (const b of bridges) await b.close();
     await ollama?.stop();
     await discord?.close();
+    await qdrant?.close();
+    await neo4j?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
@@ -277,6 +354,79 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
       `compose smoke: health-checked: ${checked.join(', ') || '(none)'}; running without a health check of their own: ${running.filter((n) => !checked.includes(n)).join(', ') || '(none)'}`,
     );
   }, 120_000);
+
+  it('indexes a vault note and retrieves it over the rag API: embedded by the real Ollama, stored in the Qdrant double and the real Neo4j', async (ctx) => {
+    if (!running.includes('rag')) {
+      console.warn('compose smoke: no retrieval round trip: rag is not in the smoke');
+      ctx.skip();
+    }
+    // A note in the vault, owned like the vault (rag mounts it read-only).
+    const notes = join(vault, 'notes');
+    mkdirSync(notes, { recursive: true, mode: 0o750 });
+    const note = join(notes, 'Herons.md');
+    writeFileSync(note, '---\ntags: [birds]\n---\n# Herons\n\nThe grey heron nests in the reed beds of Quillwater Lagoon every April.\n');
+    for (const p of [notes, note]) chownSync(p, owner.uid, owner.gid);
+    const base = `http://127.0.0.1:${published.get('rag')!}`;
+    const post = (path: string, body?: unknown): Promise<Response> =>
+      fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+
+    const started = await post('/index');
+    expect(started.status, await started.clone().text()).toBe(202);
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const h = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; indexing: boolean };
+      expect(h.ok).toBe(true);
+      if (!h.indexing) break;
+      if (Date.now() > deadline) {
+        const logs = await podman(['logs', '--tail', '40', await containerOf('rag')]);
+        throw new Error(`the index run did not finish in time; rag log:\n${logs.stdout}${logs.stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    // The run's last progress event: `done`, with its stats (an error would have left a `note` or nothing).
+    const events = new AbortController();
+    const stream = await fetch(`${base}/index/events`, { signal: events.signal });
+    const reader = stream.body!.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    events.abort();
+    expect(text, (await podman(['logs', '--tail', '40', await containerOf('rag')])).stdout).toMatch(/^event: done$/m);
+    const stats = (JSON.parse(/^data: (.*)$/m.exec(text)![1]!) as { stats: { indexed: number; chunks: number } }).stats;
+    expect(stats.indexed).toBe(1);
+    expect(stats.chunks).toBeGreaterThanOrEqual(1);
+
+    // The vectors reached the Qdrant double (through the name qdrant), as wide as the real Ollama embeds, every request valid.
+    expect(qdrant!.invalid).toEqual([]);
+    const collection = qdrant!.collections.get(baseRuntimeConfig().retrieval.stores.qdrantCollection);
+    expect(collection?.points.size).toBe(stats.chunks);
+    const dense = Object.values([...collection!.points.values()][0]!.vector).find(Array.isArray) as number[] | undefined;
+    expect(dense?.length).toBe(embedWidth);
+    // The note and its chunks reached the real Neo4j (through the name neo4j).
+    const driver = neo4jDriver.driver(`bolt://127.0.0.1:${neo4j!.port}`);
+    try {
+      const r = await driver.executeQuery('MATCH (:Note {path: $path})-[:HAS_CHUNK]->(c:Chunk) RETURN count(c) AS n', {
+        path: 'notes/Herons.md',
+      });
+      expect(r.records[0]!.get('n').toNumber()).toBe(stats.chunks);
+    } finally {
+      await driver.close();
+    }
+
+    // A question comes back with the note, cited, and the vector retriever found it (the query embedded by the real Ollama).
+    const asked = await post('/retrieve', { query: 'Where does the grey heron nest?', debug: true });
+    expect(asked.status, await asked.clone().text()).toBe(200);
+    const answer = (await asked.json()) as {
+      results: { notePath: string; citation: string; text: string }[];
+      debug: { lists: { retriever: string; results: { id: string }[] }[] };
+    };
+    expect(answer.results[0]).toMatchObject({ notePath: 'notes/Herons.md', citation: expect.stringContaining('[[notes/Herons') });
+    expect(answer.results[0]!.text).toContain('Quillwater Lagoon');
+    expect(answer.debug.lists.find((l) => l.retriever === 'vector')?.results.length).toBeGreaterThanOrEqual(1);
+    // A bad request is a 4xx {code, message}.
+    const bad = await post('/retrieve', { query: '' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'RAG_BAD_REQUEST' });
+  }, 300_000);
 
   it('runs a job dropped into the vault, writing as the vault owner', async (ctx) => {
     if (!running.includes('worker')) {
@@ -422,9 +572,13 @@ describe.skipIf(missing !== undefined)(`the ${HOST} compose stack under podman-c
       expect(info!.State.Running, name).toBe(false);
       expect(info!.State.ExitCode, name).toBe(0);
     }
+    const anonymous = await anonymousVolumes();
     const down = await compose(['down', '-v', '-t', '5']);
     expect(down.code, down.stderr).toBe(0);
     expect((await podmanOk(['ps', '-aq', '--filter', `label=io.podman.compose.project=${project}`])).trim()).toBe('');
     expect((await podmanOk(['volume', 'ls', '-q', '--filter', `label=io.podman.compose.project=${project}`])).trim()).toBe('');
+    if (anonymous.length) await podmanOk(['volume', 'rm', ...anonymous]);
+    const left = (await podmanOk(['volume', 'ls', '-q'])).trim().split('\n');
+    expect(anonymous.filter((v) => left.includes(v))).toEqual([]);
   }, 120_000);
 });

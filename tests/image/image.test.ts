@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,8 @@ import { parse } from 'yaml';
 import { loadPlatform, runtimeImageRef } from '../../model/index.js';
 import { EXAMPLE_MODEL, ROOT } from '../helpers.js';
 import { buildImage, inspectImage, podman, podmanMissing, podmanOk, type ImageFacts } from './podman.js';
+// @ts-expect-error -- a plain ESM script of the build, no type declarations
+import { runtimeDeployManifest } from '../../scripts/runtime-deps.mjs';
 
 /*
  * The runtime image, built with podman from the Dockerfile (as `make image` builds it) and run
@@ -109,8 +112,13 @@ describe.skipIf(missing !== undefined)('the runtime image', () => {
     const web = compose.services.web!.healthcheck!.test;
     expect(web.slice(0, 3)).toEqual(['CMD', 'node', '/app/runtime/bin/healthcheck.js']);
     expect(facts.env.HEALTHCHECK_URL).toBe(web[3]);
-    // The worker serves no HTTP: compose turns the image's check off for it.
-    expect(compose.services.worker!.healthcheck).toEqual({ test: ['NONE'] });
+    // The worker's check is the same script against its own status port (ports.metrics).
+    expect(compose.services.worker!.healthcheck!.test).toEqual([
+      'CMD',
+      'node',
+      '/app/runtime/bin/healthcheck.js',
+      'http://127.0.0.1:9464/healthz',
+    ]);
   });
 
   it('reports healthy when /healthz answers 2xx and unhealthy when nothing listens', async () => {
@@ -159,25 +167,108 @@ describe.skipIf(missing !== undefined)('the runtime image', () => {
     expect(ls).toMatch(/\.js\n/);
   });
 
-  it('publishes with the pushed digest printed, as CI does (here to a local directory, no registry)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'image-publish-'));
-    try {
-      const digestFile = join(dir, 'runtime-image.digest');
-      const r = await podman([join(ROOT, 'scripts/image-publish.sh')], {
-        bin: 'bash',
-        timeoutMs: 30 * 60_000,
-        env: { IMAGE_BASE: 'local', IMAGE_BUILD_QUIET: '1', IMAGE_PUSH_DEST: `dir:${join(dir, 'out')}`, IMAGE_DIGEST_FILE: digestFile },
-      });
-      expect(r.code, r.stderr.slice(-2000)).toBe(0);
-      const digest = r.stdout.trim().split('\n').pop()!;
-      expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-      expect(readFileSync(digestFile, 'utf8').trim()).toBe(digest);
-      // The digest names the manifest as pushed: on a registry, what a host's `docker pull name@digest` asks for.
-      const manifest = readFileSync(join(dir, 'out/manifest.json'));
-      expect(`sha256:${createHash('sha256').update(manifest).digest('hex')}`).toBe(digest);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it(
+    'publishes with the pushed digest printed, as CI does (here to a local directory, no registry)',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'image-publish-'));
+      try {
+        const digestFile = join(dir, 'runtime-image.digest');
+        const r = await podman([join(ROOT, 'scripts/image-publish.sh')], {
+          bin: 'bash',
+          timeoutMs: 30 * 60_000,
+          env: { IMAGE_BASE: 'local', IMAGE_BUILD_QUIET: '1', IMAGE_PUSH_DEST: `dir:${join(dir, 'out')}`, IMAGE_DIGEST_FILE: digestFile },
+        });
+        expect(r.code, r.stderr.slice(-2000)).toBe(0);
+        const digest = r.stdout.trim().split('\n').pop()!;
+        expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+        expect(readFileSync(digestFile, 'utf8').trim()).toBe(digest);
+        // The digest names the manifest as pushed: on a registry, what a host's `docker pull name@digest` asks for.
+        const manifest = readFileSync(join(dir, 'out/manifest.json'));
+        expect(`sha256:${createHash('sha256').update(manifest).digest('hex')}`).toBe(digest);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      // A rebuild with cached layers, then every layer written out: minutes on a busy machine.
+    },
+    10 * 60_000,
+  );
+
+  it('ships only the npm packages the bundle leaves external, each loading as the runtime loads it', async () => {
+    const deploy = (
+      runtimeDeployManifest as () => { manifest: { dependencies: Record<string, string> }; lock: { packages: Record<string, unknown> } }
+    )();
+    // Every package the compiled runtime imports from node_modules is one of them, bar linkedom's
+    // optional canvas (required inside a try, absent in production as in the repository).
+    const meta = JSON.parse(readFileSync(join(ROOT, '.build/runtime.meta.json'), 'utf8')) as {
+      inputs: Record<string, { imports?: { path: string; external?: boolean }[] }>;
+    };
+    const builtins = new Set(builtinModules);
+    const imported = new Set<string>();
+    for (const input of Object.values(meta.inputs))
+      for (const i of input.imports ?? [])
+        if (i.external && i.path !== '<runtime>' && !i.path.startsWith('node:') && !builtins.has(i.path))
+          imported.add(i.path.startsWith('@') ? i.path.split('/').slice(0, 2).join('/') : i.path.split('/')[0]!);
+    imported.delete('canvas');
+    expect([...imported].filter((p) => !(p in deploy.manifest.dependencies))).toEqual([]);
+
+    const listing = await podmanOk([
+      'run',
+      '--rm',
+      '--read-only',
+      '--entrypoint',
+      'sh',
+      ref,
+      '-c',
+      'cd /app/node_modules && ls -d * @*/* | grep -v "^@[^/]*$"; echo ---; ls onnxruntime-node/bin/napi-v6/*',
+    ]);
+    const [top, napi] = listing.split('---\n') as [string, string];
+    const installed = top
+      .trim()
+      .split('\n')
+      .filter((n) => !n.startsWith('.'));
+    const locked = Object.keys(deploy.lock.packages)
+      .filter((k) => /^node_modules\/(@[^/]+\/)?[^/]+$/.test(k))
+      .map((k) => k.slice('node_modules/'.length));
+    // Nothing beyond the deploy lock (optional packages of other systems are left out), the externals all there...
+    expect(installed.filter((n) => !locked.includes(n))).toEqual([]);
+    expect(installed).toEqual(expect.arrayContaining(Object.keys(deploy.manifest.dependencies)));
+    // ...and none of what the bundle holds, nor what is pruned: onnxruntime-web, other systems' ONNX runtimes.
+    for (const bundled of ['fastify', 'zod', '@opentelemetry/api', '@modelcontextprotocol/sdk', 'neo4j-driver', 'onnxruntime-web'])
+      expect(installed, bundled).not.toContain(bundled);
+    expect(
+      napi
+        .trim()
+        .split(/\s+/)
+        .filter((l) => l && !l.endsWith(':')),
+    ).toEqual(['x64']);
+
+    // Each external loads in the image, as its runtime user, under a read-only root.
+    const probe = [
+      "const { default: Database } = await import('better-sqlite3');",
+      "const db = new Database(':memory:');",
+      "(await import('sqlite-vec')).load(db);",
+      "console.log('vec', db.prepare('select vec_version()').pluck().get());",
+      "const ort = await import('onnxruntime-node');",
+      "console.log('ort', typeof ort.InferenceSession.create);",
+      "const t = await import('@huggingface/transformers');",
+      "console.log('transformers', typeof t.pipeline);",
+    ].join(' ');
+    const out = await podmanOk([
+      'run',
+      '--rm',
+      '--read-only',
+      '--tmpfs',
+      '/tmp',
+      '--entrypoint',
+      'node',
+      ref,
+      '--input-type=module',
+      '-e',
+      probe,
+    ]);
+    expect(out).toMatch(/^vec v\d/m);
+    expect(out).toContain('ort function');
+    expect(out).toContain('transformers function');
   });
 
   it('keeps the build context small: no node_modules, tests or secrets in the image', async () => {

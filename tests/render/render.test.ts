@@ -142,7 +142,14 @@ describe('compose files', () => {
     }
     // Quoted: a YAML 1.1 reader (podman-compose, Ansible) takes 1000:33 for a base-60 number.
     expect(text).toContain('user: "1000:1000"');
-    expect(c.services.worker!.healthcheck).toEqual({ test: ['NONE'] });
+    // The worker's check is the runtime's /healthz on its metrics port, with the model's default timings.
+    expect(c.services.worker!.healthcheck).toEqual({
+      test: ['CMD', 'node', '/app/runtime/bin/healthcheck.js', 'http://127.0.0.1:9464/healthz'],
+      interval: '30s',
+      timeout: '5s',
+      retries: 3,
+      start_period: '10s',
+    });
     expect(c.services.qdrant!.user).toBeUndefined();
     expect(c.services.qdrant!.read_only).toBeUndefined();
 
@@ -156,6 +163,17 @@ describe('compose files', () => {
     const o = composeFile(other, 'contabo') as { services: Record<string, Record<string, unknown>> };
     expect(String(o.services.worker!.user)).toBe('1500:33');
     expect(o.services.worker!.image).toBe('${PLATFORM_RUNTIME_IMAGE:-ghcr.io/davidcockson/platform-runtime:0.2.0-rc.1}');
+    // The check follows the metrics port; a runtime service with neither a check nor that port turns the image's off.
+    const moved = parsePlatform(edit(exampleText(), 'ports: [{ name: metrics, port: 9464 }]', 'ports: [{ name: metrics, port: 9465 }]'));
+    expect(
+      (composeFile(moved, 'contabo') as { services: Record<string, { healthcheck: { test: string[] } }> }).services.worker!.healthcheck
+        .test[3],
+    ).toBe('http://127.0.0.1:9465/healthz');
+    const bare = structuredClone(other);
+    bare.services.worker!.ports = [];
+    expect((composeFile(bare, 'contabo') as { services: Record<string, Record<string, unknown>> }).services.worker!.healthcheck).toEqual({
+      test: ['NONE'],
+    });
   });
 
   it('publish only what the model asks, on the address it names', () => {

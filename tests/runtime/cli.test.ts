@@ -86,6 +86,7 @@ describe('runtime CLI', () => {
         OLLAMA_URL_DAVAS: davas.url,
         DISCORD_WEBHOOK_URL: discord.webhookUrl,
         OTEL_SDK_DISABLED: 'true',
+        WORKER_LISTEN_HOST: '127.0.0.1',
       });
       const job = join(vault, '_queue', 'hello.md');
       writeFileSync(job, '---\nmodel: qwen2.5:14b\n---\nSay hello.\n');

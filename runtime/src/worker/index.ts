@@ -73,6 +73,18 @@ export interface WorkerDeps extends WorkerParts {
   readonly health?: Pick<Router, 'hostStatuses' | 'models'>;
 }
 
+/**
+ * Whether the worker serves its queue right now: it holds the queue lease (when it was given one),
+ * its queue has started, and it is not stopping. What `/healthz` on the metrics port answers.
+ */
+export interface WorkerHealth {
+  readonly ok: boolean;
+  /** `unused`: the worker was given no lease (a queue of its own kind). */
+  readonly lease: 'unused' | 'waiting' | 'held' | 'lost' | 'released';
+  readonly queueStarted: boolean;
+  readonly stopping: boolean;
+}
+
 export interface Worker {
   start(): Promise<void>;
   /** Stops claiming, lets running jobs finish within graceMs, then aborts and requeues them. */
@@ -80,6 +92,7 @@ export interface Worker {
   stats(): QueueStats;
   /** Upcoming runs of the schedules this worker runs (none before start). */
   upcoming(n?: number): UpcomingRuns[];
+  health(): WorkerHealth;
 }
 
 export function createWorker(deps: WorkerDeps): Worker {
@@ -90,6 +103,9 @@ export function createWorker(deps: WorkerDeps): Worker {
   /** Aborts a start still waiting for the queue lease. */
   const starting = new AbortController();
   let queueStarted = false;
+  /** The queue has started claiming (queue.start() resolved); for health only. */
+  let queueRunning = false;
+  let leaseState: WorkerHealth['lease'] = lease ? 'waiting' : 'unused';
   let scheduleLedger: ScheduleLedger | undefined;
   let scheduler: Scheduler | undefined;
   // Notices a schedule's quiet hours hold back wait in jobs.db until the window ends.
@@ -184,8 +200,12 @@ export function createWorker(deps: WorkerDeps): Worker {
     held?.start();
     // One worker per queue: wait for the lease before requeueing what a previous owner left active.
     await lease?.acquire(starting.signal);
+    if (lease) leaseState = 'held';
     // Only the lease holder schedules: a worker that lost the queue stops enqueueing as well.
-    lease?.whenLost(() => void scheduler?.stop());
+    lease?.whenLost(() => {
+      leaseState = 'lost';
+      void scheduler?.stop();
+    });
     const processor = new JobProcessor({
       vaultPath: deps.vaultRoot,
       limits: {
@@ -223,6 +243,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         running.delete(ac);
       }
     });
+    queueRunning = true;
     // Schedules drop ordinary job files into the queue this worker serves.
     if (config.schedules?.length) {
       scheduleLedger = new ScheduleLedger(resolve(config.dataDir, 'jobs.db'));
@@ -260,9 +281,11 @@ export function createWorker(deps: WorkerDeps): Worker {
         state = 'stopped';
         await scheduler?.stop().catch(() => undefined);
         scheduleLedger?.close();
+        queueRunning = false;
         await queue.stop().catch(() => undefined);
         await skills.stop().catch(() => undefined);
         await lease?.release().catch(() => undefined);
+        if (lease && leaseState === 'held') leaseState = 'released';
         held?.close();
         ledger.close();
         finishStart();
@@ -291,6 +314,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         return Promise.resolve();
       }
       state = 'stopping';
+      queueRunning = false;
       stopping = (async () => {
         await scheduler?.stop();
         scheduleLedger?.close();
@@ -321,6 +345,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         updateGauges();
         await skills.stop();
         await lease?.release();
+        if (lease && leaseState === 'held') leaseState = 'released';
         held?.close();
         ledger.close();
         state = 'stopped';
@@ -331,6 +356,12 @@ export function createWorker(deps: WorkerDeps): Worker {
 
     upcoming(n = 3) {
       return scheduler ? scheduler.upcoming(n) : [];
+    },
+
+    health() {
+      const leaseOk = leaseState === 'held' || leaseState === 'unused';
+      const stoppingNow = state === 'stopping' || state === 'stopped';
+      return { ok: leaseOk && queueRunning && state === 'running', lease: leaseState, queueStarted: queueRunning, stopping: stoppingNow };
     },
 
     stats() {
@@ -346,14 +377,18 @@ export interface RunWorkerOptions {
 
 /** Runs the worker until SIGTERM or SIGINT, then shuts down gracefully; resolves when done. */
 export async function runWorker(deps: WorkerDeps, opts: RunWorkerOptions = {}): Promise<void> {
-  const worker = createWorker(deps);
+  await runUntilSignalled(createWorker(deps), deps.log, opts);
+}
+
+/** Starts a worker already created, runs it until SIGTERM or SIGINT, then stops it gracefully. */
+export async function runUntilSignalled(worker: Worker, log: Logger, opts: RunWorkerOptions = {}): Promise<void> {
   const signals = opts.signals ?? ['SIGTERM', 'SIGINT'];
   let onSignal: ((s: NodeJS.Signals) => void) | undefined;
   const stopped = new Promise<void>((resolveStopped) => {
     onSignal = (s) => {
-      deps.log.info('shutdown requested', { signal: s });
+      log.info('shutdown requested', { signal: s });
       void worker.stop().then(resolveStopped, (e: unknown) => {
-        deps.log.error('shutdown failed', { error: describeError(e) });
+        log.error('shutdown failed', { error: describeError(e) });
         resolveStopped();
       });
     };
