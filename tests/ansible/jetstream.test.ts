@@ -12,7 +12,7 @@ import { freePort, tempDir } from '../helpers.js';
 import { jetstreamPlatform, jetstreamTlsText } from '../helpers/jetstream.js';
 import { makeTestCerts, type TestCerts } from '../helpers/test-ca.js';
 import { natsServerBin, startNatsServer, WireClient, type NatsServer } from '../helpers/nats-wire.js';
-import { recap, REPO, run, runAsync } from './helpers.js';
+import { ansibleEnv, FIXTURES, recap, REPO, run, runAsync } from './helpers.js';
 
 /*
  * The Ansible side of the jetstream backend: the generated inventory, vars and playbooks for the
@@ -287,13 +287,14 @@ describe('the TLS variant (nats.tls.enabled): the agent delivers the PEM files',
     expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 
-  it('infisical_agent, converged twice under a temporary root, lays out the files and the agent config', async () => {
+  it('infisical_agent and compose_project, converged under a temporary root, lay out the files and wait for the CA', async () => {
     const root = tempDir('agent-root-');
     const pbDir = tempDir('agent-pb-');
+    // Stands in for the agent's renders: every env file, and the PEM files but the CA unless `ca` is set.
     writeFileSync(
       join(pbDir, 'agent.yml'),
       `---
-- name: Converge the Infisical agent with contabo's vars of the TLS variant
+- name: Converge the Infisical agent and the compose project with contabo's vars of the TLS variant
   hosts: localhost
   connection: local
   gather_facts: false
@@ -308,36 +309,75 @@ describe('the TLS variant (nats.tls.enabled): the agent delivers the PEM files',
         mode: "0600"
         force: false
       loop: [client-id, client-secret]
+    - name: Create the folders the agent writes to
+      ansible.builtin.file:
+        path: "{{ platform_root }}{{ compose_project_dir }}/{{ item | dirname }}"
+        state: directory
+        mode: "0700"
+      loop: "{{ compose_env_files | reject('search', 'nats-ca') | list }}"
+    - name: Stand in for the agent's first render of each file
+      ansible.builtin.copy:
+        dest: "{{ platform_root }}{{ compose_project_dir }}/{{ item }}"
+        content: "{{ '-----BEGIN X-----\\n-----END X-----\\n' if item is search('[.]pem$') else '# rendered by the agent\\n' }}"
+        mode: "0600"
+        force: false
+      loop: "{{ compose_env_files | reject('search', 'nats-ca') | list }}"
+    - name: Stand in for the agent's render of the CA into the public file
+      ansible.builtin.copy:
+        dest: "{{ platform_root }}{{ compose_project_dir }}/secrets/nats-ca/ca.pem"
+        content: "-----BEGIN CERTIFICATE-----\\n-----END CERTIFICATE-----\\n"
+        mode: "0644"
+      when: ca | default(false) | bool
   roles:
     - infisical_agent
+    - compose_project
 `,
     );
     mkdirSync(join(root, 'etc/infisical-agent'), { recursive: true, mode: 0o700 });
-    const extra = JSON.stringify({ platform_root: root, platform_systemd: false, infisical_agent_install: false });
-    const converge = () => runAsync('ansible-playbook', ['-i', 'localhost,', '-e', extra, join(pbDir, 'agent.yml')]);
-    const first = await converge();
-    expect(first.status, first.stdout.slice(-3000)).toBe(0);
-    const second = await converge();
-    expect(second.status, second.stdout.slice(-3000)).toBe(0);
-    expect(recap(second.stdout).changed, second.stdout.slice(-3000)).toBe(0);
+    const env = ansibleEnv({ FAKE_DOCKER_LOG: join(pbDir, 'docker.log'), FAKE_DOCKER_STATE: join(pbDir, 'docker.json') });
+    const extra = (ca: boolean): string =>
+      JSON.stringify({
+        platform_root: root,
+        platform_systemd: false,
+        platform_files_dir: join(genTls, 'ansible'),
+        infisical_agent_install: false,
+        docker_bin: join(FIXTURES, 'bin/docker'),
+        compose_env_wait_seconds: 2,
+        compose_health_delay: 0,
+        ca,
+      });
+    const converge = (ca: boolean) => runAsync('ansible-playbook', ['-i', 'localhost,', '-e', extra(ca), join(pbDir, 'agent.yml')], env);
 
+    // Before the agent fills the CA the role created, the project does not start.
+    const early = await converge(false);
+    expect(early.status).not.toBe(0);
+    expect(early.stdout).toMatch(
+      /Wait for the Infisical agent to render the env files[\s\S]*secrets\/nats-ca\/ca\.pem[\s\S]*Timeout when waiting for search string -----END/,
+    );
     const mode = (path: string): string => (statSync(join(root, path)).mode & 0o777).toString(8);
-    // The server's files stay root's; the CA the runtime's user reads is public, an empty file until the agent fills it.
+    // The server's files stay root's; the CA the runtime's user reads is public, a comment until the agent fills it.
     expect(mode('opt/platform/secrets/nats')).toBe('700');
+    expect(mode('opt/platform/secrets/nats/server-key.pem')).toBe('600');
     expect(mode('opt/platform/secrets/nats-ca')).toBe('755');
     expect(mode('opt/platform/secrets/nats-ca/ca.pem')).toBe('644');
-    expect(readFileSync(join(root, 'opt/platform/secrets/nats-ca/ca.pem'), 'utf8')).toBe('');
-    expect(existsSync(join(root, 'opt/platform/secrets/nats/server-key.pem'))).toBe(false);
+    expect(readFileSync(join(root, 'opt/platform/secrets/nats-ca/ca.pem'), 'utf8')).toBe('# the Infisical agent writes NATS_TLS_CA here\n');
+
+    const first = await converge(true);
+    expect(first.status, first.stdout.slice(-3000)).toBe(0);
+    expect(mode('opt/platform/secrets/nats-ca/ca.pem')).toBe('644');
+    const second = await converge(true);
+    expect(second.status, second.stdout.slice(-3000)).toBe(0);
+    expect(recap(second.stdout).changed, second.stdout.slice(-3000)).toBe(0);
 
     const agent = parse(readFileSync(join(root, 'etc/infisical-agent/agent.yaml'), 'utf8')) as {
       templates: Array<{ 'source-path': string; 'destination-path': string; config: { execute: { command: string } } }>;
     };
     const byDest = (dest: string) => agent.templates.find((t) => t['destination-path'] === `${root}${dest}`);
-    const compose = `/usr/bin/docker compose --project-directory ${root}/opt/platform`;
+    const compose = `${join(FIXTURES, 'bin/docker')} compose --project-directory ${root}/opt/platform`;
     for (const f of ['server-cert.pem', 'server-key.pem', 'ca.pem'])
       expect(byDest(`/opt/platform/secrets/nats/${f}`)?.config.execute.command, f).toBe(`${compose} restart nats`);
     expect(byDest('/opt/platform/secrets/nats-ca/ca.pem')?.config.execute.command).toBe(`${compose} restart worker gateway`);
-  }, 180_000);
+  }, 300_000);
 
   describe.skipIf(!bin || !go)('three real servers from the generated TLS configs, with the files the agent writes', () => {
     const secrets = {
