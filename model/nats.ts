@@ -21,6 +21,22 @@ export const NATS_STORE_DIR = '/data/jetstream';
 export const NATS_SECRETS_DIR = 'secrets/nats';
 export const NATS_SECRETS_FILE = 'secrets.conf';
 export const NATS_SECRETS_MOUNT = '/etc/nats/secrets';
+/**
+ * With `nats.tls.enabled`: the server's certificate, key and CA, which the agent writes from their
+ * secrets into the server's secrets folder (mounted at NATS_SECRETS_MOUNT), root-only like
+ * secrets.conf: the nats container runs as root.
+ */
+export const NATS_TLS_CERT_FILE = 'server-cert.pem';
+export const NATS_TLS_KEY_FILE = 'server-key.pem';
+export const NATS_TLS_CA_FILE = 'ca.pem';
+/**
+ * The CA the gateway and the workers verify the servers with: a folder of its own on every client
+ * host, readable by the runtime's unprivileged user (the CA is no secret), mounted read-only.
+ */
+export const NATS_CA_DIR = 'secrets/nats-ca';
+export const NATS_CA_MOUNT = '/etc/platform/nats-ca';
+/** Seconds a server gives a client or a peer to finish the TLS handshake (NATS's default, 0.5, is tight across the internet). */
+export const NATS_TLS_TIMEOUT_SECONDS = 2;
 /** The per-host runtime.json a worker on a host other than the runtime host reads. */
 export const WORKER_RUNTIME_CONF_PATH = 'runtime/runtime.json';
 export const WORKER_RUNTIME_CONF_MOUNT = '/etc/platform/runtime.json';
@@ -68,7 +84,31 @@ function addressOf(p: Platform, host: string): string | undefined {
 export function natsClientUrls(p: Platform, fromHost: string): string[] {
   const n = jetstreamOf(p);
   if (!n) return [];
-  return n.servers.map((s) => `nats://${s === fromHost ? NATS_SERVICE : addressOf(p, s)}:${n.ports.client}`);
+  const scheme = n.tls.enabled ? 'tls' : 'nats';
+  return n.servers.map((s) => `${scheme}://${s === fromHost ? NATS_SERVICE : addressOf(p, s)}:${n.ports.client}`);
+}
+
+/** Where the runtime's containers read the CA from, with TLS on; undefined with it off. */
+export function natsCaFile(p: Platform): string | undefined {
+  return jetstreamOf(p)?.tls.enabled ? `${NATS_CA_MOUNT}/${NATS_TLS_CA_FILE}` : undefined;
+}
+
+/**
+ * The names the servers' certificate must carry with TLS on (one certificate serves every server):
+ * `nats`, which containers on a server's own host dial, and each server's address, which clients on
+ * other hosts and the peers' routes dial.
+ */
+export function natsTlsNames(p: Platform): { dns: string[]; ip: string[] } {
+  const n = jetstreamOf(p);
+  if (!n) return { dns: [], ip: [] };
+  const addresses = [...new Set(n.servers.map((s) => addressOf(p, s)).filter((a): a is string => a !== undefined))];
+  const isIp = (a: string): boolean => /^[0-9.]+$/.test(a) || a.includes(':');
+  return { dns: [NATS_SERVICE, ...addresses.filter((a) => !isIp(a))], ip: addresses.filter(isIp) };
+}
+
+/** The compose services on `host` that connect to NATS (the gateway, a worker): with TLS on they read the CA. */
+export function natsTlsClientServices(services: ReadonlyArray<[string, Service]>): string[] {
+  return services.filter(([name, s]) => s.runtime && (name === GATEWAY_SERVICE || name === WORKER_SERVICE)).map(([name]) => name);
 }
 
 /** The route URL to `peer` without credentials (the agent adds them in secrets.conf). */
@@ -105,6 +145,10 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
   if (!n) return own;
   const isServer = n.servers.includes(host);
   const needsNats: Service['dependsOn'] = isServer ? { [NATS_SERVICE]: 'healthy' } : {};
+  // With TLS on, the gateway and the workers read the CA from its own folder (the agent replaces the file).
+  const caVolume: Service['volumes'] = n.tls.enabled
+    ? [{ type: 'bind', source: `/opt/platform/${NATS_CA_DIR}`, target: NATS_CA_MOUNT, readOnly: true }]
+    : [];
   const out: Array<[string, Service]> = own.map(([name, s]) =>
     host === runtimeHost && name === WORKER_SERVICE && s.runtime
       ? [
@@ -112,7 +156,7 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
           {
             ...s,
             secrets: merged(s.secrets, secretsOf(n, 'worker')),
-            volumes: [...s.volumes],
+            volumes: [...s.volumes, ...caVolume],
             dependsOn: { ...s.dependsOn, ...needsNats },
           },
         ]
@@ -204,7 +248,7 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
           worker.secrets.filter((s) => s !== n.users.worker.passwordSecret),
           secretsOf(n, 'gateway'),
         ),
-        volumes: [...worker.volumes],
+        volumes: [...worker.volumes, ...caVolume],
         dependsOn: { ...needsNats },
         healthcheck: undefined,
       },
@@ -227,6 +271,7 @@ export function withQueueServices(p: Platform, host: string, own: Array<[string,
         volumes: [
           { type: 'bind', source: `/opt/platform/${WORKER_RUNTIME_CONF_PATH}`, target: WORKER_RUNTIME_CONF_MOUNT, readOnly: true },
           ...worker.volumes.filter((v) => v.type === 'volume'),
+          ...caVolume,
         ],
         ports: metrics ? [metrics] : [],
         publish: metrics && !alloyOnHost ? [{ port: metrics.port, hostPort: metrics.port, hostIp: '127.0.0.1' }] : [],

@@ -538,9 +538,11 @@ export const NatsSchema = z.strictObject({
     })
     .prefault({}),
   /**
-   * TLS on client and route connections, the PEM files from the named Infisical secrets. Off: the
-   * servers listen on the tailnet, which WireGuard already encrypts. Turning it on is refused for
-   * now (nothing delivers the files to the containers yet).
+   * TLS on client and route connections, the PEM files from the named Infisical secrets (one
+   * certificate for every server, naming `nats` and each server's address; the Infisical agent
+   * writes the files on the servers, and the CA on the gateway's and the workers' hosts). Off: the
+   * servers listen on the tailnet, which WireGuard already encrypts. Turn it on when a server is
+   * reached outside the tailnet.
    */
   tls: z
     .strictObject({

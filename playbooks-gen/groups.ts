@@ -6,9 +6,14 @@ import {
   hostServiceOfKind,
   identityFor,
   jetstreamOf,
+  NATS_CA_DIR,
   NATS_SECRETS_DIR,
   NATS_SECRETS_FILE,
   NATS_SERVICE,
+  NATS_TLS_CA_FILE,
+  NATS_TLS_CERT_FILE,
+  NATS_TLS_KEY_FILE,
+  natsTlsClientServices,
   natsRouteEnv,
   natsServerSecrets,
   natsRouteTarget,
@@ -64,8 +69,17 @@ export interface EnvFile {
   secrets: string[];
   /** What the agent restarts when the file changes: `up` a compose service, restart one, or a systemd unit. */
   reload: { compose_service: string } | { compose_restart: string } | { systemd_unit: string };
-  /** `nats`: NATS config variables (`KEY: "value"`), included by nats.conf, instead of KEY=VALUE lines. */
-  format?: 'nats';
+  /**
+   * `nats`: NATS config variables (`KEY: "value"`), included by nats.conf, instead of KEY=VALUE
+   * lines. `pem`: the one secret's value as it is (a certificate, key or CA in PEM).
+   */
+  format?: 'nats' | 'pem';
+  /**
+   * Readable by a container's unprivileged user (the NATS CA, no secret): Ansible creates its folder
+   * 0755 and the file 0644 before the agent first writes it, and the agent truncates it in place,
+   * keeping that mode. Any other file is the agent's, 0600 (its unit's umask), in a 0700 folder.
+   */
+  public?: true;
   /** Variables built from a secret (`nats` format only): a NATS route URL that carries the route password. */
   derived?: DerivedEnv[];
 }
@@ -110,10 +124,38 @@ export function envFilesOn(p: Platform, host: string): EnvFile[] {
       ]
     : [];
   const alloy = hostServiceOfKind(p, host, 'alloy');
-  const hostAlloy: EnvFile[] = alloy
-    ? [{ name: alloy[0], dest: ALLOY_ENV_FILE, secrets: alloyTokenSecrets(p), reload: { systemd_unit: 'alloy' } }]
-    : [];
-  return [...compose, ...nats, ...hostAlloy];
+  return [...compose, ...nats, ...natsTlsFiles(p, host), ...(alloy ? [hostAlloyEnv(p, alloy[0])] : [])];
+}
+
+/**
+ * With `nats.tls.enabled`: on a server host its certificate, key and CA beside secrets.conf (the
+ * agent restarts `nats` when one changes), and on a host whose gateway or worker connects, the CA
+ * in a folder of its own that those containers mount (the agent restarts them when it changes).
+ */
+function natsTlsFiles(p: Platform, host: string): EnvFile[] {
+  const n = jetstreamOf(p);
+  if (!n?.tls.enabled) return [];
+  const pem = (name: string, dir: string, file: string, secret: string, restart: string[]): EnvFile => ({
+    name,
+    dest: `${COMPOSE_PROJECT_DIR}/${dir}/${file}`,
+    secrets: [secret],
+    reload: { compose_restart: restart.join(' ') },
+    format: 'pem',
+  });
+  const out: EnvFile[] = [];
+  if (n.servers.includes(host))
+    out.push(
+      pem('nats-tls-cert', NATS_SECRETS_DIR, NATS_TLS_CERT_FILE, n.tls.certSecret, [NATS_SERVICE]),
+      pem('nats-tls-key', NATS_SECRETS_DIR, NATS_TLS_KEY_FILE, n.tls.keySecret, [NATS_SERVICE]),
+      pem('nats-tls-ca', NATS_SECRETS_DIR, NATS_TLS_CA_FILE, n.tls.caSecret, [NATS_SERVICE]),
+    );
+  const clients = natsTlsClientServices(servicesOn(p, host));
+  if (clients.length) out.push({ ...pem('nats-client-ca', NATS_CA_DIR, NATS_TLS_CA_FILE, n.tls.caSecret, clients), public: true });
+  return out;
+}
+
+function hostAlloyEnv(p: Platform, unit: string): EnvFile {
+  return { name: unit, dest: ALLOY_ENV_FILE, secrets: alloyTokenSecrets(p), reload: { systemd_unit: 'alloy' } };
 }
 
 export function infisicalHosts(p: Platform): string[] {

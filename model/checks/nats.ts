@@ -1,5 +1,5 @@
 import { CLOUD_GROUP, routeGroup } from '@platform/contract';
-import { isGroupName, natsClientHosts, routeGroupsInUse } from '../nats.js';
+import { isGroupName, NATS_CA_MOUNT, natsClientHosts, routeGroupsInUse } from '../nats.js';
 import type { Platform } from '../schema.js';
 import { oneOf } from '../suggest.js';
 import { connectionAddress, hostServiceOfKind, identityFor, listenOf, runtimeHost } from '../views.js';
@@ -61,12 +61,33 @@ export function checkNats(p: Platform): RawProblem[] {
       'give the gateway, worker and route users distinct names',
     ),
   );
-  if (n.tls.enabled)
-    add(
-      ['nats', 'tls', 'enabled'],
-      'TLS on the NATS cluster is not built yet: nothing delivers the certificate files to the servers and the runtime containers',
-      'set "tls: { enabled: false }": the servers listen on the tailnet only, which WireGuard already encrypts',
+  if (n.tls.enabled) {
+    // One file each: a secret named twice would put the certificate where the key belongs, or a password in either.
+    const taken = new Map<string, string>(
+      (['gateway', 'worker', 'route'] as const).map((u) => [n.users[u].passwordSecret, `the ${u} password`]),
     );
+    for (const k of ['certSecret', 'keySecret', 'caSecret'] as const) {
+      const name = n.tls[k];
+      const other = taken.get(name);
+      if (other)
+        add(
+          ['nats', 'tls', k],
+          `${k} names "${name}", which already holds ${other}: TLS needs the certificate, its key and the CA each in a secret of its own`,
+          `name a secret of its own, e.g. "${{ certSecret: 'NATS_TLS_CERT', keySecret: 'NATS_TLS_KEY', caSecret: 'NATS_TLS_CA' }[k]}"`,
+        );
+      else taken.set(name, `the TLS ${{ certSecret: 'certificate', keySecret: 'key', caSecret: 'CA' }[k]}`);
+    }
+    // The gateway and the workers read the CA where their compose service mounts it.
+    const worker = p.services.worker;
+    worker?.volumes.forEach((v, i) => {
+      if (v.target === NATS_CA_MOUNT || v.target.startsWith(`${NATS_CA_MOUNT}/`))
+        add(
+          ['services', 'worker', 'volumes', i, 'target'],
+          `with TLS on the NATS cluster the CA is mounted at ${NATS_CA_MOUNT} in the gateway and the workers, and this volume's target ${v.target} would clash with it`,
+          `mount this volume elsewhere, e.g. under /data`,
+        );
+    });
+  }
   if (n.stream.name === n.stream.resultsName)
     add(
       ['nats', 'stream', 'resultsName'],

@@ -5,7 +5,12 @@ import {
   NATS_SECRETS_FILE,
   NATS_SECRETS_MOUNT,
   NATS_STORE_DIR,
+  NATS_TLS_CA_FILE,
+  NATS_TLS_CERT_FILE,
+  NATS_TLS_KEY_FILE,
+  NATS_TLS_TIMEOUT_SECONDS,
   natsRouteEnv,
+  natsTlsNames,
   type Nats,
   type Platform,
 } from '../../model/index.js';
@@ -61,6 +66,24 @@ export function natsPermissions(n: Nats): Record<'gateway' | 'worker', { publish
 }
 
 const q = (s: string): string => JSON.stringify(s);
+
+/**
+ * A `tls {}` block: the server's certificate, key and CA from the secrets folder. `verify` asks the
+ * other side for a certificate the CA signed: on for routes (each server presents the shared
+ * certificate to its peers), off for clients, who authenticate with their passwords.
+ */
+function tlsBlock(indent: string, verify: boolean): string[] {
+  const file = (name: string): string => q(`${NATS_SECRETS_MOUNT}/${name}`);
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: ${file(NATS_TLS_CERT_FILE)}`,
+    `${indent}  key_file: ${file(NATS_TLS_KEY_FILE)}`,
+    `${indent}  ca_file: ${file(NATS_TLS_CA_FILE)}`,
+    `${indent}  verify: ${verify}`,
+    `${indent}  timeout: ${NATS_TLS_TIMEOUT_SECONDS}`,
+    `${indent}}`,
+  ];
+}
 const list = (items: readonly string[], indent: string): string => `[\n${items.map((i) => `${indent}  ${q(i)}`).join('\n')}\n${indent}]`;
 
 /** The server config for `host`, one of the servers under `nats.servers`. */
@@ -97,6 +120,16 @@ export function natsConf(p: Platform, host: string): string {
     `  max_memory_store: ${n.storage.maxMemoryStore}`,
     '}',
   ];
+  if (n.tls.enabled) {
+    const names = natsTlsNames(p);
+    lines.push(
+      '',
+      '# TLS on client connections; plain ones are refused. The agent writes the files from the secrets',
+      `# ${n.tls.certSecret}, ${n.tls.keySecret} and ${n.tls.caSecret}. The certificate must name:`,
+      `#   ${[...names.dns.map((d) => `DNS:${d}`), ...names.ip.map((i) => `IP:${i}`)].join(', ')}`,
+      ...tlsBlock('', false),
+    );
+  }
   if (peers.length) {
     lines.push(
       '',
@@ -109,6 +142,7 @@ export function natsConf(p: Platform, host: string): string {
       `    password: ${envRef(n.users.route.passwordSecret)}`,
       '  }',
       `  routes: [\n${peers.map((peer) => `    $${natsRouteEnv(peer)}`).join('\n')}\n  ]`,
+      ...(n.tls.enabled ? ['  # Routes over TLS too, both ends presenting the certificate.', ...tlsBlock('  ', true)] : []),
       '}',
     );
   }

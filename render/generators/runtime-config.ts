@@ -1,6 +1,7 @@
 import { HOSTED_PROVIDERS, RuntimeConfigSchema, type HostedProvider, type RuntimeConfigFile } from '@platform/contract';
 import {
   jetstreamOf,
+  natsCaFile,
   natsClientUrls,
   natsWorkerHosts,
   ollamaHosts,
@@ -33,10 +34,13 @@ function queueConfig(p: Platform, host: string): z.input<typeof RuntimeConfigSch
   const n = jetstreamOf(p);
   if (!n) return { backend: 'folder' };
   const s = n.stream;
+  const caFile = natsCaFile(p);
   return {
     backend: 'jetstream',
     jetstream: {
       servers: natsClientUrls(p, host),
+      // With TLS on the servers' URLs are tls:// and the runtime verifies them with the mounted CA.
+      ...(caFile ? { tls: { caFile } } : {}),
       gateway: { ...n.users.gateway },
       worker: { ...n.users.worker },
       stream: s.name,

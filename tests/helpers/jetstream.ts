@@ -27,3 +27,8 @@ export function jetstreamText(text = exampleText()): string {
 export function jetstreamPlatform(text = jetstreamText()): Platform {
   return parsePlatform(text, 'platform.yaml');
 }
+
+/** The jetstream variant with TLS on the NATS cluster (the secrets keep their default names). */
+export function jetstreamTlsText(text = jetstreamText()): string {
+  return edit(text, 'tls: { enabled: false }', 'tls: { enabled: true }');
+}

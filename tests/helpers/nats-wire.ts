@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -70,12 +71,36 @@ export class WireClient {
     });
   }
 
-  static async connect(port: number, user: string, pass: string): Promise<WireClient> {
-    const sock = connect(port, '127.0.0.1');
+  /**
+   * Connect as `user`. With `tls`, as a NATS client does with a server that requires it: read the
+   * server's INFO in the clear, then upgrade the socket to TLS, verifying the server's certificate
+   * with `ca` for the name `servername`, and send CONNECT over it.
+   */
+  static async connect(port: number, user: string, pass: string, tls?: { ca: string; servername: string }): Promise<WireClient> {
+    let sock: Socket = connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    if (tls) {
+      const raw = sock;
+      await new Promise<void>((resolve, reject) => {
+        let head = '';
+        const timer = setTimeout(() => reject(new Error('no INFO from the server')), 5000);
+        const onData = (d: Buffer): void => {
+          head += d.toString();
+          if (!head.includes('\r\n')) return;
+          clearTimeout(timer);
+          raw.off('data', onData);
+          if (!head.startsWith('INFO ')) return reject(new Error(`expected INFO, got ${head}`));
+          resolve();
+        };
+        raw.on('data', onData).once('error', reject);
+      });
+      const secure = tlsConnect({ socket: raw, ca: tls.ca, servername: tls.servername });
+      await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+      sock = secure;
+    }
     const c = new WireClient(sock);
     c.write(
-      `CONNECT ${JSON.stringify({ verbose: false, pedantic: false, user, pass, protocol: 1, headers: true, no_responders: true })}\r\n`,
+      `CONNECT ${JSON.stringify({ verbose: false, pedantic: false, user, pass, protocol: 1, headers: true, no_responders: true, ...(tls ? { tls_required: true } : {}) })}\r\n`,
     );
     await c.flush();
     return c;

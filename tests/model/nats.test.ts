@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ModelInvalidError, natsClientUrls, parsePlatform, servicesOn, type Problem } from '../../model/index.js';
+import { ModelInvalidError, natsClientUrls, natsTlsNames, parsePlatform, servicesOn, type Problem } from '../../model/index.js';
 import { edit, exampleText, lineOf } from '../helpers.js';
-import { jetstreamText } from '../helpers/jetstream.js';
+import { jetstreamText, jetstreamTlsText } from '../helpers/jetstream.js';
 
 function problems(text: string): Problem[] {
   try {
@@ -107,12 +107,44 @@ describe('the NATS cluster', () => {
     expect(p.fix).toBe('set progressIntervalSeconds to at most 30, or raise ackWaitSeconds');
   });
 
-  it('TLS on the cluster is refused with the reason, not half built', () => {
-    const text = edit(folder, 'tls: { enabled: false }', 'tls: { enabled: true }');
+  it('TLS on the cluster is accepted, and its files come from three secrets of their own', () => {
+    const p = parsePlatform(jetstreamTlsText());
+    expect(p.nats!.tls).toMatchObject({ enabled: true, certSecret: 'NATS_TLS_CERT', keySecret: 'NATS_TLS_KEY', caSecret: 'NATS_TLS_CA' });
+    expect(natsClientUrls(p, 'davas')).toEqual(['tls://100.101.10.1:4222', 'tls://100.101.20.1:4222', 'tls://100.101.30.1:4222']);
+    expect(natsTlsNames(p)).toEqual({ dns: ['nats'], ip: ['100.101.10.1', '100.101.20.1', '100.101.30.1'] });
+  });
+
+  it("TLS with the key under the certificate's secret name", () => {
+    const text = edit(
+      jetstreamTlsText(),
+      'tls: { enabled: true }',
+      'tls: { enabled: true, certSecret: NATS_TLS_PEM, keySecret: NATS_TLS_PEM }',
+    );
     const p = only(text);
-    expect(p).toMatchObject({ path: 'nats.tls.enabled', line: lineOf(text, 'tls: { enabled: true }') });
-    expect(p.message).toContain('not built yet');
-    expect(p.fix).toContain('enabled: false');
+    expect(p).toMatchObject({ path: 'nats.tls.keySecret', line: lineOf(text, 'keySecret: NATS_TLS_PEM') });
+    expect(p.message).toContain('already holds the TLS certificate');
+    expect(p.fix).toBe('name a secret of its own, e.g. "NATS_TLS_KEY"');
+  });
+
+  it("TLS with the CA under a password's secret name", () => {
+    const text = edit(jetstreamTlsText(), 'tls: { enabled: true }', 'tls: { enabled: true, caSecret: NATS_ROUTE_PASSWORD }');
+    const p = only(text);
+    expect(p).toMatchObject({ path: 'nats.tls.caSecret', line: lineOf(text, 'caSecret: NATS_ROUTE_PASSWORD') });
+    expect(p.message).toContain('already holds the route password');
+  });
+
+  it('TLS with a worker volume where the CA is mounted', () => {
+    const text = edit(
+      jetstreamTlsText(),
+      '      - { type: volume, source: runtime-data, target: /data }\n',
+      '      - { type: volume, source: runtime-data, target: /data }\n      - { type: volume, source: certs, target: /etc/platform/nats-ca }\n',
+      '  worker:\n    host: contabo',
+    );
+    const p = only(text);
+    expect(p).toMatchObject({ path: 'services.worker.volumes.2.target', line: lineOf(text, 'target: /etc/platform/nats-ca') });
+    expect(p.message).toContain('the CA is mounted at /etc/platform/nats-ca');
+    // With TLS off the same volume is the model's own business.
+    expect(() => parsePlatform(edit(text, 'tls: { enabled: true }', 'tls: { enabled: false }'))).not.toThrow();
   });
 
   it('a password pasted where a secret name belongs', () => {

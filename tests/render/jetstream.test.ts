@@ -8,7 +8,8 @@ import { envFilesOn } from '../../playbooks-gen/index.js';
 import { natsConf } from '../../render/generators/nats-config.js';
 import { generateAll } from '../../render/render.js';
 import { edit, freePort, sharedSpec, tempDir } from '../helpers.js';
-import { jetstreamPlatform, jetstreamText } from '../helpers/jetstream.js';
+import { jetstreamPlatform, jetstreamText, jetstreamTlsText } from '../helpers/jetstream.js';
+import { makeTestCerts } from '../helpers/test-ca.js';
 import { natsServerBin, startNatsServer, WireClient, type NatsServer } from '../helpers/nats-wire.js';
 
 const p = jetstreamPlatform();
@@ -39,10 +40,15 @@ function agentSecrets(platform: typeof p, host: string): Record<string, string> 
   };
 }
 
-/** nats.conf and its secrets.conf in a fresh folder, as the nats container sees them; returns the config's path. */
-function layOut(conf: string, secrets: Record<string, string>): string {
+/**
+ * nats.conf and its secrets.conf (and, with TLS, the PEM `files`) in a fresh folder, as the nats
+ * container sees them, the config's /etc/nats paths pointed there; returns the config's path.
+ */
+function layOut(conf: string, secrets: Record<string, string>, files: Record<string, string> = {}): string {
   const dir = tempDir('nats-conf-');
   mkdirSync(join(dir, 'secrets'));
+  for (const [name, pem] of Object.entries(files)) writeFileSync(join(dir, 'secrets', name), pem, { mode: 0o600 });
+  conf = conf.replaceAll('"/etc/nats/secrets/', `"${join(dir, 'secrets')}/`);
   writeFileSync(
     join(dir, 'secrets/secrets.conf'),
     Object.entries(secrets)
@@ -341,5 +347,147 @@ describe('the system map of the jetstream variant', () => {
     expect(nodes.length).toBeGreaterThan(10);
     expect(new Set(nodes).size).toBe(nodes.length);
     expect(nodes).toEqual(expect.arrayContaining(['svc_worker', 'svc_davas_worker', 'svc_contabo_nats', 'svc_dev_learning_nats']));
+  });
+});
+
+describe('the TLS variant (nats.tls.enabled)', () => {
+  const tp = jetstreamPlatform(jetstreamTlsText());
+  const tlsArtifacts = generateAll(tp);
+  const tlsContent = (path: string): string => {
+    const a = tlsArtifacts.find((x) => x.path === path);
+    if (!a) throw new Error(`no artifact ${path}`);
+    return a.content;
+  };
+  type ComposeDoc = {
+    services: Record<string, { volumes?: Array<{ type: string; source: string; target: string; read_only?: boolean }> }>;
+  };
+  const composeOf = (host: string): ComposeDoc => parse(tlsContent(`hosts/${host}/docker-compose.yml`)) as ComposeDoc;
+  const servers = ['contabo', 'prod-services', 'dev-learning'];
+  // The names the generated config says the certificate must carry, and loopback for the servers started below.
+  const certs = bin ? makeTestCerts({ dns: ['nats'], ip: ['127.0.0.1', '100.101.10.1', '100.101.20.1', '100.101.30.1'] }) : undefined;
+  /** The server's TLS files as the agent writes them beside secrets.conf. */
+  const pemFiles = (host: string): Record<string, string> => {
+    const byFile: Record<string, string> = {};
+    for (const f of envFilesOn(tp, host).filter((x) => x.format === 'pem' && x.dest.startsWith('/opt/platform/secrets/nats/'))) {
+      const value = { NATS_TLS_CERT: certs!.cert, NATS_TLS_KEY: certs!.key, NATS_TLS_CA: certs!.ca }[f.secrets[0]!];
+      byFile[f.dest.slice('/opt/platform/secrets/nats/'.length)] = value!;
+    }
+    return byFile;
+  };
+
+  it('runtime.json on each client host dials tls:// URLs and names the CA where compose mounts it', () => {
+    for (const [path, host] of [
+      ['runtime/runtime.json', 'contabo'],
+      ['hosts/davas/runtime/runtime.json', 'davas'],
+    ] as const) {
+      const js = RuntimeConfigSchema.parse(JSON.parse(tlsContent(path))).queue.jetstream!;
+      expect(
+        js.servers.every((u) => u.startsWith('tls://')),
+        path,
+      ).toBe(true);
+      expect(js.tls).toEqual({ caFile: '/etc/platform/nats-ca/ca.pem' });
+      const services = host === 'contabo' ? ['worker', 'gateway'] : ['worker'];
+      for (const s of services) {
+        const mount = composeOf(host).services[s]!.volumes!.find((v) => v.target === dirname(js.tls!.caFile));
+        expect(mount, `${host}/${s}`).toEqual({
+          type: 'bind',
+          source: '/opt/platform/secrets/nats-ca',
+          target: '/etc/platform/nats-ca',
+          read_only: true,
+        });
+        // The agent writes the CA there, readable by the runtime's user, and restarts the clients when it changes.
+        const ca = envFilesOn(tp, host).find((f) => f.dest === `${mount!.source}/ca.pem`);
+        expect(ca, host).toMatchObject({
+          secrets: ['NATS_TLS_CA'],
+          format: 'pem',
+          public: true,
+          reload: { compose_restart: services.join(' ') },
+        });
+      }
+    }
+    expect(RuntimeConfigSchema.parse(JSON.parse(tlsContent('runtime/runtime.json'))).queue.jetstream!.servers).toEqual([
+      'tls://nats:4222',
+      'tls://100.101.20.1:4222',
+      'tls://100.101.30.1:4222',
+    ]);
+  });
+
+  it('each server reads its certificate, key and CA from the files the agent writes in its mounted secrets folder', () => {
+    for (const host of servers) {
+      const conf = tlsContent(`hosts/${host}/nats/nats.conf`);
+      // One block for clients (no client certificate asked: they log in with passwords), one for routes.
+      expect(conf.match(/^tls \{$/gm), host).toHaveLength(1);
+      expect(conf.match(/^ {2}tls \{$/gm), host).toHaveLength(1);
+      expect(conf).toMatch(/^tls \{[^}]*verify: false[^}]*\}/m);
+      expect(conf).toMatch(/^ {2}tls \{[^}]*verify: true[^}]*\}/m);
+      expect(conf).toContain('#   DNS:nats, IP:100.101.10.1, IP:100.101.20.1, IP:100.101.30.1');
+      // Monitoring stays plain HTTP on the compose network, where the exporter and the healthcheck read it.
+      expect(conf).toContain('http: "0.0.0.0:8222"');
+      const mount = composeOf(host).services.nats!.volumes!.find((v) => v.target === '/etc/nats/secrets')!;
+      expect(mount).toMatchObject({ source: '/opt/platform/secrets/nats', read_only: true });
+      const files = [...conf.matchAll(/(cert|key|ca)_file: "([^"]+)"/g)].map((m) => m[2]!);
+      expect(new Set(files), host).toEqual(
+        new Set(['/etc/nats/secrets/server-cert.pem', '/etc/nats/secrets/server-key.pem', '/etc/nats/secrets/ca.pem']),
+      );
+      const written = envFilesOn(tp, host).filter((f) => f.format === 'pem' && f.dest.startsWith(`${mount.source}/`));
+      expect(written.map((f) => [f.dest.replace(mount.source, mount.target), f.secrets, f.public, f.reload])).toEqual([
+        ['/etc/nats/secrets/server-cert.pem', ['NATS_TLS_CERT'], undefined, { compose_restart: 'nats' }],
+        ['/etc/nats/secrets/server-key.pem', ['NATS_TLS_KEY'], undefined, { compose_restart: 'nats' }],
+        ['/etc/nats/secrets/ca.pem', ['NATS_TLS_CA'], undefined, { compose_restart: 'nats' }],
+      ]);
+    }
+    // Without TLS nothing of it is rendered.
+    expect(content('hosts/contabo/nats/nats.conf')).not.toContain('tls {');
+    expect(envFilesOn(p, 'contabo').some((f) => f.format === 'pem')).toBe(false);
+  });
+
+  it('no host gets two agent templates of one name, nor a folder holding both public and private files', () => {
+    for (const host of Object.keys(tp.hosts)) {
+      const files = envFilesOn(tp, host);
+      expect(new Set(files.map((f) => f.name)).size, host).toBe(files.length);
+      const dirs = new Map<string, boolean>();
+      for (const f of files) {
+        const d = dirname(f.dest);
+        expect(dirs.get(d) ?? !!f.public, `${host}: ${d}`).toBe(!!f.public);
+        dirs.set(d, !!f.public);
+      }
+    }
+  });
+
+  it('the compose files validate against the compose specification schema and pass docker-compose config -q', async () => {
+    const { readFileSync } = await import('node:fs');
+    const spec = JSON.parse(readFileSync(sharedSpec('compose-spec.json'), 'utf8')) as Record<string, unknown>;
+    const { Ajv } = await import('ajv');
+    const validate = new Ajv({ strict: false, validateSchema: false, allErrors: true }).compile(spec);
+    const compose = tlsArtifacts.filter((a) => a.path.endsWith('docker-compose.yml'));
+    expect(compose).toHaveLength(4);
+    for (const a of compose) {
+      validate(parse(a.content));
+      expect(validate.errors ?? [], a.path).toEqual([]);
+      const dir = tempDir('compose-tls-');
+      writeFileSync(join(dir, 'docker-compose.yml'), a.content);
+      mkdirSync(join(dir, 'secrets'), { recursive: true });
+      for (const s of Object.values((parse(a.content) as { services: Record<string, { env_file?: string[] }> }).services))
+        for (const f of s.env_file ?? []) writeFileSync(join(dir, f), '');
+      const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: dir, encoding: 'utf8' });
+      expect(r.stderr, a.path).toBe('');
+      expect(r.status, a.path).toBe(0);
+    }
+  });
+
+  it.skipIf(!bin).each(servers)('nats-server --config <%s, TLS> -t, with a certificate made for it', (host) => {
+    const file = layOut(tlsContent(`hosts/${host}/nats/nats.conf`), agentSecrets(tp, host), pemFiles(host));
+    const r = spawnSync(bin!, ['--config', file, '-t'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    expect(r.stdout + r.stderr, host).toContain('is valid');
+    expect(r.status, host).toBe(0);
+  });
+
+  it.skipIf(!bin)('and the check bites: without the key file the config is refused', () => {
+    const files = pemFiles('contabo');
+    delete files['server-key.pem'];
+    const file = layOut(tlsContent('hosts/contabo/nats/nats.conf'), agentSecrets(tp, 'contabo'), files);
+    const r = spawnSync(bin!, ['--config', file, '-t'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('server-key.pem');
   });
 });
