@@ -1,6 +1,6 @@
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RuntimeError, describeError, isRuntimeError } from '../errors.js';
+import { RuntimeError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ResearchSettings } from '../mcp/research.js';
 import type { RateLimitNotice } from '../router/index.js';
@@ -8,12 +8,13 @@ import { exists, writeFileAtomic } from '../queue/fs-util.js';
 import { isTempFileName } from '../queue/names.js';
 import type { Claim } from '../queue/types.js';
 import type { SkillResolver } from '../skills/registry.js';
-import { VaultFileError, idNameHint, isOperationalIoError, toVaultIoError } from '../vault/files.js';
+import { VaultFileError, idNameHint } from '../vault/files.js';
 import { appendSection, containsText, insertId, parseJobDocument, peekId, sectionBytes, type JobDocument } from './document.js';
-import { JobAbortedError, executeJob, type ChatRouter, type ExecuteLimits, type ExecutionResult } from './execute.js';
+import type { ChatRouter, ExecuteLimits } from './execute.js';
 import { newJobId } from './ids.js';
 import type { JobLedger, LedgerEntry } from './ledger.js';
 import { outputName, renderOutput, slugify, wikiLink } from './output.js';
+import { JobRunner, systemPrompt, toJobError, type RunResult } from './run.js';
 import type { JobType } from './schema.js';
 
 /*
@@ -33,7 +34,24 @@ import type { JobType } from './schema.js';
  * decoding and re-encoding what the author wrote. Storage faults (disk full, quota, I/O error)
  * are VAULT_IO: the file goes back to the queue with a doubling backoff, and to the failed
  * folder with the reason after the last attempt.
+ *
+ * Step 4 is pluggable (a JobExecutor): in process by default (JobRunner), or on a worker on
+ * another host through a broker, in which case this process only claims and settles.
  */
+
+/** A job read, parsed and given its id, ready to run: what an executor gets. */
+export interface PreparedJob {
+  readonly name: string;
+  readonly jobId: string;
+  /** The job file's bytes as they are now (id line included). */
+  readonly raw: Buffer;
+  readonly doc: JobDocument;
+  /** The system prompt (the job's `system` and its skills). */
+  readonly system: string | undefined;
+}
+
+/** Runs a prepared job to a result: in this process, or elsewhere. */
+export type JobExecutor = (job: PreparedJob, signal: AbortSignal) => Promise<RunResult>;
 
 export type JobStatus = 'completed' | 'failed' | 'duplicate' | 'requeued';
 
@@ -73,6 +91,8 @@ export interface JobProcessorProps {
   readonly research?: ResearchSettings;
   /** Bounds from the model (vault.worker); absent ones are not enforced. */
   readonly limits?: JobProcessorLimits;
+  /** Runs the job; in this process (router, research, limits above) when absent. */
+  readonly executor?: JobExecutor;
 }
 
 export interface JobProcessorLimits extends ExecuteLimits {
@@ -91,9 +111,23 @@ export class JobProcessor {
   /** Storage-fault attempts per queue file name (in memory: a restart gives a file fresh attempts). */
   private readonly ioAttempts = new Map<string, number>();
 
+  private readonly executor: JobExecutor;
+
   constructor(private readonly props: JobProcessorProps) {
     this.now = props.now ?? Date.now;
     this.outputsDir = join(props.vaultPath, props.outputsFolder);
+    if (props.executor) this.executor = props.executor;
+    else {
+      const runner = new JobRunner({
+        router: props.router,
+        defaultModel: props.defaultModel,
+        log: props.log,
+        ...(props.research ? { research: props.research } : {}),
+        ...(props.limits ? { limits: props.limits } : {}),
+        ...(props.onRateLimited ? { onRateLimited: props.onRateLimited } : {}),
+      });
+      this.executor = (job, signal) => runner.run({ jobId: job.jobId, name: job.name, doc: job.doc, system: job.system, signal });
+    }
   }
 
   /** Removes temp files a killed run left in the outputs folder. */
@@ -227,54 +261,47 @@ export class JobProcessor {
     const fm = doc.frontmatter;
     const hint = idNameHint(jobId);
 
-    let result: ExecutionResult;
+    let result: RunResult;
     try {
-      const system = [fm.system?.trim(), fm.skills.length ? this.props.skills.resolve(fm.skills) : undefined].filter(Boolean).join('\n\n');
-      result = await executeJob(doc, {
-        router: this.props.router,
-        defaultModel: this.props.defaultModel,
-        system: system || undefined,
-        signal,
-        jobId,
-        onRateLimited: (notice) => this.props.onRateLimited?.({ name: claim.name, jobId }, notice),
-        ...(this.props.research ? { research: this.props.research } : {}),
-        ...(this.props.limits ? { limits: this.props.limits } : {}),
-      });
+      const system = systemPrompt(doc, this.props.skills);
+      result = await this.executor({ name: claim.name, jobId, raw, doc, system }, signal);
     } catch (e) {
-      if (signal.aborted || e instanceof JobAbortedError) {
-        await claim.release();
-        return { ...info, status: 'requeued', durationMs: elapsed() };
-      }
       const err = toJobError(e);
       if (err.code === 'VAULT_IO') throw err; // retried by process()
-      const finalPath = await this.failFile(claim, raw, err, jobId);
-      return { ...info, status: 'failed', error: err, finalPath, durationMs: elapsed() };
+      result = { status: 'failed', error: err };
     }
+    if (result.status === 'requeued') {
+      await claim.release(result.delayMs);
+      return { ...info, status: 'requeued', durationMs: elapsed() };
+    }
+    if (result.status === 'failed') {
+      const finalPath = await this.failFile(claim, raw, result.error, jobId);
+      return { ...info, status: 'failed', error: result.error, finalPath, durationMs: elapsed() };
+    }
+    const done = result;
 
-    const durationMs = elapsed();
+    const durationMs = done.durationMs ?? elapsed();
     const output = await this.writeOutput(jobId, claim.name, fm.title, reserved, (createdAt) =>
       renderOutput(
         {
           jobId,
           type: fm.type,
-          model: result.model,
+          model: done.model,
           skills: fm.skills,
-          tokensIn: result.tokensIn,
-          tokensOut: result.tokensOut,
+          tokensIn: done.tokensIn,
+          tokensOut: done.tokensOut,
           durationMs,
           source: claim.name,
           createdAt,
         },
-        result.type === 'chain' && result.steps.length > 1
-          ? result.steps.map((s, i) => `## Step ${i + 1} (${s.model})\n\n${s.answer.trim()}`).join('\n\n')
-          : result.answer,
+        done.body,
       ),
     );
     this.props.ledger.markCompleted(jobId, this.now());
     raw = appendSection(
       raw,
       'Output',
-      `${wikiLink(output)}\n\nCompleted ${new Date(this.now()).toISOString()} by ${result.model}, job ${jobId}.`,
+      `${wikiLink(output)}\n\nCompleted ${new Date(this.now()).toISOString()} by ${done.model}, job ${jobId}.`,
     );
     await claim.write(raw);
     track(raw);
@@ -282,13 +309,13 @@ export class JobProcessor {
     this.props.ledger.markMoved(jobId, this.now());
     return {
       ...info,
-      model: result.model,
+      model: done.model,
       status: 'completed',
       output,
       finalPath,
-      tokensIn: result.tokensIn,
-      tokensOut: result.tokensOut,
-      durationMs,
+      tokensIn: done.tokensIn,
+      tokensOut: done.tokensOut,
+      durationMs: elapsed(),
     };
   }
 
@@ -382,10 +409,4 @@ export class JobProcessor {
     }
     return claim.fail(jobId ? idNameHint(jobId) : undefined);
   }
-}
-
-function toJobError(e: unknown): RuntimeError {
-  if (isRuntimeError(e)) return e;
-  if (isOperationalIoError(e)) return toVaultIoError(e, 'the vault storage failed') as RuntimeError;
-  return new RuntimeError('INTERNAL', describeError(e), { cause: e, hint: 'this is a bug in the worker; the stack trace is below' });
 }
