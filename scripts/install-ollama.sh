@@ -46,6 +46,9 @@ cpu_flags() {
     case "$tok" in
       -march=* | -mtune=* | -mno-* ) flags+=("$tok") ;;
       -m64 | -m32 ) ;;
+      # AMX makes ggml-cpu call its AMX backend, which the Go build does not compile (an undefined
+      # ggml_backend_amx_buffer_type at link time): build for this CPU without it.
+      -mamx-* ) flags+=("-mno-${tok#-m}") ;;
       -m[a-z0-9]* ) flags+=("$tok") ;;
     esac
   done

@@ -81,7 +81,8 @@ export interface JobProcessorProps {
   /** The outputs folder, relative to the vault (links are vault-relative). */
   readonly outputsFolder: string;
   readonly ledger: JobLedger;
-  readonly router: ChatRouter;
+  /** Runs jobs in this process; not needed when an executor is given. */
+  readonly router?: ChatRouter;
   readonly skills: SkillResolver;
   readonly defaultModel: string;
   readonly log: Logger;
@@ -118,6 +119,7 @@ export class JobProcessor {
     this.outputsDir = join(props.vaultPath, props.outputsFolder);
     if (props.executor) this.executor = props.executor;
     else {
+      if (!props.router) throw new RuntimeError('INTERNAL', 'a job processor needs a router or an executor');
       const runner = new JobRunner({
         router: props.router,
         defaultModel: props.defaultModel,

@@ -30,6 +30,10 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger): Prom
   });
   try {
     await router.start();
+    if (config.queue.backend === 'jetstream') {
+      await runJetStreamWorker(config, router, log, telemetry.metrics);
+      return;
+    }
     // The worker owns its parts from here: it starts them, stops them and closes the ledger.
     const parts = await openWorkerParts(config, { log });
     // The router writes one usage row per provider call (it is given the job id), so the worker
@@ -49,6 +53,55 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger): Prom
     await notifier.close();
     usage.close();
     await telemetry.shutdown();
+  }
+}
+
+/**
+ * A worker of the JetStream queue: no vault, no lease; it pulls the jobs of its host's route
+ * groups and sends results back to the gateway. Runs until SIGTERM or SIGINT.
+ */
+async function runJetStreamWorker(
+  config: RuntimeConfig,
+  router: import('../router/index.js').Router,
+  log: Logger,
+  metrics: import('../telemetry/metrics.js').Metrics,
+): Promise<void> {
+  const [{ connectNats }, { JetStreamWorker }] = await Promise.all([import('../jetstream/setup.js'), import('../jetstream/worker.js')]);
+  const js = config.queue.jetstream!;
+  const nc = await connectNats({
+    js,
+    role: 'worker',
+    password: config.secrets.nats.workerPassword,
+    name: `runtime-worker@${config.host}`,
+    log: log.child({ component: 'nats' }),
+  });
+  try {
+    const w = new JetStreamWorker({
+      config,
+      router,
+      nc,
+      log: log.child({ component: 'jetstream' }),
+      metrics,
+      research: researchSettings(config),
+      onRateLimited: (job, n) => log.warn('job held: provider rate limit', { file: job.name, jobId: job.jobId, model: n.model, waitMs: n.waitMs }),
+    });
+    let onSignal: ((s: NodeJS.Signals) => void) | undefined;
+    const stopRequested = new Promise<void>((r) => {
+      onSignal = (s) => {
+        log.info('shutdown requested', { signal: s });
+        r();
+      };
+    });
+    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, onSignal!);
+    try {
+      await w.start();
+      await stopRequested;
+      await w.stop();
+    } finally {
+      for (const s of ['SIGTERM', 'SIGINT'] as const) process.removeListener(s, onSignal!);
+    }
+  } finally {
+    await nc.drain().catch(() => nc.close());
   }
 }
 
