@@ -79,7 +79,7 @@ async function setup(js: Setup['js'] = {}, worker: Parameters<typeof writeJetStr
     async startGateway() {
       const c = s.gwConfig;
       const nc = await connectNats({ js: c.queue.jetstream!, role: 'gateway', password: undefined, name: 'test-gateway', log });
-      const parts = await openWorkerParts(c, { log });
+      const parts = await openWorkerParts(c, { log, concurrency: 64 });
       const gw = new JetStreamGateway({
         nc,
         js: c.queue.jetstream!,

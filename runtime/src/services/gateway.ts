@@ -1,3 +1,4 @@
+import { GATEWAY_IN_FLIGHT_DEFAULT } from '@platform/contract';
 import type { RuntimeConfig } from '../config/index.js';
 import { RuntimeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -39,7 +40,7 @@ export async function runGatewayService(config: RuntimeConfig, log: Logger): Pro
       log: log.child({ component: 'nats' }),
     });
     try {
-      const parts = await openWorkerParts(config, { log });
+      const parts = await openWorkerParts(config, { log, concurrency: js.gatewayInFlight ?? GATEWAY_IN_FLIGHT_DEFAULT });
       const gateway = new JetStreamGateway({
         nc,
         js,
