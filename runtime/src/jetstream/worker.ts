@@ -157,30 +157,32 @@ export class JetStreamWorker {
     while (!this.stopping.signal.aborted) {
       await this.slotFree();
       if (this.stopping.signal.aborted) break;
-      let m: JsMsg | null;
+      // One pull asks for as many jobs as there are free slots; jobs are handed out as they arrive.
+      const want = Math.max(1, this.concurrency - this.active);
       try {
-        m = await consumer.next({ expires });
+        const batch = await consumer.fetch({ max_messages: want, expires });
+        for await (const m of batch) {
+          if (this.stopping.signal.aborted) {
+            m.nak();
+            continue;
+          }
+          // Another group's loop may have taken the last slot meanwhile: hold this one, keeping it ours.
+          if (this.active >= this.concurrency) {
+            const hold = setInterval(() => m.working(), this.js.progressIntervalMs);
+            await this.slotFree();
+            clearInterval(hold);
+          }
+          this.active++;
+          void this.handle(group, m).finally(() => {
+            this.active--;
+            this.waiters.shift()?.();
+          });
+        }
       } catch (e) {
         if (this.stopping.signal.aborted) break;
-        this.log.warn('pulling a job failed; retrying', { group, error: describeError(e) });
+        this.log.warn('pulling jobs failed; retrying', { group, error: describeError(e) });
         await sleep(1_000);
-        continue;
       }
-      if (!m) continue;
-      if (this.stopping.signal.aborted) {
-        m.nak();
-        break;
-      }
-      // Another group's loop may have taken the last slot meanwhile: hold this one, keeping it ours.
-      const msg = m;
-      const hold = setInterval(() => msg.working(), this.js.progressIntervalMs);
-      await this.slotFree();
-      clearInterval(hold);
-      this.active++;
-      void this.handle(group, msg).finally(() => {
-        this.active--;
-        this.waiters.shift()?.();
-      });
     }
   }
 
