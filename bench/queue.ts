@@ -235,7 +235,7 @@ async function jetstreamRig(
   workers: number,
   onOutcome: () => void,
 ): Promise<{ stop: () => Promise<void> }> {
-  const js = testJetStream(nats.urls, { gatewayInFlight: 256, progressIntervalMs: 5_000, ackWaitMs: 30_000 });
+  const js = testJetStream(nats.urls, { gatewayInFlight: Number(process.env.BENCH_INFLIGHT ?? 256), progressIntervalMs: 5_000, ackWaitMs: 30_000 });
   const full = {
     ...config,
     host: 'contabo',
@@ -339,8 +339,8 @@ const natsMissing = natsServerMissing();
 if (process.argv.includes('--jetstream')) {
   if (natsMissing) console.log(`jetstream    skipped: ${natsMissing}`);
   else {
-    await jetstreamThroughput(2_000, 4);
-    await addedLatency(60, 20);
+    for (const c of (process.env.BENCH_CONCURRENCY ?? '4').split(',')) await jetstreamThroughput(2_000, Number(c));
+    if (!process.env.BENCH_CONCURRENCY) await addedLatency(60, 20);
   }
   process.exit(0);
 }

@@ -255,20 +255,14 @@ describe.skipIf(missing !== undefined)('JetStream queue (real nats-server)', () 
     expect(s.metrics.value('platform_jetstream_worker_jobs_total', { group: 'contabo', outcome: 'invalid' })).toBe(3);
   });
 
-  it('a delivered job whose result is already in the results stream is acked, not run again', async () => {
-    const s = await setup();
+  it('a redelivered job whose result is already in the results stream is acked, not run again', async () => {
+    const s = await setup({ ackWaitMs: 1_000 });
     // The gateway makes the streams; stop it so it settles nothing while the scene is set.
     await s.startGateway();
     await s.stopGateway();
-    const { nc } = await s.startWorker('contabo');
+    const nc = await connectNats({ js: s.gwConfig.queue.jetstream!, role: 'worker', password: undefined, name: 'dying-worker', log: s.log });
     const js = jetstream(nc);
     const prefix = { subjectPrefix: s.js.subjectPrefix! };
-    // A worker published this result, then died before acking its job.
-    await js.publish(
-      resultSubject(prefix, 'contabo', 'done-1'),
-      encode({ v: 1, jobId: 'done-1', run: 0, status: 'completed', model: 'qwen2.5:14b', body: 'x', tokensIn: 1, tokensOut: 1, durationMs: 1, worker: 'contabo' }),
-      { msgID: 'done-1' },
-    );
     const h = headers();
     h.set('Nats-Msg-Id', 'done-1');
     await js.publish(
@@ -276,10 +270,21 @@ describe.skipIf(missing !== undefined)('JetStream queue (real nats-server)', () 
       encode({ v: 1, jobId: 'done-1', name: 'a.md', group: 'contabo', run: 0, job: Buffer.from('Run me once.').toString('base64') }),
       { headers: h },
     );
-    await waitFor(() => s.handled.length >= 1, 'the delivery handled');
-    expect(s.handled[0]).toMatchObject({ jobId: 'done-1', outcome: 'skipped' });
+    // A worker takes the job, runs it, publishes its result, and dies before its ack.
+    const taken = await (await js.consumers.get(s.js.stream!, groupConsumer('contabo'))).next({ expires: 2_000 });
+    expect(taken).not.toBeNull();
+    await js.publish(
+      resultSubject(prefix, 'contabo', 'done-1'),
+      encode({ v: 1, jobId: 'done-1', run: 0, status: 'completed', model: 'qwen2.5:14b', body: 'x', tokensIn: 1, tokensOut: 1, durationMs: 1, worker: 'contabo' }),
+      { msgID: 'done-1' },
+    );
+    await nc.close();
+    // The job comes back after ackWait, to a live worker.
+    await s.startWorker('contabo');
+    await waitFor(() => s.handled.length >= 1, 'the redelivery handled');
+    expect(s.handled[0]).toMatchObject({ jobId: 'done-1', outcome: 'skipped', deliveries: 2 });
     expect(ollama.chats.some((c) => c.messages.at(-1)?.content === 'Run me once.')).toBe(false);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(s.workers[0]!.nc);
     await waitFor(async () => (await jsm.streams.info(s.js.stream!)).state.messages === 0, 'the job acked');
   });
 

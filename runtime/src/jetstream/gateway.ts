@@ -26,7 +26,7 @@ import { GATEWAY_CONSUMER, ensureGroupConsumer, ensureResultsConsumer, ensureStr
  *
  *   1. route: the job's model → its route group; a group no worker takes fails the job
  *   2. a result for this run already in the results stream (a gateway died after the publish)?
- *      → that result, no publish
+ *      → that result, no publish (looked up unless this claim gave the job its id just now)
  *   3. publish {job} to <prefix>.run.<group>, Nats-Msg-Id = the job id (the server drops a
  *      second publish within the duplicate window), wait for the PubAck
  *   4. hold the claim until the result comes back on the results consumer
@@ -144,7 +144,8 @@ export class JetStreamGateway {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       // A gateway that died after publishing: the result may be waiting in the results stream.
-      const found = await this.lookup(job.jobId, group, run);
+      // An id this claim just gave the job was never published: nothing to look up.
+      const found = job.fresh ? undefined : await this.lookup(job.jobId, group, run);
       if (found) {
         this.props.metrics?.add('platform_jetstream_results_total', 1, { outcome: 'found' });
         return this.toRunResult(found);

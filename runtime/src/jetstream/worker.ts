@@ -32,8 +32,8 @@ import { ensureGroupConsumer, groupConsumer } from './setup.js';
  *
  * Per delivery:
  *   - malformed (size, JSON, schema) or for a group this worker does not take → term, log line
- *   - a result for this run is in the results stream already (the last worker published it and
- *     died before its ack) → ack, not run again
+ *   - a redelivery whose result is in the results stream already (the last worker published it
+ *     and died before its ack) → ack, not run again
  *   - run, with an in-progress ack every progressIntervalMs so a long job keeps its delivery
  *   - completed or failed for good → publish the result (Nats-Msg-Id = the job id), wait for the
  *     PubAck, and only then ack (completed) or term (failed): a worker killed in between leaves
@@ -213,8 +213,10 @@ export class JetStreamWorker {
     const { jobId } = job;
     const fields = { jobId, file: job.name, group, delivery: deliveries };
     try {
-      if (await this.hasResult(job)) {
-        await m.ackAck();
+      // Only a redelivery can follow a published result (the gateway looks results up before it
+      // publishes a job again), so a first delivery runs without the lookup.
+      if (deliveries > 1 && (await this.hasResult(job))) {
+        m.ack();
         this.log.info('job has its result already (published before a redelivery): acked, not run again', fields);
         done('skipped', jobId);
         return;
@@ -284,7 +286,8 @@ export class JetStreamWorker {
               worker: this.deps.config.host,
             };
       await this.publishResult(group, res);
-      if (res.status === 'completed') await m.ackAck();
+      // A lost ack is harmless: the redelivery finds the result and is acked without a run.
+      if (res.status === 'completed') m.ack();
       else m.term(`failed: ${res.error.code}`);
       if (res.status === 'failed') this.log.warn('job failed', { ...fields, error: res.error });
       else this.log.info('job completed', { ...fields, durationMs });

@@ -48,6 +48,8 @@ export interface PreparedJob {
   readonly doc: JobDocument;
   /** The system prompt (the job's `system` and its skills). */
   readonly system: string | undefined;
+  /** True when this claim gave the job its id: no earlier run of it can exist anywhere. */
+  readonly fresh: boolean;
 }
 
 /** Runs a prepared job to a result: in this process, or elsewhere. */
@@ -224,6 +226,7 @@ export class JobProcessor {
     }
     const fm = doc.frontmatter;
     let jobId = fm.id;
+    const fresh = jobId === undefined;
     if (jobId === undefined) {
       jobId = newJobId(this.now());
       raw = insertId(raw, jobId);
@@ -241,7 +244,7 @@ export class JobProcessor {
       return this.finishCompleted(claim, raw, done, info, elapsed);
     }
     const id = jobId;
-    const running = this.execute(claim, raw, doc, id, done?.output, info, { signal, elapsed, track });
+    const running = this.execute(claim, raw, doc, id, done?.output, info, { signal, elapsed, track, fresh });
     this.inflight.set(id, running);
     try {
       return await running;
@@ -257,16 +260,16 @@ export class JobProcessor {
     jobId: string,
     reserved: string | undefined,
     info: Omit<JobOutcome, 'status' | 'durationMs'> & { jobId: string },
-    ctx: { signal: AbortSignal; elapsed: () => number; track: (raw: Buffer) => void },
+    ctx: { signal: AbortSignal; elapsed: () => number; track: (raw: Buffer) => void; fresh: boolean },
   ): Promise<JobOutcome> {
-    const { signal, elapsed, track } = ctx;
+    const { signal, elapsed, track, fresh } = ctx;
     const fm = doc.frontmatter;
     const hint = idNameHint(jobId);
 
     let result: RunResult;
     try {
       const system = systemPrompt(doc, this.props.skills);
-      result = await this.executor({ name: claim.name, jobId, raw, doc, system }, signal);
+      result = await this.executor({ name: claim.name, jobId, raw, doc, system, fresh }, signal);
     } catch (e) {
       const err = toJobError(e);
       if (err.code === 'VAULT_IO') throw err; // retried by process()
