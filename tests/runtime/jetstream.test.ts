@@ -1,5 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type RuntimeConfig } from '../../runtime/src/config/index.js';
 import { JetStreamGateway } from '../../runtime/src/jetstream/gateway.js';
@@ -335,6 +337,64 @@ describe.skipIf(missing !== undefined)('JetStream queue (real nats-server)', () 
     await sleep(300);
     // Its result reached the consumer too (stale: no claim waits for it any more), and nothing ran twice.
     expect(s.handled.filter((h) => h.outcome === 'completed')).toHaveLength(1);
+  });
+
+  it('a retryable failure (provider unavailable) is nak\'d and runs again; a permanent one is filed in the failed folder with the reason', async () => {
+    const s = await setup({ nakDelayMs: 100 });
+    let flaky = 0;
+    ollama.answer = (b) => {
+      const prompt = b.messages.at(-1)?.content ?? '';
+      if (prompt.startsWith('Flaky') && ++flaky <= 2) return { status: 503, error: 'server busy' };
+      if (prompt.startsWith('Broken')) return { status: 400, error: 'invalid request: bad options' };
+      return echoAnswer(b);
+    };
+    await s.startGateway();
+    await s.startWorker('contabo');
+    await s.v.drop('flaky.md', 'Flaky job.\n');
+    await s.v.drop('broken.md', 'Broken job.\n');
+    await waitFor(() => s.outcomes.length >= 2, 'two outcomes', 20_000);
+    const flakyOut = s.outcomes.find((o) => o.name === 'flaky.md')!;
+    const brokenOut = s.outcomes.find((o) => o.name === 'broken.md')!;
+    expect(flakyOut.status).toBe('completed');
+    expect(s.handled.filter((h) => h.jobId === flakyOut.jobId).map((h) => [h.outcome, h.deliveries])).toEqual([
+      ['retried', 1],
+      ['retried', 2],
+      ['completed', 3],
+    ]);
+    expect(brokenOut.status).toBe('failed');
+    const failed = await s.v.read('failed', (await s.v.list('failed'))[0]!);
+    expect(failed).toContain('## Failed');
+    expect(failed).toContain(`- code: \`${brokenOut.error!.code}\``);
+    expect(s.handled.filter((h) => h.jobId === brokenOut.jobId).map((h) => h.outcome)).toEqual(['failed']);
+    expect(s.metrics.value('platform_jetstream_results_total', { outcome: 'failed' })).toBe(1);
+
+    // The operator drops the failed file into the queue again, id and all: a new run, not the old failure.
+    ollama.answer = echoAnswer;
+    const name = (await s.v.list('failed'))[0]!;
+    await rename(join(s.v.dir('failed'), name), join(s.v.dir('queue'), 'broken-again.md'));
+    await waitFor(() => s.outcomes.length >= 3, 'the second run', 20_000);
+    expect(s.outcomes[2]).toMatchObject({ name: 'broken-again.md', status: 'completed', jobId: brokenOut.jobId });
+    expect(await s.v.list('completed')).toEqual(['broken-again.md', 'flaky.md']);
+  });
+
+  it('a job delivered maxDeliver times with no result (each worker died on it) fails with the reason', async () => {
+    const s = await setup({ maxDeliver: 2, ackWaitMs: 800 });
+    await s.startGateway();
+    await s.v.drop('poison.md', 'This job kills its worker.\n');
+    await waitFor(() => (s.metrics.value('platform_jetstream_published_total', { outcome: 'stored' }) ?? 0) >= 1, 'the publish');
+    // Two workers take it in turn and die before any result (they never ack).
+    const nc = await connectNats({ js: s.gwConfig.queue.jetstream!, role: 'worker', password: undefined, name: 'dying', log: s.log });
+    const consumer = await jetstream(nc).consumers.get(s.js.stream!, groupConsumer('contabo'));
+    expect((await consumer.next({ expires: 3_000 }))?.info.deliveryCount).toBe(1);
+    expect((await consumer.next({ expires: 3_000 }))?.info.deliveryCount).toBe(2);
+    // The server gives it up when the next worker asks for work.
+    await s.startWorker('contabo');
+    await waitFor(() => s.outcomes.length >= 1, 'the job given up', 10_000);
+    expect(s.outcomes[0]).toMatchObject({ name: 'poison.md', status: 'failed', error: { code: 'JOB_GIVEN_UP' } });
+    const failed = await s.v.read('failed', (await s.v.list('failed'))[0]!);
+    expect(failed).toContain('was delivered to workers 2 times and no result came back');
+    expect(s.handled).toEqual([]);
+    await nc.close();
   });
 
   it('consumers are one per route group, shared by the workers that take it', async () => {
