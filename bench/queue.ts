@@ -235,7 +235,11 @@ async function jetstreamRig(
   workers: number,
   onOutcome: () => void,
 ): Promise<{ stop: () => Promise<void> }> {
-  const js = testJetStream(nats.urls, { gatewayInFlight: Number(process.env.BENCH_INFLIGHT ?? 256), progressIntervalMs: 5_000, ackWaitMs: 30_000 });
+  const js = testJetStream(nats.urls, {
+    gatewayInFlight: Number(process.env.BENCH_INFLIGHT ?? 256),
+    progressIntervalMs: 5_000,
+    ackWaitMs: 30_000,
+  });
   const full = {
     ...config,
     host: 'contabo',
@@ -244,7 +248,14 @@ async function jetstreamRig(
   } as unknown as RuntimeConfig;
   const nc = await connectNats({ js, role: 'gateway', password: undefined, name: 'bench-gateway', log: silentLogger });
   const parts = await openWorkerParts(config, { log: silentLogger, concurrency: js.gatewayInFlight });
-  const gw = new JetStreamGateway({ nc, js, routes: full.routing.models, defaultModel: 'qwen2.5:14b', ledger: parts.ledger, log: silentLogger });
+  const gw = new JetStreamGateway({
+    nc,
+    js,
+    routes: full.routing.models,
+    defaultModel: 'qwen2.5:14b',
+    ledger: parts.ledger,
+    log: silentLogger,
+  });
   await gw.start();
   const ws: { w: JetStreamWorker; nc: Awaited<ReturnType<typeof connectNats>> }[] = [];
   for (let i = 0; i < workers; i++) {
@@ -296,7 +307,9 @@ async function jetstreamThroughput(jobs: number, concurrency: number): Promise<v
 
 /** Drop → settled per file, one file at a time, with no mtime guard: the folder worker, then the JetStream rig. */
 async function addedLatency(files: number, spacingMs: number): Promise<void> {
-  const measure = async (start: (config: WorkerConfig, onOutcome: () => void) => Promise<{ stop: () => Promise<void> }>): Promise<number[]> => {
+  const measure = async (
+    start: (config: WorkerConfig, onOutcome: () => void) => Promise<{ stop: () => Promise<void> }>,
+  ): Promise<number[]> => {
     const v = await vault();
     const lat: number[] = [];
     let dropped = 0;
@@ -317,7 +330,13 @@ async function addedLatency(files: number, spacingMs: number): Promise<void> {
     return lat.slice(3); // the first few warm the code paths
   };
   const folder = await measure(async (config, onOutcome) => {
-    const worker = createWorker({ config, ...(await openWorkerParts(config, { log: silentLogger })), router: instantRouter(), log: silentLogger, onOutcome });
+    const worker = createWorker({
+      config,
+      ...(await openWorkerParts(config, { log: silentLogger })),
+      router: instantRouter(),
+      log: silentLogger,
+      onOutcome,
+    });
     await worker.start();
     return { stop: () => worker.stop() };
   });

@@ -18,7 +18,8 @@ import { freePort, tempDir } from '../helpers.js';
  */
 
 export const NATS_SERVER_BIN =
-  process.env.NATS_SERVER_BIN ?? join(process.env.LLM_PLATFORM_CACHE ?? join(homedir(), '.cache/llm-platform'), 'nats-server-v2.15.2/nats-server');
+  process.env.NATS_SERVER_BIN ??
+  join(process.env.LLM_PLATFORM_CACHE ?? join(homedir(), '.cache/llm-platform'), 'nats-server-v2.15.2/nats-server');
 
 /** Why the NATS tests cannot run here, or undefined when they can. */
 export function natsServerMissing(): string | undefined {
@@ -101,7 +102,8 @@ export async function startNatsCluster(size: number): Promise<NatsCluster> {
   const healthy = async (n: Node, timeoutMs = 30_000): Promise<void> => {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      if (n.proc?.exitCode !== null && n.proc?.exitCode !== undefined) throw new Error(`nats-server ${n.name} exited: ${n.log.slice(-2000)}`);
+      if (n.proc?.exitCode !== null && n.proc?.exitCode !== undefined)
+        throw new Error(`nats-server ${n.name} exited: ${n.log.slice(-2000)}`);
       try {
         const r = await fetch(`http://127.0.0.1:${n.monitor}/healthz`);
         if (r.ok) return;

@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RuntimeJetStream } from '@platform/contract';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type RuntimeConfig } from '../../runtime/src/config/index.js';
 import { JetStreamGateway } from '../../runtime/src/jetstream/gateway.js';
@@ -42,7 +43,7 @@ interface Handled {
 
 interface Setup {
   v: TempVault;
-  js: Partial<import('@platform/contract').RuntimeJetStream>;
+  js: Partial<RuntimeJetStream>;
   gwConfig: RuntimeConfig;
   metrics: Metrics;
   log: ReturnType<typeof memoryLogger>;
@@ -64,8 +65,16 @@ async function setup(js: Setup['js'] = {}, worker: Parameters<typeof writeJetStr
   const names = { stream: `JOBS_${k}`, resultsStream: `RESULTS_${k}`, subjectPrefix: `t${k}`, ...js };
   const cfg = (host: string): RuntimeConfig =>
     loadConfig(
-      writeJetStreamConfig({ root: v.root, vault: v.vault, dataDir: v.dataDir, ollamaUrl: ollama.url, servers: nats.urls, host, js: names, worker })
-        .env,
+      writeJetStreamConfig({
+        root: v.root,
+        vault: v.vault,
+        dataDir: v.dataDir,
+        ollamaUrl: ollama.url,
+        servers: nats.urls,
+        host,
+        js: names,
+        worker,
+      }).env,
     );
   const log = memoryLogger();
   const metrics = createMetrics();
@@ -223,7 +232,10 @@ describe.skipIf(missing !== undefined)('JetStream queue (real nats-server)', () 
         ['mixed.md', 'failed', 'JOB_UNROUTABLE'],
       ]),
     );
-    const failed = await s.v.read('failed', (await s.v.list('failed')).find((n) => n.startsWith('groq'))!);
+    const failed = await s.v.read(
+      'failed',
+      (await s.v.list('failed')).find((n) => n.startsWith('groq'))!,
+    );
     expect(failed).toContain('no worker takes the route group "cloud" of the model "llama-3.3-70b-versatile"');
     expect(s.metrics.value('platform_jetstream_published_total', { outcome: 'stored' })).toBeUndefined();
   });
@@ -250,8 +262,14 @@ describe.skipIf(missing !== undefined)('JetStream queue (real nats-server)', () 
     await waitFor(() => s.handled.length >= 4, 'four deliveries handled', 15_000);
     expect(s.handled.map((h) => h.outcome)).toEqual(['invalid', 'invalid', 'invalid', 'completed']);
     expect(s.log.records.filter((r) => r.msg === 'invalid job message termed')).toHaveLength(3);
-    const stored = await jsm.streams.getMessage(s.js.resultsStream!, { last_by_subj: resultSubject({ subjectPrefix: s.js.subjectPrefix! }, 'contabo', 'good-1') });
-    expect(JSON.parse(new TextDecoder().decode(stored!.data))).toMatchObject({ jobId: 'good-1', status: 'completed', body: 'echo: Say hi.' });
+    const stored = await jsm.streams.getMessage(s.js.resultsStream!, {
+      last_by_subj: resultSubject({ subjectPrefix: s.js.subjectPrefix! }, 'contabo', 'good-1'),
+    });
+    expect(JSON.parse(new TextDecoder().decode(stored!.data))).toMatchObject({
+      jobId: 'good-1',
+      status: 'completed',
+      body: 'echo: Say hi.',
+    });
     // Nothing left for anyone: termed messages are off the work queue.
     await waitFor(async () => (await jsm.streams.info(s.js.stream!)).state.messages === 0, 'an empty work queue');
     expect(s.metrics.value('platform_jetstream_worker_jobs_total', { group: 'contabo', outcome: 'invalid' })).toBe(3);
@@ -262,7 +280,13 @@ describe.skipIf(missing !== undefined)('JetStream queue (real nats-server)', () 
     // The gateway makes the streams; stop it so it settles nothing while the scene is set.
     await s.startGateway();
     await s.stopGateway();
-    const nc = await connectNats({ js: s.gwConfig.queue.jetstream!, role: 'worker', password: undefined, name: 'dying-worker', log: s.log });
+    const nc = await connectNats({
+      js: s.gwConfig.queue.jetstream!,
+      role: 'worker',
+      password: undefined,
+      name: 'dying-worker',
+      log: s.log,
+    });
     const js = jetstream(nc);
     const prefix = { subjectPrefix: s.js.subjectPrefix! };
     const h = headers();
@@ -277,7 +301,18 @@ describe.skipIf(missing !== undefined)('JetStream queue (real nats-server)', () 
     expect(taken).not.toBeNull();
     await js.publish(
       resultSubject(prefix, 'contabo', 'done-1'),
-      encode({ v: 1, jobId: 'done-1', run: 0, status: 'completed', model: 'qwen2.5:14b', body: 'x', tokensIn: 1, tokensOut: 1, durationMs: 1, worker: 'contabo' }),
+      encode({
+        v: 1,
+        jobId: 'done-1',
+        run: 0,
+        status: 'completed',
+        model: 'qwen2.5:14b',
+        body: 'x',
+        tokensIn: 1,
+        tokensOut: 1,
+        durationMs: 1,
+        worker: 'contabo',
+      }),
       { msgID: 'done-1' },
     );
     await nc.close();
@@ -339,7 +374,7 @@ describe.skipIf(missing !== undefined)('JetStream queue (real nats-server)', () 
     expect(s.handled.filter((h) => h.outcome === 'completed')).toHaveLength(1);
   });
 
-  it('a retryable failure (provider unavailable) is nak\'d and runs again; a permanent one is filed in the failed folder with the reason', async () => {
+  it("a retryable failure (provider unavailable) is nak'd and runs again; a permanent one is filed in the failed folder with the reason", async () => {
     const s = await setup({ nakDelayMs: 100 });
     let flaky = 0;
     ollama.answer = (b) => {

@@ -1,4 +1,11 @@
-import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { routeGroup, type RuntimeJetStream, type RuntimeRoute } from '@platform/contract';
 import { RuntimeError, describeError } from '../errors.js';
@@ -7,16 +14,7 @@ import type { JobExecutor, PreparedJob } from '../jobs/process.js';
 import type { RunResult } from '../jobs/run.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import {
-  ResultMessageSchema,
-  decode,
-  encode,
-  jobSubject,
-  msgId,
-  resultError,
-  resultSubject,
-  type ResultMessage,
-} from './messages.js';
+import { ResultMessageSchema, decode, encode, jobSubject, msgId, resultError, resultSubject, type ResultMessage } from './messages.js';
 import { GATEWAY_CONSUMER, ensureGroupConsumer, ensureResultsConsumer, ensureStreams, servedGroups } from './setup.js';
 
 /*
@@ -163,9 +161,13 @@ export class JetStreamGateway {
       if (max !== undefined && body.byteLength > max) {
         return {
           status: 'failed',
-          error: new RuntimeError('JOB_INVALID', `the job is ${body.byteLength} bytes as a queue message; the NATS server takes at most ${max}`, {
-            hint: "split the job, or raise max_payload in the NATS cluster's config",
-          }),
+          error: new RuntimeError(
+            'JOB_INVALID',
+            `the job is ${body.byteLength} bytes as a queue message; the NATS server takes at most ${max}`,
+            {
+              hint: "split the job, or raise max_payload in the NATS cluster's config",
+            },
+          ),
         };
       }
       try {
@@ -173,7 +175,8 @@ export class JetStreamGateway {
         entry.seq = ack.seq;
         this.bySeq.set(ack.seq, job.jobId);
         this.props.metrics?.add('platform_jetstream_published_total', 1, { outcome: ack.duplicate ? 'duplicate' : 'stored' });
-        if (ack.duplicate) this.log.info('job already on the queue (same id within the duplicate window)', { jobId: job.jobId, seq: ack.seq });
+        if (ack.duplicate)
+          this.log.info('job already on the queue (same id within the duplicate window)', { jobId: job.jobId, seq: ack.seq });
       } catch (e) {
         this.props.metrics?.add('platform_jetstream_published_total', 1, { outcome: 'error' });
         this.log.warn('could not publish the job; it goes back to the vault queue', {
@@ -228,10 +231,12 @@ export class JetStreamGateway {
 
   /** The result of this run, if the results stream has it. */
   private async lookup(jobId: string, group: string, run: number): Promise<ResultMessage | undefined> {
-    const stored = await this.manager.streams.getMessage(this.js.resultsStream, { last_by_subj: resultSubject(this.js, group, jobId) }).catch((e: unknown) => {
-      if (/no message found|not found/i.test(describeError(e))) return null;
-      throw e;
-    });
+    const stored = await this.manager.streams
+      .getMessage(this.js.resultsStream, { last_by_subj: resultSubject(this.js, group, jobId) })
+      .catch((e: unknown) => {
+        if (/no message found|not found/i.test(describeError(e))) return null;
+        throw e;
+      });
     if (!stored) return undefined;
     try {
       const r = decode(ResultMessageSchema, stored.data, this.maxResultBytes());

@@ -62,7 +62,10 @@ export async function connectNats(o: ConnectOptions): Promise<NatsConnection> {
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error' || s.type === 'ldm') {
-        o.log.warn(`nats ${s.type}`, { server: 'server' in s ? s.server : undefined, error: 'error' in s ? describeError(s.error) : undefined });
+        o.log.warn(`nats ${s.type}`, {
+          server: 'server' in s ? s.server : undefined,
+          error: 'error' in s ? describeError(s.error) : undefined,
+        });
       }
     }
   })().catch(() => undefined);

@@ -43,7 +43,10 @@ import { ensureGroupConsumer, groupConsumer } from './setup.js';
  *   - shutdown mid-job → nak at once, another worker takes it
  */
 
-export type JetStreamWorkerConfig = WorkerConfig & { readonly host: string; readonly queue: { readonly jetstream?: RuntimeJetStream | undefined } };
+export type JetStreamWorkerConfig = WorkerConfig & {
+  readonly host: string;
+  readonly queue: { readonly jetstream?: RuntimeJetStream | undefined };
+};
 
 export interface JetStreamWorkerDeps {
   readonly config: JetStreamWorkerConfig;

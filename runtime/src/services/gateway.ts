@@ -18,16 +18,23 @@ export async function runGatewayService(config: RuntimeConfig, log: Logger): Pro
       hint: 'set vault.queue.backend to jetstream and describe the cluster under nats: in platform.yaml, then make render; with the folder queue run `runtime worker` alone',
     });
   }
-  const [{ startTelemetry }, { UsageStore }, { DiscordNotifier }, { runWorker }, { openWorkerParts }, { connectNats }, { JetStreamGateway }] =
-    await Promise.all([
-      import('../telemetry/index.js'),
-      import('../store/usage.js'),
-      import('../notify/discord.js'),
-      import('../worker/index.js'),
-      import('../worker/parts.js'),
-      import('../jetstream/setup.js'),
-      import('../jetstream/gateway.js'),
-    ]);
+  const [
+    { startTelemetry },
+    { UsageStore },
+    { DiscordNotifier },
+    { runWorker },
+    { openWorkerParts },
+    { connectNats },
+    { JetStreamGateway },
+  ] = await Promise.all([
+    import('../telemetry/index.js'),
+    import('../store/usage.js'),
+    import('../notify/discord.js'),
+    import('../worker/index.js'),
+    import('../worker/parts.js'),
+    import('../jetstream/setup.js'),
+    import('../jetstream/gateway.js'),
+  ]);
   const telemetry = startTelemetry(config, 'gateway', log);
   const usage = new UsageStore(config.dataDir);
   const notifier = new DiscordNotifier({ webhookUrl: config.secrets.discordWebhookUrl, log });

@@ -1,6 +1,8 @@
 import type { RuntimeConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ResearchSettings } from '../mcp/research.js';
+import type { Router } from '../router/index.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 /*
  * The worker service's composition root: config and logger come from the CLI; this builds
@@ -60,12 +62,7 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger): Prom
  * A worker of the JetStream queue: no vault, no lease; it pulls the jobs of its host's route
  * groups and sends results back to the gateway. Runs until SIGTERM or SIGINT.
  */
-async function runJetStreamWorker(
-  config: RuntimeConfig,
-  router: import('../router/index.js').Router,
-  log: Logger,
-  metrics: import('../telemetry/metrics.js').Metrics,
-): Promise<void> {
+async function runJetStreamWorker(config: RuntimeConfig, router: Router, log: Logger, metrics: Metrics): Promise<void> {
   const [{ connectNats }, { JetStreamWorker }] = await Promise.all([import('../jetstream/setup.js'), import('../jetstream/worker.js')]);
   const js = config.queue.jetstream!;
   const nc = await connectNats({
@@ -83,7 +80,8 @@ async function runJetStreamWorker(
       log: log.child({ component: 'jetstream' }),
       metrics,
       research: researchSettings(config),
-      onRateLimited: (job, n) => log.warn('job held: provider rate limit', { file: job.name, jobId: job.jobId, model: n.model, waitMs: n.waitMs }),
+      onRateLimited: (job, n) =>
+        log.warn('job held: provider rate limit', { file: job.name, jobId: job.jobId, model: n.model, waitMs: n.waitMs }),
     });
     let onSignal: ((s: NodeJS.Signals) => void) | undefined;
     const stopRequested = new Promise<void>((r) => {
