@@ -13,10 +13,9 @@ import { readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RuntimeConfig } from '../runtime/src/config/index.js';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { JetStreamGateway } from '../runtime/src/jetstream/gateway.js';
 import { connectNats } from '../runtime/src/jetstream/setup.js';
-import { JetStreamWorker } from '../runtime/src/jetstream/worker.js';
 import type { ChatRouter } from '../runtime/src/jobs/index.js';
 import { silentLogger } from '../runtime/src/log.js';
 import type { ChatEvent } from '../runtime/src/providers/types.js';
@@ -228,52 +227,78 @@ async function backlog(files: number, seconds: number): Promise<void> {
   await rm(v.root, { recursive: true, force: true });
 }
 
-/** A gateway and `workers` JetStream workers in this process over one nats-server; returns a stop function. */
+/**
+ * A gateway in this process and `workers` JetStream workers, each in its own process (as on
+ * their own hosts), over one nats-server; returns a stop function.
+ */
 async function jetstreamRig(
   nats: NatsCluster,
   config: WorkerConfig,
   workers: number,
   onOutcome: () => void,
-): Promise<{ stop: () => Promise<void> }> {
+): Promise<{ begin: () => Promise<void>; stop: () => Promise<void> }> {
   const js = testJetStream(nats.urls, {
     gatewayInFlight: Number(process.env.BENCH_INFLIGHT ?? 256),
     progressIntervalMs: 5_000,
     ackWaitMs: 30_000,
   });
-  const full = {
-    ...config,
-    host: 'contabo',
-    queue: { backend: 'jetstream', jetstream: js },
-    routing: { default: 'qwen2.5:14b', models: [{ id: 'qwen2.5:14b', provider: 'ollama', host: 'contabo' }] },
-  } as unknown as RuntimeConfig;
+  const routes = [
+    {
+      id: 'qwen2.5:14b',
+      provider: 'ollama' as const,
+      host: 'contabo',
+      purpose: 'bench',
+      label: 'bench',
+      timeoutMs: 60_000,
+      healthGated: false,
+    },
+  ];
   const nc = await connectNats({ js, role: 'gateway', password: undefined, name: 'bench-gateway', log: silentLogger });
   const parts = await openWorkerParts(config, { log: silentLogger, concurrency: js.gatewayInFlight });
-  const gw = new JetStreamGateway({
-    nc,
-    js,
-    routes: full.routing.models,
-    defaultModel: 'qwen2.5:14b',
-    ledger: parts.ledger,
-    log: silentLogger,
-  });
+  const gw = new JetStreamGateway({ nc, js, routes, defaultModel: 'qwen2.5:14b', ledger: parts.ledger, log: silentLogger });
   await gw.start();
-  const ws: { w: JetStreamWorker; nc: Awaited<ReturnType<typeof connectNats>> }[] = [];
+  const children: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
-    const wnc = await connectNats({ js, role: 'worker', password: undefined, name: `bench-worker-${i}`, log: silentLogger });
-    const w = new JetStreamWorker({ config: full, nc: wnc, router: instantRouter(), log: silentLogger });
-    await w.start();
-    ws.push({ w, nc: wnc });
+    const c = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'helpers/jetstream-worker.ts'),
+        JSON.stringify(js),
+        String(config.vault.worker.concurrency),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    children.push(c);
+    await new Promise<void>((r, j) => {
+      c.stdout!.once('data', () => r());
+      c.once('exit', (code) => j(new Error(`bench worker exited with ${code}`)));
+    });
   }
-  const gateway = createWorker({ config, ...parts, executor: gw.execute, log: silentLogger, onOutcome });
-  await gateway.start();
+  const gateway = createWorker({
+    config: { ...config, routing: { default: 'qwen2.5:14b' } },
+    ...parts,
+    executor: gw.execute,
+    log: silentLogger,
+    onOutcome,
+  });
   return {
+    begin: () => gateway.start(),
     async stop() {
       await gateway.stop();
       await gw.stop();
-      for (const w of ws) {
-        await w.w.stop();
-        await w.nc.close();
-      }
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise((r) => {
+              c.once('exit', r);
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
       await nc.close();
     },
   };
@@ -287,16 +312,17 @@ async function jetstreamThroughput(jobs: number, concurrency: number): Promise<v
     let done = 0;
     let finished!: () => void;
     const all = new Promise<void>((r) => (finished = r));
-    const t0 = performance.now();
     const rig = await jetstreamRig(nats, v.config({ concurrency, mtimeGuardMs: 0 }), 2, () => {
       if (++done === jobs) finished();
     });
+    const t0 = performance.now();
+    await rig.begin();
     const t1 = performance.now();
     await all;
     const t2 = performance.now();
     await rig.stop();
     console.log(
-      `jetstream    ${jobs} jobs, gateway + 2 workers (concurrency ${concurrency} each), one nats-server: ` +
+      `jetstream    ${jobs} jobs, gateway + 2 worker processes (concurrency ${concurrency} each), one nats-server: ` +
         `${(jobs / ((t2 - t0) / 1000)).toFixed(0)} jobs/s end to end (start-up ${(t1 - t0).toFixed(0)} ms, ${((t2 - t1) / jobs).toFixed(2)} ms/job after)`,
     );
   } finally {
@@ -308,7 +334,7 @@ async function jetstreamThroughput(jobs: number, concurrency: number): Promise<v
 /** Drop → settled per file, one file at a time, with no mtime guard: the folder worker, then the JetStream rig. */
 async function addedLatency(files: number, spacingMs: number): Promise<void> {
   const measure = async (
-    start: (config: WorkerConfig, onOutcome: () => void) => Promise<{ stop: () => Promise<void> }>,
+    start: (config: WorkerConfig, onOutcome: () => void) => Promise<{ begin: () => Promise<void>; stop: () => Promise<void> }>,
   ): Promise<number[]> => {
     const v = await vault();
     const lat: number[] = [];
@@ -318,6 +344,7 @@ async function addedLatency(files: number, spacingMs: number): Promise<void> {
       lat.push(performance.now() - dropped);
       next?.();
     });
+    await rig.begin();
     for (let i = 0; i < files; i++) {
       const settled = new Promise<void>((r) => (next = r));
       dropped = performance.now();
@@ -337,8 +364,7 @@ async function addedLatency(files: number, spacingMs: number): Promise<void> {
       log: silentLogger,
       onOutcome,
     });
-    await worker.start();
-    return { stop: () => worker.stop() };
+    return { begin: () => worker.start(), stop: () => worker.stop() };
   });
   const nats = await startNats();
   try {
