@@ -39,6 +39,8 @@ export interface NatsCluster {
   /** Client URLs, `nats://127.0.0.1:PORT`, one per node. */
   readonly urls: string[];
   readonly url: string;
+  /** Monitoring ports (`/healthz`, `/connz`), one per node. */
+  readonly monitors: number[];
   /** SIGKILLs node i. */
   kill(i: number): Promise<void>;
   /** Starts node i again (same port, same store) and waits until it is healthy. */
@@ -53,13 +55,18 @@ process.once('exit', () => {
   for (const c of live) void c.close();
 });
 
+export interface NatsOptions {
+  /** Extra server config (an `authorization { ... }` block), appended to every node's file. */
+  readonly extra?: string;
+}
+
 /** One JetStream node. */
-export function startNats(): Promise<NatsCluster> {
-  return startNatsCluster(1);
+export function startNats(opts: NatsOptions = {}): Promise<NatsCluster> {
+  return startNatsCluster(1, opts);
 }
 
 /** `size` JetStream nodes clustered over routes (size 1: a plain single node). */
-export async function startNatsCluster(size: number): Promise<NatsCluster> {
+export async function startNatsCluster(size: number, opts: NatsOptions = {}): Promise<NatsCluster> {
   const missing = natsServerMissing();
   if (missing) throw new Error(missing);
   const dir = tempDir('nats-test-');
@@ -87,6 +94,7 @@ export async function startNatsCluster(size: number): Promise<NatsCluster> {
         `}`,
       );
     }
+    if (opts.extra) lines.push(opts.extra);
     writeFileSync(n.conf, `${lines.join('\n')}\n`);
   });
 
@@ -126,6 +134,7 @@ export async function startNatsCluster(size: number): Promise<NatsCluster> {
   let closed = false;
   const cluster: NatsCluster = {
     urls: nodes.map((n) => `nats://127.0.0.1:${n.port}`),
+    monitors: nodes.map((n) => n.monitor),
     get url() {
       return this.urls[0]!;
     },

@@ -59,7 +59,18 @@ interface Setup {
 
 const open: Setup[] = [];
 
-async function setup(js: Setup['js'] = {}, worker: Parameters<typeof writeJetStreamConfig>[0]['worker'] = {}): Promise<Setup> {
+interface SetupOptions {
+  /** Another server than the shared one (the permissions test). */
+  server?: NatsCluster;
+  passwords?: { gateway: string; worker: string };
+}
+
+async function setup(
+  js: Setup['js'] = {},
+  worker: Parameters<typeof writeJetStreamConfig>[0]['worker'] = {},
+  opts: SetupOptions = {},
+): Promise<Setup> {
+  const server = opts.server ?? nats;
   const v = await makeVault();
   const k = ++seq;
   const names = { stream: `JOBS_${k}`, resultsStream: `RESULTS_${k}`, subjectPrefix: `t${k}`, ...js };
@@ -70,7 +81,7 @@ async function setup(js: Setup['js'] = {}, worker: Parameters<typeof writeJetStr
         vault: v.vault,
         dataDir: v.dataDir,
         ollamaUrl: ollama.url,
-        servers: nats.urls,
+        servers: server.urls,
         host,
         js: names,
         worker,
@@ -89,7 +100,13 @@ async function setup(js: Setup['js'] = {}, worker: Parameters<typeof writeJetStr
     workers: [],
     async startGateway() {
       const c = s.gwConfig;
-      const nc = await connectNats({ js: c.queue.jetstream!, role: 'gateway', password: undefined, name: 'test-gateway', log });
+      const nc = await connectNats({
+        js: c.queue.jetstream!,
+        role: 'gateway',
+        password: opts.passwords?.gateway,
+        name: 'test-gateway',
+        log,
+      });
       const parts = await openWorkerParts(c, { log, concurrency: 64 });
       const gw = new JetStreamGateway({
         nc,
@@ -115,7 +132,13 @@ async function setup(js: Setup['js'] = {}, worker: Parameters<typeof writeJetStr
     },
     async startWorker(host) {
       const c = cfg(host);
-      const nc = await connectNats({ js: c.queue.jetstream!, role: 'worker', password: undefined, name: `test-worker-${host}`, log });
+      const nc = await connectNats({
+        js: c.queue.jetstream!,
+        role: 'worker',
+        password: opts.passwords?.worker,
+        name: `test-worker-${host}`,
+        log,
+      });
       const w = new JetStreamWorker({
         config: c,
         nc,
@@ -439,5 +462,50 @@ describe.skipIf(missing !== undefined)('JetStream queue (real nats-server)', () 
     const names: string[] = [];
     for await (const c of jsm.consumers.list(s.js.stream!)) names.push(c.name);
     expect(names.sort()).toEqual([groupConsumer('cloud'), groupConsumer('contabo'), groupConsumer('davas')]);
+  });
+});
+
+describe.skipIf(missing !== undefined)("JetStream queue with the NATS users' permissions (docs/jetstream-queue.md)", () => {
+  it('the gateway and a worker do their whole round trip, retries included, within the permissions the docs give', async () => {
+    const [stream, results, prefix] = ['PJOBS', 'PRESULTS', 'perm'];
+    const list = (xs: string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
+    const server = await startNats({
+      extra: `authorization {
+  users = [
+    { user: gateway, password: gpw, permissions: {
+      publish: { allow: ${list([`${prefix}.run.*`, '$JS.API.INFO', `$JS.API.STREAM.*.${stream}`, `$JS.API.STREAM.*.${results}`, `$JS.API.CONSUMER.*.${stream}.>`, `$JS.API.CONSUMER.*.${results}.>`, `$JS.API.CONSUMER.MSG.NEXT.${results}.gateway`, `$JS.API.STREAM.MSG.GET.${results}`, `$JS.API.STREAM.MSG.DELETE.${stream}`, `$JS.ACK.${results}.gateway.>`])} }
+      subscribe: { allow: ${list([`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.*`, '_INBOX.>'])} } } }
+    { user: worker, password: wpw, permissions: {
+      publish: { allow: ${list([`${prefix}.result.>`, '$JS.API.INFO', ...['run-cloud', 'run-contabo'].flatMap((c) => [`$JS.API.CONSUMER.CREATE.${stream}.${c}.>`, `$JS.API.CONSUMER.INFO.${stream}.${c}`, `$JS.API.CONSUMER.MSG.NEXT.${stream}.${c}`, `$JS.ACK.${stream}.${c}.>`]), `$JS.API.STREAM.MSG.GET.${results}`])} }
+      subscribe: { allow: ${list(['_INBOX.>'])} } } }
+  ]
+}`,
+    });
+    try {
+      const s = await setup(
+        { stream, resultsStream: results, subjectPrefix: prefix, nakDelayMs: 100 },
+        {},
+        { server, passwords: { gateway: 'gpw', worker: 'wpw' } },
+      );
+      let flaky = 0;
+      ollama.answer = (b) =>
+        b.messages.at(-1)?.content.startsWith('Flaky') && ++flaky === 1 ? { status: 503, error: 'busy' } : echoAnswer(b);
+      await s.startGateway();
+      await s.startWorker('contabo');
+      await s.v.drop('one.md', 'First.\n');
+      await s.v.drop('flaky.md', 'Flaky.\n');
+      const refused = (): unknown[] => s.log.records.filter((r) => /permission/i.test(JSON.stringify(r)));
+      await waitFor(() => s.outcomes.length >= 2, 'two outcomes', 20_000).catch((e: unknown) => {
+        throw new Error(`${String(e)}: ${JSON.stringify(refused().slice(0, 5))}`);
+      });
+      expect(s.outcomes.map((o) => o.status)).toEqual(['completed', 'completed']);
+      expect(refused()).toEqual([]);
+      // A worker may not publish jobs: permissions keep the roles apart.
+      const w = s.workers[0]!.nc;
+      await expect(jetstream(w).publish(`${prefix}.run.contabo`, new Uint8Array(1), { timeout: 2_000 })).rejects.toThrow();
+    } finally {
+      for (const x of open.splice(0)) await x.close();
+      await server.close();
+    }
   });
 });
