@@ -108,7 +108,7 @@ afterAll(async () => {
 describe.skipIf(missing !== undefined)('JetStream queue crash safety (3-node cluster, real processes)', () => {
   it(`${JOBS} jobs, SIGKILL of a worker, of the gateway and of a NATS node: every job completed once, one output each`, async () => {
     const progress = (target: number, what: string): Promise<void> =>
-      waitFor(() => totalCalls() >= target, what, 60_000, 5).then(
+      waitFor(() => totalCalls() >= target, what, 90_000, 5).then(
         () => undefined,
         async (e: unknown) => {
           throw new Error(`${String(e)}: ${JSON.stringify(await counts())} ${stderr.slice(-3000)}`);
@@ -134,9 +134,11 @@ describe.skipIf(missing !== undefined)('JetStream queue crash safety (3-node clu
     await progress(380, 'progress with one NATS node down');
     await cluster.restart(0);
 
-    await waitFor(async () => (await v.list('completed')).length >= JOBS, 'all jobs to complete', 90_000, 100).catch(async (e: unknown) => {
-      throw new Error(`${String(e)}: ${JSON.stringify(await counts())} ${stderr.slice(-3000)}`);
-    });
+    await waitFor(async () => (await v.list('completed')).length >= JOBS, 'all jobs to complete', 120_000, 100).catch(
+      async (e: unknown) => {
+        throw new Error(`${String(e)}: ${JSON.stringify(await counts())} ${stderr.slice(-3000)}`);
+      },
+    );
     // Let stray redeliveries (jobs in flight at a kill) land: none may change the vault.
     await sleep(1_000);
     for (const name of ['w1', 'w2', 'gateway']) {
@@ -200,5 +202,5 @@ describe.skipIf(missing !== undefined)('JetStream queue crash safety (3-node clu
     }
     console.log(`jetstream crash test: ${JOBS} jobs, ${totalCalls()} provider calls (${reruns} reruns of jobs in flight at a kill)`);
     expect(reruns).toBeLessThanOrEqual(4 * CONCURRENCY);
-  }, 150_000);
+  }, 300_000);
 });

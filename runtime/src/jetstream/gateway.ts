@@ -36,6 +36,9 @@ import { GATEWAY_CONSUMER, ensureGroupConsumer, ensureResultsConsumer, ensureStr
  * claimed again. Results are never lost by acking them.
  */
 
+/** Stream and consumer setup attempts at start, a second apart. */
+const SETUP_ATTEMPTS = 60;
+
 export type GatewayMetrics = Pick<Metrics, 'add' | 'record'>;
 
 export interface JetStreamGatewayProps {
@@ -85,9 +88,23 @@ export class JetStreamGateway {
   async start(): Promise<void> {
     this.manager = await jetstreamManager(this.props.nc);
     this.client = jetstream(this.props.nc);
-    await ensureStreams(this.manager, this.js);
-    for (const g of this.served) await ensureGroupConsumer(this.manager, this.js, g);
-    await ensureResultsConsumer(this.manager, this.js);
+    // A cluster that is still electing its leaders answers "temporarily unavailable": retry a while.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ensureStreams(this.manager, this.js);
+        for (const g of this.served) await ensureGroupConsumer(this.manager, this.js, g);
+        await ensureResultsConsumer(this.manager, this.js);
+        break;
+      } catch (e) {
+        if (attempt >= SETUP_ATTEMPTS) {
+          throw new RuntimeError('BROKER_UNAVAILABLE', `cannot create the queue's streams and consumers: ${describeError(e)}`, {
+            cause: e,
+          });
+        }
+        this.log.warn('the JetStream cluster refused the stream setup; retrying', { attempt, error: describeError(e) });
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
     // A job no worker could finish within maxDeliver (each delivery crashed or timed out its
     // worker): the server says so once; the job fails with the reason instead of waiting forever.
     this.advisories = this.props.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.js.stream}.*`, {
