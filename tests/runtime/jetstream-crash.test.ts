@@ -193,14 +193,15 @@ describe.skipIf(missing !== undefined)('JetStream queue crash safety (3-node clu
       ledger.close();
     }
 
-    // Every job ran; a job ran again only when it was in flight at a kill (a worker's jobs, or
-    // results whose publish a NATS node took down with it).
+    // Every job ran; a job ran again only when it was in flight at a kill: the jobs the killed
+    // worker held (running or pulled, 2 x concurrency), and those both workers held when the NATS
+    // node went down (pulls it served, results whose publish it took down with it).
     let reruns = 0;
     for (let n = 0; n < JOBS; n++) {
       expect(calls.get(n) ?? 0, `job ${n} was never run`).toBeGreaterThanOrEqual(1);
       reruns += (calls.get(n) ?? 0) - 1;
     }
     console.log(`jetstream crash test: ${JOBS} jobs, ${totalCalls()} provider calls (${reruns} reruns of jobs in flight at a kill)`);
-    expect(reruns).toBeLessThanOrEqual(4 * CONCURRENCY);
+    expect(reruns).toBeLessThanOrEqual(6 * CONCURRENCY);
   }, 300_000);
 });

@@ -119,7 +119,8 @@ export class JetStreamGateway {
       },
     });
     const consumer = await this.client.consumers.get(this.js.resultsStream, GATEWAY_CONSUMER);
-    this.results = await consumer.consume({ max_messages: this.props.resultBatch ?? 256 });
+    // Short pulls: a pull a dead server held is noticed (missed heartbeats) and renewed within seconds.
+    this.results = await consumer.consume({ max_messages: this.props.resultBatch ?? 256, expires: 5_000 });
     const results = this.results;
     this.loop = (async () => {
       for await (const m of results) this.onResult(m);
@@ -160,7 +161,12 @@ export class JetStreamGateway {
     try {
       // A gateway that died after publishing: the result may be waiting in the results stream.
       // An id this claim just gave the job was never published: nothing to look up.
-      const found = job.fresh ? undefined : await this.lookup(job.jobId, group, run);
+      let found: ResultMessage | undefined;
+      try {
+        found = job.fresh ? undefined : await this.lookup(job.jobId, group, run);
+      } catch (e) {
+        return this.brokerDown(job, e);
+      }
       if (found) {
         this.props.metrics?.add('platform_jetstream_results_total', 1, { outcome: 'found' });
         return this.toRunResult(found);
@@ -188,7 +194,7 @@ export class JetStreamGateway {
         };
       }
       try {
-        const ack = await this.client.publish(jobSubject(this.js, group), body, { msgID: msgId(job.jobId, run), timeout: 10_000 });
+        const ack = await this.client.publish(jobSubject(this.js, group), body, { msgID: msgId(job.jobId, run), timeout: 5_000 });
         entry.seq = ack.seq;
         this.bySeq.set(ack.seq, job.jobId);
         this.props.metrics?.add('platform_jetstream_published_total', 1, { outcome: ack.duplicate ? 'duplicate' : 'stored' });
@@ -196,12 +202,7 @@ export class JetStreamGateway {
           this.log.info('job already on the queue (same id within the duplicate window)', { jobId: job.jobId, seq: ack.seq });
       } catch (e) {
         this.props.metrics?.add('platform_jetstream_published_total', 1, { outcome: 'error' });
-        this.log.warn('could not publish the job; it goes back to the vault queue', {
-          file: job.name,
-          jobId: job.jobId,
-          error: describeError(e),
-        });
-        return { status: 'requeued', delayMs: Math.max(1_000, this.js.nakDelayMs) };
+        return this.brokerDown(job, e);
       }
       const r = await result;
       if (r.status !== 'requeued') {
@@ -214,6 +215,16 @@ export class JetStreamGateway {
       if (entry.seq !== undefined) this.bySeq.delete(entry.seq);
     }
   };
+
+  /** NATS did not answer (a node down, a leader election): the file goes back to the vault queue for a while. */
+  private brokerDown(job: PreparedJob, e: unknown): RunResult {
+    this.log.warn('the queue did not answer; the job goes back to the vault queue', {
+      file: job.name,
+      jobId: job.jobId,
+      error: describeError(e),
+    });
+    return { status: 'requeued', delayMs: Math.max(1_000, this.js.nakDelayMs) };
+  }
 
   /** The route group of a job's models; one group per job (a worker runs the whole job). */
   private route(job: PreparedJob): { group: string } | { error: RuntimeError } {

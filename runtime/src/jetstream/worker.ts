@@ -1,4 +1,12 @@
-import { jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RuntimeJetStream } from '@platform/contract';
 import { RuntimeError, describeError, type RuntimeErrorCode } from '../errors.js';
@@ -64,6 +72,9 @@ export interface JetStreamWorkerDeps {
 
 export type WorkerOutcome = 'completed' | 'failed' | 'retried' | 'skipped' | 'invalid' | 'requeued';
 
+/** Tries to publish a result (5 s each) before the job is left to a redelivery. */
+const RESULT_PUBLISH_ATTEMPTS = 6;
+
 const RETRYABLE: ReadonlySet<RuntimeErrorCode> = new Set(['PROVIDER_UNAVAILABLE', 'PROVIDER_RATE_LIMITED', 'VAULT_IO', 'QUEUE_IO']);
 
 export class JetStreamWorker {
@@ -79,6 +90,8 @@ export class JetStreamWorker {
   private active = 0;
   private waiters: (() => void)[] = [];
   private readonly concurrency: number;
+  /** The pulls waiting now, stopped at shutdown so it does not wait out their expiry. */
+  private readonly batches = new Set<ConsumerMessages>();
 
   constructor(private readonly deps: JetStreamWorkerDeps) {
     const js = deps.config.queue.jetstream;
@@ -127,6 +140,7 @@ export class JetStreamWorker {
   async stop(): Promise<void> {
     this.stopping.abort();
     for (const w of this.waiters.splice(0)) w();
+    for (const b of this.batches) await b.close().catch(() => undefined);
     await Promise.all(this.loops);
     const graceMs = this.deps.config.vault.worker.graceMs;
     const deadline = Date.now() + graceMs;
@@ -162,8 +176,10 @@ export class JetStreamWorker {
       if (this.stopping.signal.aborted) break;
       // One pull asks for as many jobs as there are free slots; jobs are handed out as they arrive.
       const want = Math.max(1, this.concurrency - this.active);
+      let batch: ConsumerMessages | undefined;
       try {
-        const batch = await consumer.fetch({ max_messages: want, expires });
+        batch = await consumer.fetch({ max_messages: want, expires });
+        this.batches.add(batch);
         for await (const m of batch) {
           if (this.stopping.signal.aborted) {
             m.nak();
@@ -174,6 +190,10 @@ export class JetStreamWorker {
             const hold = setInterval(() => m.working(), this.js.progressIntervalMs);
             await this.slotFree();
             clearInterval(hold);
+            if (this.stopping.signal.aborted) {
+              m.nak();
+              continue;
+            }
           }
           this.active++;
           void this.handle(group, m).finally(() => {
@@ -185,6 +205,8 @@ export class JetStreamWorker {
         if (this.stopping.signal.aborted) break;
         this.log.warn('pulling jobs failed; retrying', { group, error: describeError(e) });
         await sleep(1_000);
+      } finally {
+        if (batch) this.batches.delete(batch);
       }
     }
   }
@@ -288,7 +310,24 @@ export class JetStreamWorker {
               durationMs,
               worker: this.deps.config.host,
             };
-      await this.publishResult(group, res);
+      // A cluster electing a stream leader does not answer for some seconds: keep the delivery
+      // (in-progress acks) and publish again, the same Nats-Msg-Id making a repeat harmless,
+      // rather than give the job up to a redelivery that would run it again.
+      const keep = setInterval(() => m.working(), this.js.progressIntervalMs);
+      try {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.publishResult(group, res);
+            break;
+          } catch (e) {
+            if (attempt >= RESULT_PUBLISH_ATTEMPTS || this.stopping.signal.aborted) throw e;
+            this.log.warn('publishing the result failed; trying again', { ...fields, attempt, error: describeError(e) });
+            await sleep(500);
+          }
+        }
+      } finally {
+        clearInterval(keep);
+      }
       // A lost ack is harmless: the redelivery finds the result and is acked without a run.
       if (res.status === 'completed') m.ack();
       else m.term(`failed: ${res.error.code}`);
@@ -322,7 +361,7 @@ export class JetStreamWorker {
         worker: res.worker,
       });
     }
-    await this.client.publish(resultSubject(this.js, group, res.jobId), body, { msgID: msgId(res.jobId, res.run), timeout: 10_000 });
+    await this.client.publish(resultSubject(this.js, group, res.jobId), body, { msgID: msgId(res.jobId, res.run), timeout: 5_000 });
   }
 
   private async hasResult(job: JobMessage): Promise<boolean> {
