@@ -153,7 +153,13 @@ export class JetStreamGateway {
     const run = this.props.ledger.failedRuns(job.jobId);
     const started = this.now();
     let settle!: (r: RunResult) => void;
-    const result = new Promise<RunResult>((r) => (settle = r));
+    let early: RunResult | undefined;
+    const result = new Promise<RunResult>((r) => {
+      settle = (x) => {
+        early ??= x;
+        r(x);
+      };
+    });
     const entry: Pending = { jobId: job.jobId, run, group, publishedAt: started, settle };
     this.pending.set(job.jobId, entry);
     const onAbort = (): void => settle({ status: 'requeued' });
@@ -171,6 +177,8 @@ export class JetStreamGateway {
         this.props.metrics?.add('platform_jetstream_results_total', 1, { outcome: 'found' });
         return this.toRunResult(found);
       }
+      // Settled meanwhile (its result came in while it was looked up, or a shutdown): no publish.
+      if (early) return early;
       const body = encode({
         v: 1,
         jobId: job.jobId,
