@@ -4,17 +4,25 @@
  *   1. throughput: 2,000 queued jobs through the whole lifecycle (claim, id write, provider
  *      call, output write, ledger, move) with an instant in-process provider;
  *   2. pickup latency beyond the mtime guard, files dropped one at a time (production guard);
- *   3. memory: RSS and heap while 10,000 queued files drain, sampled over time.
+ *   3. memory: RSS and heap while 10,000 queued files drain, sampled over time;
+ *   4. JetStream (a real nats-server, skipped when it is not built): jobs/s through the gateway
+ *      and two workers (queue.backend jetstream) with the same instant provider, and the latency
+ *      a job gains from drop to settled compared with the folder queue, files dropped one at a time.
  */
 import { readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { JetStreamGateway } from '../runtime/src/jetstream/gateway.js';
+import { connectNats } from '../runtime/src/jetstream/setup.js';
 import type { ChatRouter } from '../runtime/src/jobs/index.js';
 import { silentLogger } from '../runtime/src/log.js';
 import type { ChatEvent } from '../runtime/src/providers/types.js';
 import { createWorker, type WorkerConfig } from '../runtime/src/worker/index.js';
 import { openWorkerParts } from '../runtime/src/worker/parts.js';
+import { natsServerMissing, startNats, type NatsCluster } from '../tests/helpers/nats.js';
+import { testJetStream } from '../tests/runtime/helpers/jetstream.js';
 
 const FOLDERS = {
   queue: '_queue',
@@ -219,8 +227,176 @@ async function backlog(files: number, seconds: number): Promise<void> {
   await rm(v.root, { recursive: true, force: true });
 }
 
+/**
+ * A gateway in this process and `workers` JetStream workers, each in its own process (as on
+ * their own hosts), over one nats-server; returns a stop function.
+ */
+async function jetstreamRig(
+  nats: NatsCluster,
+  config: WorkerConfig,
+  workers: number,
+  onOutcome: () => void,
+): Promise<{ begin: () => Promise<void>; stop: () => Promise<void> }> {
+  const js = testJetStream(nats.urls, {
+    gatewayInFlight: Number(process.env.BENCH_INFLIGHT ?? 256),
+    progressIntervalMs: 5_000,
+    ackWaitMs: 30_000,
+  });
+  const routes = [
+    {
+      id: 'qwen2.5:14b',
+      provider: 'ollama' as const,
+      host: 'contabo',
+      purpose: 'bench',
+      label: 'bench',
+      timeoutMs: 60_000,
+      healthGated: false,
+    },
+  ];
+  const nc = await connectNats({ js, role: 'gateway', password: undefined, name: 'bench-gateway', log: silentLogger });
+  const parts = await openWorkerParts(config, { log: silentLogger, concurrency: js.gatewayInFlight });
+  const gw = new JetStreamGateway({ nc, js, routes, defaultModel: 'qwen2.5:14b', ledger: parts.ledger, log: silentLogger });
+  await gw.start();
+  const children: ChildProcess[] = [];
+  for (let i = 0; i < workers; i++) {
+    const c = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'helpers/jetstream-worker.ts'),
+        JSON.stringify(js),
+        String(config.vault.worker.concurrency),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    children.push(c);
+    await new Promise<void>((r, j) => {
+      c.stdout!.once('data', () => r());
+      c.once('exit', (code) => j(new Error(`bench worker exited with ${code}`)));
+    });
+  }
+  const gateway = createWorker({
+    config: { ...config, routing: { default: 'qwen2.5:14b' } },
+    ...parts,
+    executor: gw.execute,
+    log: silentLogger,
+    onOutcome,
+  });
+  return {
+    begin: () => gateway.start(),
+    async stop() {
+      await gateway.stop();
+      await gw.stop();
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise((r) => {
+              c.once('exit', r);
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
+      await nc.close();
+    },
+  };
+}
+
+async function jetstreamThroughput(jobs: number, concurrency: number): Promise<void> {
+  const nats = await startNats();
+  const v = await vault();
+  try {
+    await dropMany(v.queue, jobs);
+    let done = 0;
+    let finished!: () => void;
+    const all = new Promise<void>((r) => (finished = r));
+    const rig = await jetstreamRig(nats, v.config({ concurrency, mtimeGuardMs: 0 }), 2, () => {
+      if (++done === jobs) finished();
+    });
+    const t0 = performance.now();
+    await rig.begin();
+    const t1 = performance.now();
+    await all;
+    const t2 = performance.now();
+    await rig.stop();
+    console.log(
+      `jetstream    ${jobs} jobs, gateway + 2 worker processes (concurrency ${concurrency} each), one nats-server: ` +
+        `${(jobs / ((t2 - t0) / 1000)).toFixed(0)} jobs/s end to end (start-up ${(t1 - t0).toFixed(0)} ms, ${((t2 - t1) / jobs).toFixed(2)} ms/job after)`,
+    );
+  } finally {
+    await rm(v.root, { recursive: true, force: true });
+    await nats.close();
+  }
+}
+
+/** Drop → settled per file, one file at a time, with no mtime guard: the folder worker, then the JetStream rig. */
+async function addedLatency(files: number, spacingMs: number): Promise<void> {
+  const measure = async (
+    start: (config: WorkerConfig, onOutcome: () => void) => Promise<{ begin: () => Promise<void>; stop: () => Promise<void> }>,
+  ): Promise<number[]> => {
+    const v = await vault();
+    const lat: number[] = [];
+    let dropped = 0;
+    let next: (() => void) | undefined;
+    const rig = await start(v.config({ concurrency: 2, mtimeGuardMs: 0, rescanMs: 30_000 }), () => {
+      lat.push(performance.now() - dropped);
+      next?.();
+    });
+    await rig.begin();
+    for (let i = 0; i < files; i++) {
+      const settled = new Promise<void>((r) => (next = r));
+      dropped = performance.now();
+      await writeFile(join(v.queue, `drop-${i}.md`), `Summarise item ${i}.\n`);
+      await settled;
+      await new Promise((r) => setTimeout(r, spacingMs));
+    }
+    await rig.stop();
+    await rm(v.root, { recursive: true, force: true });
+    return lat.slice(3); // the first few warm the code paths
+  };
+  const folder = await measure(async (config, onOutcome) => {
+    const worker = createWorker({
+      config,
+      ...(await openWorkerParts(config, { log: silentLogger })),
+      router: instantRouter(),
+      log: silentLogger,
+      onOutcome,
+    });
+    return { begin: () => worker.start(), stop: () => worker.stop() };
+  });
+  const nats = await startNats();
+  try {
+    const js = await measure((config, onOutcome) => jetstreamRig(nats, config, 2, onOutcome));
+    const f50 = pct(folder, 50);
+    const j50 = pct(js, 50);
+    console.log(
+      `latency      ${files} files dropped one at a time, drop to settled: folder p50 ${f50.toFixed(1)} ms p95 ${pct(folder, 95).toFixed(1)} ms; ` +
+        `jetstream p50 ${j50.toFixed(1)} ms p95 ${pct(js, 95).toFixed(1)} ms; added p50 ${(j50 - f50).toFixed(1)} ms`,
+    );
+  } finally {
+    await nats.close();
+  }
+}
+
+const natsMissing = natsServerMissing();
+if (process.argv.includes('--jetstream')) {
+  if (natsMissing) console.log(`jetstream    skipped: ${natsMissing}`);
+  else {
+    for (const c of (process.env.BENCH_CONCURRENCY ?? '4').split(',')) await jetstreamThroughput(2_000, Number(c));
+    if (!process.env.BENCH_CONCURRENCY) await addedLatency(60, 20);
+  }
+  process.exit(0);
+}
+
 await throughput(2_000, 2);
 await throughput(2_000, 8);
 await pickup(60, 120, 2_000);
 await memory(10_000);
 await backlog(10_000, 15);
+if (natsMissing) console.log(`jetstream    skipped: ${natsMissing}`);
+else {
+  await jetstreamThroughput(2_000, 4);
+  await addedLatency(60, 20);
+}

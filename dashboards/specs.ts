@@ -159,6 +159,47 @@ function jobs(p: Platform): DashboardSpec {
         ],
       },
       {
+        title: 'JetStream queue (gateway and workers)',
+        panels: [
+          ts(
+            'Jobs published per minute',
+            'short',
+            [{ expr: `${rate('platform_jetstream_published_total', HOST, ['outcome'])} * 60`, legend: '{{outcome}}' }],
+            8,
+          ),
+          ts(
+            'Results per minute',
+            'short',
+            [{ expr: `${rate('platform_jetstream_results_total', HOST, ['outcome'])} * 60`, legend: '{{outcome}}' }],
+            8,
+          ),
+          ts(
+            'Round trip p95 (publish to result)',
+            's',
+            [{ expr: quantile(0.95, 'platform_jetstream_round_trip_seconds', HOST, ['group']), legend: '{{group}}' }],
+            8,
+          ),
+          ts(
+            'Worker deliveries by outcome',
+            'short',
+            [
+              {
+                expr: increase('platform_jetstream_worker_jobs_total', HOST, ['group', 'outcome'], '$__rate_interval'),
+                legend: '{{group}} {{outcome}}',
+              },
+            ],
+            12,
+            { stacked: true },
+          ),
+          ts(
+            'Redeliveries',
+            'short',
+            [{ expr: increase('platform_jetstream_redeliveries_total', HOST, ['group'], '$__rate_interval'), legend: '{{group}}' }],
+            12,
+          ),
+        ],
+      },
+      {
         title: 'Schedules',
         panels: [
           ts(

@@ -8,14 +8,15 @@ import { describeError, isRuntimeError } from './errors.js';
  * usage errors answer fast.
  */
 
-export const SERVICES = ['web', 'worker', 'mcp', 'rag', 'index'] as const;
+export const SERVICES = ['web', 'worker', 'gateway', 'mcp', 'rag', 'index'] as const;
 export type Service = (typeof SERVICES)[number];
 
 export const USAGE = `usage: runtime <service>
 
 services:
   web      browser chat, queue and job views, health (runtime web --help)
-  worker   runs markdown jobs dropped into the vault queue
+  worker   runs markdown jobs dropped into the vault queue (queue.backend jetstream: pulls them from NATS)
+  gateway  queue.backend jetstream: claims vault queue files, publishes them to NATS, files the results
   mcp      MCP tool server: Streamable HTTP on ports.mcp; "runtime mcp --stdio" for one desktop client
   rag      retrieval over the vault (POST /retrieve, /answer on ports.rag)
   index    re-index the vault (incremental; --full rebuilds both stores)
@@ -91,6 +92,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo = proces
     }
     if (service === 'web') return await (await import('./web/cli.js')).runWebService(argv, env, log, io);
     if (service === 'mcp') await (await import('./services/mcp.js')).runMcp(config, log, stdio);
+    else if (service === 'gateway') await (await import('./services/gateway.js')).runGatewayService(config, log, env);
     else await (await import('./services/worker.js')).runWorkerService(config, log, env);
     return 0;
   } catch (e) {

@@ -154,6 +154,26 @@ export const RUNTIME_ERRORS = {
     httpStatus: 400,
     hint: 'open the file with a `---` line, write YAML keys, close with `---`; other languages (---js, ---coffee, ...) are refused',
   },
+  JOB_UNROUTABLE: {
+    message: "no worker takes the route group of this job's model",
+    httpStatus: 422,
+    hint: "give a host's worker that route group (nats workers in platform.yaml), or use a model whose group a worker takes",
+  },
+  JOB_GIVEN_UP: {
+    message: 'the job was delivered to workers as often as allowed and no result came back',
+    httpStatus: 500,
+    hint: "check the workers' logs around the job id (a job that crashes or stalls its worker); raise nats maxDeliver or drop the file into the queue again",
+  },
+  BROKER_UNAVAILABLE: {
+    message: 'the NATS JetStream queue cannot be reached',
+    httpStatus: 503,
+    hint: 'check that the NATS cluster is up and that queue.jetstream.servers and the NATS credentials are right; jobs wait in the vault queue meanwhile',
+  },
+  BROKER_MESSAGE_INVALID: {
+    message: 'a queue message is malformed',
+    httpStatus: 400,
+    hint: 'only the gateway and the workers publish on the queue subjects; check the NATS permissions',
+  },
   QUEUE_LOCKED: {
     message: 'another worker holds the lease on this vault queue',
     httpStatus: 409,

@@ -450,6 +450,51 @@ export const METRICS = [
   },
   // ---- scrape health (Alloy: prometheus.scrape)
   { name: 'up', type: 'gauge', unit: '1', labels: [], help: 'Scrape target reachable (1) or not (0).', source: 'alloy' },
+  // ---- JetStream queue, runtime side (gateway and workers with queue.backend jetstream)
+  {
+    name: 'platform_jetstream_published_total',
+    type: 'counter',
+    unit: 'jobs',
+    labels: ['outcome'],
+    help: 'Jobs the gateway published to the work-queue stream: stored, duplicate (the server dropped a second publish of the id), error.',
+    source: 'runtime',
+    values: { outcome: ['stored', 'duplicate', 'error'] },
+  },
+  {
+    name: 'platform_jetstream_results_total',
+    type: 'counter',
+    unit: 'jobs',
+    labels: ['outcome'],
+    help: 'Results the gateway received: completed, failed, found (already in the results stream at claim), stale (no claim waits for it), invalid.',
+    source: 'runtime',
+    values: { outcome: ['completed', 'failed', 'found', 'stale', 'invalid'] },
+  },
+  {
+    name: 'platform_jetstream_round_trip_seconds',
+    type: 'histogram',
+    unit: 's',
+    labels: ['group'],
+    help: 'Time from the publish of a job to its result at the gateway.',
+    source: 'runtime',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+  },
+  {
+    name: 'platform_jetstream_worker_jobs_total',
+    type: 'counter',
+    unit: 'jobs',
+    labels: ['group', 'outcome'],
+    help: 'Job deliveries a worker handled: completed, failed, retried (nak), skipped (its result existed), invalid (termed).',
+    source: 'runtime',
+    values: { outcome: ['completed', 'failed', 'retried', 'skipped', 'invalid'] },
+  },
+  {
+    name: 'platform_jetstream_redeliveries_total',
+    type: 'counter',
+    unit: 'jobs',
+    labels: ['group'],
+    help: 'Job deliveries after the first (a worker died, timed out or asked for a retry).',
+    source: 'runtime',
+  },
 ] as const satisfies readonly Metric[];
 
 export type MetricName = (typeof METRICS)[number]['name'];

@@ -24,6 +24,9 @@ export function routeGroup(route: { provider: ProviderKind; host?: string | unde
   return route.provider === 'ollama' ? (route.host ?? CLOUD_GROUP) : CLOUD_GROUP;
 }
 
+/** Jobs in flight through the gateway when queue.jetstream.gatewayInFlight is absent. */
+export const GATEWAY_IN_FLIGHT_DEFAULT = 256;
+
 /** A NATS user the runtime connects as: the password is a secret name, never a value. */
 export const NatsCredentialSchema = z.strictObject({
   user: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a NATS user name (letters, digits, _ and -)'),
@@ -42,7 +45,7 @@ export const RuntimeJetStreamSchema = z.strictObject({
   tls: z.strictObject({ caFile: z.string().min(1) }).optional(),
   /** The work-queue stream of jobs; subjects `<subjectPrefix>.run.<group>`. */
   stream: z.string().regex(/^[A-Za-z0-9_-]+$/),
-  /** The stream of results the gateway settles; subjects `<subjectPrefix>.result.<group>`. */
+  /** The stream of results the gateway settles; subjects `<subjectPrefix>.result.<group>.<job key>`. */
   resultsStream: z.string().regex(/^[A-Za-z0-9_-]+$/),
   subjectPrefix: z.string().regex(/^[a-z][a-z0-9_-]*$/),
   replicas: z.number().int().min(1).max(5),
@@ -58,6 +61,11 @@ export const RuntimeJetStreamSchema = z.strictObject({
   nakDelayMs: z.number().int().min(0),
   /** Workers send an in-progress ack this often on long jobs. */
   progressIntervalMs: z.number().int().positive(),
+  /**
+   * Jobs the gateway holds published and waiting for their result at once (its vault queue
+   * claims); GATEWAY_IN_FLIGHT_DEFAULT when absent. Optional: the model may leave it out.
+   */
+  gatewayInFlight: z.number().int().positive().optional(),
   /** The route groups each host's worker takes, by host name (`cloud` or an Ollama host). */
   workers: z.record(z.string(), z.array(z.string().min(1)).min(1)),
 });

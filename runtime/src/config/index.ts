@@ -29,6 +29,8 @@ export interface RuntimeConfig extends RuntimeConfigFile {
     readonly accessAudience: string | undefined;
     /** Retrieval stores' credentials, by the names retrieval.stores gives. */
     readonly rag: { readonly neo4jPassword: string | undefined; readonly qdrantApiKey: string | undefined };
+    /** NATS passwords (queue.jetstream gateway/worker passwordSecret), for the jetstream queue backend. */
+    readonly nats: { readonly gatewayPassword: string | undefined; readonly workerPassword: string | undefined };
   };
   /** Settings that are missing but only disable a feature, in words (e.g. "GROQ_API_KEY is not set"). */
   readonly warnings: readonly string[];
@@ -169,6 +171,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
     );
   }
 
+  const js = file.queue.backend === 'jetstream' ? file.queue.jetstream : undefined;
   const vaultPath = env.VAULT_DIR ? resolve(cwd, env.VAULT_DIR) : file.vault.path;
   const otlp = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const telemetryEnabled = opts.telemetry ?? env.OTEL_SDK_DISABLED !== 'true';
@@ -189,6 +192,10 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): RuntimeConfi
       rag: {
         neo4jPassword: env[file.retrieval.stores.neo4jPasswordSecret] || undefined,
         qdrantApiKey: file.retrieval.stores.qdrantApiKeySecret ? env[file.retrieval.stores.qdrantApiKeySecret] || undefined : undefined,
+      },
+      nats: {
+        gatewayPassword: js ? env[js.gateway.passwordSecret] || undefined : undefined,
+        workerPassword: js ? env[js.worker.passwordSecret] || undefined : undefined,
       },
     },
     warnings,

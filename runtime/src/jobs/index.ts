@@ -5,3 +5,5 @@ export { JobLedger, type LedgerEntry } from './ledger.js';
 export { outputName, renderOutput, slugify, timestampName, wikiLink, type OutputMeta } from './output.js';
 export { JobProcessor, type JobOutcome, type JobProcessorProps, type JobStatus } from './process.js';
 export { newJobId } from './ids.js';
+export { JobRunner, outputBody, systemPrompt, type RunRequest, type RunResult } from './run.js';
+export type { JobExecutor, PreparedJob } from './process.js';

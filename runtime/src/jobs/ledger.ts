@@ -43,6 +43,8 @@ export class JobLedger {
   private readonly movedStmt: Database.Statement<[number, string]>;
   private readonly completedStmt: Database.Statement<[number, string]>;
   private readonly completedAtStmt: Database.Statement<[string], { completed_at: number | null }>;
+  private readonly failedRunsStmt: Database.Statement<[string], { runs: number }>;
+  private readonly addFailedRunStmt: Database.Statement<[string, number]>;
 
   constructor(path: string) {
     try {
@@ -60,6 +62,8 @@ export class JobLedger {
       )`);
       const columns = this.db.prepare('PRAGMA table_info(job_ledger)').all() as { name: string }[];
       if (!columns.some((c) => c.name === 'completed_at')) this.db.exec('ALTER TABLE job_ledger ADD COLUMN completed_at INTEGER');
+      // Failed runs per id (the JetStream gateway): a failed job dropped into the queue again is a new run.
+      this.db.exec('CREATE TABLE IF NOT EXISTS job_failed_runs (id TEXT PRIMARY KEY, runs INTEGER NOT NULL, last_at INTEGER NOT NULL)');
     } catch (e) {
       throw new RuntimeError('STORE_ERROR', `cannot open the job ledger at ${path}: ${describeError(e)}`, {
         hint: 'check that DATA_DIR exists and is writable',
@@ -75,6 +79,19 @@ export class JobLedger {
     this.movedStmt = this.db.prepare('UPDATE job_ledger SET moved_at = ? WHERE id = ?');
     this.completedStmt = this.db.prepare('UPDATE job_ledger SET completed_at = ? WHERE id = ?');
     this.completedAtStmt = this.db.prepare('SELECT completed_at FROM job_ledger WHERE id = ?');
+    this.failedRunsStmt = this.db.prepare('SELECT runs FROM job_failed_runs WHERE id = ?');
+    this.addFailedRunStmt = this.db.prepare(
+      'INSERT INTO job_failed_runs (id, runs, last_at) VALUES (?, 1, ?) ON CONFLICT(id) DO UPDATE SET runs = runs + 1, last_at = excluded.last_at',
+    );
+  }
+
+  /** How many runs of this id ended failed (counted by the JetStream gateway; 0 for the folder queue). */
+  failedRuns(id: string): number {
+    return this.failedRunsStmt.get(id)?.runs ?? 0;
+  }
+
+  addFailedRun(id: string, now: number): void {
+    this.addFailedRunStmt.run(id, now);
   }
 
   /** Outputs (vault-relative) of jobs completed after `since` (epoch ms), oldest first, at most `limit`. */

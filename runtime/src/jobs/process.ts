@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { AgentServices } from '../agents/index.js';
 import { ensureVaultFolder } from '../agents/folder.js';
 import { renderChanges } from '../agents/line-diff.js';
-import { RuntimeError, describeError, isRuntimeError } from '../errors.js';
+import { RuntimeError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ResearchSettings } from '../mcp/research.js';
 import type { RateLimitNotice } from '../router/index.js';
@@ -12,12 +12,13 @@ import { isTempFileName } from '../queue/names.js';
 import type { Claim } from '../queue/types.js';
 import type { SkillResolver } from '../skills/registry.js';
 import { parseFrontmatter } from '../vault/frontmatter.js';
-import { VaultFileError, idNameHint, isInside, isOperationalIoError, readRegularFile, toVaultIoError } from '../vault/files.js';
+import { VaultFileError, idNameHint, isInside, readRegularFile } from '../vault/files.js';
 import { appendSection, containsText, insertId, parseJobDocument, peekId, sectionBytes, type JobDocument } from './document.js';
-import { JobAbortedError, executeJob, type ChatRouter, type ExecuteLimits, type ExecutionResult } from './execute.js';
+import type { ChatRouter, ExecuteLimits } from './execute.js';
 import { newJobId } from './ids.js';
 import type { JobLedger, LedgerEntry } from './ledger.js';
 import { outputName, renderOutput, slugify, wikiLink } from './output.js';
+import { JobRunner, systemPrompt, toJobError, type RunResult } from './run.js';
 import type { JobType } from './schema.js';
 
 /*
@@ -37,7 +38,26 @@ import type { JobType } from './schema.js';
  * decoding and re-encoding what the author wrote. Storage faults (disk full, quota, I/O error)
  * are VAULT_IO: the file goes back to the queue with a doubling backoff, and to the failed
  * folder with the reason after the last attempt.
+ *
+ * Step 4 is pluggable (a JobExecutor): in process by default (JobRunner), or on a worker on
+ * another host through a broker, in which case this process only claims and settles.
  */
+
+/** A job read, parsed and given its id, ready to run: what an executor gets. */
+export interface PreparedJob {
+  readonly name: string;
+  readonly jobId: string;
+  /** The job file's bytes as they are now (id line included). */
+  readonly raw: Buffer;
+  readonly doc: JobDocument;
+  /** The system prompt (the job's `system` and its skills). */
+  readonly system: string | undefined;
+  /** True when this claim gave the job its id: no earlier run of it can exist anywhere. */
+  readonly fresh: boolean;
+}
+
+/** Runs a prepared job to a result: in this process, or elsewhere. */
+export type JobExecutor = (job: PreparedJob, signal: AbortSignal) => Promise<RunResult>;
 
 export type JobStatus = 'completed' | 'failed' | 'duplicate' | 'requeued';
 
@@ -69,7 +89,8 @@ export interface JobProcessorProps {
   /** The outputs folder, relative to the vault (links are vault-relative). */
   readonly outputsFolder: string;
   readonly ledger: JobLedger;
-  readonly router: ChatRouter;
+  /** Runs jobs in this process; not needed when an executor is given. */
+  readonly router?: ChatRouter;
   readonly skills: SkillResolver;
   readonly defaultModel: string;
   readonly log: Logger;
@@ -83,6 +104,8 @@ export interface JobProcessorProps {
   readonly agents?: AgentServices;
   /** Vault folders a job's `output` may not name (the queue's own folders, skills). */
   readonly protectedFolders?: readonly string[];
+  /** Runs the job; in this process (router, research, limits, agents above) when absent. */
+  readonly executor?: JobExecutor;
 }
 
 /** The heading of the diff a research answer gains against its previous answer. */
@@ -105,9 +128,26 @@ export class JobProcessor {
   /** Storage-fault attempts per queue file name (in memory: a restart gives a file fresh attempts). */
   private readonly ioAttempts = new Map<string, number>();
 
+  private readonly executor: JobExecutor;
+
   constructor(private readonly props: JobProcessorProps) {
     this.now = props.now ?? Date.now;
     this.outputsDir = join(props.vaultPath, props.outputsFolder);
+    if (props.executor) this.executor = props.executor;
+    else {
+      if (!props.router) throw new RuntimeError('INTERNAL', 'a job processor needs a router or an executor');
+      const runner = new JobRunner({
+        router: props.router,
+        defaultModel: props.defaultModel,
+        log: props.log,
+        ...(props.research ? { research: props.research } : {}),
+        ...(props.limits ? { limits: props.limits } : {}),
+        ...(props.onRateLimited ? { onRateLimited: props.onRateLimited } : {}),
+        ...(props.agents ? { agents: props.agents } : {}),
+        now: this.now,
+      });
+      this.executor = (job, signal) => runner.run({ jobId: job.jobId, name: job.name, doc: job.doc, system: job.system, signal });
+    }
   }
 
   /** Removes temp files a killed run left in the outputs folder. */
@@ -202,6 +242,7 @@ export class JobProcessor {
     }
     const fm = doc.frontmatter;
     let jobId = fm.id;
+    const fresh = jobId === undefined;
     if (jobId === undefined) {
       jobId = newJobId(this.now());
       raw = insertId(raw, jobId);
@@ -227,7 +268,7 @@ export class JobProcessor {
       return this.finishCompleted(claim, raw, done, info, elapsed);
     }
     const id = jobId;
-    const running = this.execute(claim, raw, doc, id, done?.output, info, { signal, elapsed, track });
+    const running = this.execute(claim, raw, doc, id, done?.output, info, { signal, elapsed, track, fresh });
     this.inflight.set(id, running);
     try {
       return await running;
@@ -243,45 +284,40 @@ export class JobProcessor {
     jobId: string,
     reserved: string | undefined,
     info: Omit<JobOutcome, 'status' | 'durationMs'> & { jobId: string },
-    ctx: { signal: AbortSignal; elapsed: () => number; track: (raw: Buffer) => void },
+    ctx: { signal: AbortSignal; elapsed: () => number; track: (raw: Buffer) => void; fresh: boolean },
   ): Promise<JobOutcome> {
-    const { signal, elapsed, track } = ctx;
+    const { signal, elapsed, track, fresh } = ctx;
     const fm = doc.frontmatter;
     const hint = idNameHint(jobId);
 
-    let result: ExecutionResult;
+    let result: RunResult;
     try {
       // Before any model call: notes or answers in the queue's own folders would be taken for jobs.
       if (fm.output !== undefined) {
         this.checkOutputFolder(fm.output);
         await ensureVaultFolder(this.props.vaultPath, fm.output);
       }
-      const system = [fm.system?.trim(), fm.skills.length ? this.props.skills.resolve(fm.skills) : undefined].filter(Boolean).join('\n\n');
-      result = await executeJob(doc, {
-        router: this.props.router,
-        defaultModel: this.props.defaultModel,
-        system: system || undefined,
-        signal,
-        jobId,
-        onRateLimited: (notice) => this.props.onRateLimited?.({ name: claim.name, jobId }, notice),
-        ...(this.props.research ? { research: this.props.research } : {}),
-        ...(this.props.limits ? { limits: this.props.limits } : {}),
-        ...(this.props.agents ? { agents: this.props.agents } : {}),
-        now: this.now,
-      });
-      if (fm.previous_output !== undefined) result = { ...result, answer: await this.withChanges(result.answer, fm.previous_output) };
-    } catch (e) {
-      if (signal.aborted || e instanceof JobAbortedError) {
-        await claim.release();
-        return { ...info, status: 'requeued', durationMs: elapsed() };
+      const system = systemPrompt(doc, this.props.skills);
+      result = await this.executor({ name: claim.name, jobId, raw, doc, system, fresh }, signal);
+      if (result.status === 'completed' && fm.previous_output !== undefined) {
+        result = { ...result, body: await this.withChanges(result.body, fm.previous_output) };
       }
+    } catch (e) {
       const err = toJobError(e);
       if (err.code === 'VAULT_IO') throw err; // retried by process()
-      const finalPath = await this.failFile(claim, raw, err, jobId);
-      return { ...info, status: 'failed', error: err, finalPath, durationMs: elapsed() };
+      result = { status: 'failed', error: err };
     }
+    if (result.status === 'requeued') {
+      await claim.release(result.delayMs);
+      return { ...info, status: 'requeued', durationMs: elapsed() };
+    }
+    if (result.status === 'failed') {
+      const finalPath = await this.failFile(claim, raw, result.error, jobId);
+      return { ...info, status: 'failed', error: result.error, finalPath, durationMs: elapsed() };
+    }
+    const done = result;
 
-    const durationMs = elapsed();
+    const durationMs = done.durationMs ?? elapsed();
     // A memory job's `output` is where its notes go; its report goes with the other outputs.
     const folder = fm.type === 'memory' ? this.props.outputsFolder : (fm.output ?? this.props.outputsFolder);
     let output: string;
@@ -291,17 +327,15 @@ export class JobProcessor {
           {
             jobId,
             type: fm.type,
-            model: result.model,
+            model: done.model,
             skills: fm.skills,
-            tokensIn: result.tokensIn,
-            tokensOut: result.tokensOut,
+            tokensIn: done.tokensIn,
+            tokensOut: done.tokensOut,
             durationMs,
             source: claim.name,
             createdAt,
           },
-          result.type === 'chain' && result.steps.length > 1
-            ? result.steps.map((s, i) => `## Step ${i + 1} (${s.model})\n\n${s.answer.trim()}`).join('\n\n')
-            : result.answer,
+          done.body,
         ),
       );
     } catch (e) {
@@ -314,7 +348,7 @@ export class JobProcessor {
     raw = appendSection(
       raw,
       'Output',
-      `${wikiLink(output)}\n\nCompleted ${new Date(this.now()).toISOString()} by ${result.model}, job ${jobId}.`,
+      `${wikiLink(output)}\n\nCompleted ${new Date(this.now()).toISOString()} by ${done.model}, job ${jobId}.`,
     );
     await claim.write(raw);
     track(raw);
@@ -322,13 +356,13 @@ export class JobProcessor {
     this.props.ledger.markMoved(jobId, this.now());
     return {
       ...info,
-      model: result.model,
+      model: done.model,
       status: 'completed',
       output,
       finalPath,
-      tokensIn: result.tokensIn,
-      tokensOut: result.tokensOut,
-      durationMs,
+      tokensIn: done.tokensIn,
+      tokensOut: done.tokensOut,
+      durationMs: elapsed(),
     };
   }
 
@@ -461,10 +495,4 @@ export class JobProcessor {
     }
     return claim.fail(jobId ? idNameHint(jobId) : undefined);
   }
-}
-
-function toJobError(e: unknown): RuntimeError {
-  if (isRuntimeError(e)) return e;
-  if (isOperationalIoError(e)) return toVaultIoError(e, 'the vault storage failed') as RuntimeError;
-  return new RuntimeError('INTERNAL', describeError(e), { cause: e, hint: 'this is a bug in the worker; the stack trace is below' });
 }

@@ -1,6 +1,9 @@
 import type { Env, RuntimeConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ResearchSettings } from '../mcp/research.js';
+import type { Router } from '../router/index.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { withStatusServer } from './status.js';
 
 /*
  * The worker service's composition root: config and logger come from the CLI; this builds
@@ -11,23 +14,15 @@ import type { ResearchSettings } from '../mcp/research.js';
  */
 
 export async function runWorkerService(config: RuntimeConfig, log: Logger, env: Env = {}): Promise<void> {
-  const [
-    { startTelemetry },
-    { UsageStore },
-    { DiscordNotifier },
-    { Router },
-    { createWorker, runUntilSignalled },
-    { openWorkerParts },
-    { startStatusServer },
-  ] = await Promise.all([
-    import('../telemetry/index.js'),
-    import('../store/usage.js'),
-    import('../notify/discord.js'),
-    import('../router/index.js'),
-    import('../worker/index.js'),
-    import('../worker/parts.js'),
-    import('../telemetry/status-server.js'),
-  ]);
+  const [{ startTelemetry }, { UsageStore }, { DiscordNotifier }, { Router }, { createWorker, runUntilSignalled }, { openWorkerParts }] =
+    await Promise.all([
+      import('../telemetry/index.js'),
+      import('../store/usage.js'),
+      import('../notify/discord.js'),
+      import('../router/index.js'),
+      import('../worker/index.js'),
+      import('../worker/parts.js'),
+    ]);
   const telemetry = startTelemetry(config, 'worker', log);
   const usage = new UsageStore(config.dataDir);
   const notifier = new DiscordNotifier({ webhookUrl: config.secrets.discordWebhookUrl, log });
@@ -41,6 +36,10 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger, env: 
   });
   try {
     await router.start();
+    if (config.queue.backend === 'jetstream') {
+      await runJetStreamWorker(config, router, log, telemetry.metrics, env);
+      return;
+    }
     // The worker owns its parts from here: it starts them, stops them and closes the ledger.
     const parts = await openWorkerParts(config, { log });
     // The router writes one usage row per provider call (it is given the job id), so the worker
@@ -58,30 +57,67 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger, env: 
       agents: (await import('../agents/services.js')).workerAgents(config, router, env, parts.ledger),
       health: router,
     });
-    let status: Awaited<ReturnType<typeof startStatusServer>>;
-    try {
-      status = await startStatusServer({
-        host: env.WORKER_LISTEN_HOST || '0.0.0.0',
-        port: config.ports.metrics,
-        metrics: telemetry.metrics,
-        health: () => worker.health(),
-        log,
-      });
-    } catch (e) {
-      await worker.stop();
+    let ran = false;
+    await withStatusServer({ service: 'worker', config, env, log, metrics: telemetry.metrics, health: () => worker.health() }, () => {
+      ran = true;
+      return runUntilSignalled(worker, log);
+    }).catch(async (e: unknown) => {
+      // The status port could not be bound: the worker never started; stopping it closes its ledger.
+      if (!ran) await worker.stop();
       throw e;
-    }
-    log.info('worker status listening', { url: status.url, paths: ['/metrics', '/healthz'] });
-    try {
-      await runUntilSignalled(worker, log);
-    } finally {
-      await status.close();
-    }
+    });
   } finally {
     await router.stop();
     await notifier.close();
     usage.close();
     await telemetry.shutdown();
+  }
+}
+
+/**
+ * A worker of the JetStream queue: no vault, no lease; it pulls the jobs of its host's route
+ * groups and sends results back to the gateway. Runs until SIGTERM or SIGINT.
+ */
+async function runJetStreamWorker(config: RuntimeConfig, router: Router, log: Logger, metrics: Metrics, env: Env): Promise<void> {
+  const [{ connectNats }, { JetStreamWorker }] = await Promise.all([import('../jetstream/setup.js'), import('../jetstream/worker.js')]);
+  const js = config.queue.jetstream!;
+  const nc = await connectNats({
+    js,
+    role: 'worker',
+    password: config.secrets.nats.workerPassword,
+    name: `runtime-worker@${config.host}`,
+    log: log.child({ component: 'nats' }),
+  });
+  try {
+    const w = new JetStreamWorker({
+      config,
+      router,
+      nc,
+      log: log.child({ component: 'jetstream' }),
+      metrics,
+      research: researchSettings(config),
+      onRateLimited: (job, n) =>
+        log.warn('job held: provider rate limit', { file: job.name, jobId: job.jobId, model: n.model, waitMs: n.waitMs }),
+    });
+    let onSignal: ((s: NodeJS.Signals) => void) | undefined;
+    const stopRequested = new Promise<void>((r) => {
+      onSignal = (s) => {
+        log.info('shutdown requested', { signal: s });
+        r();
+      };
+    });
+    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, onSignal!);
+    try {
+      await withStatusServer({ service: 'worker', config, env, log, metrics, health: () => w.health() }, async () => {
+        await w.start();
+        await stopRequested;
+        await w.stop();
+      });
+    } finally {
+      for (const s of ['SIGTERM', 'SIGINT'] as const) process.removeListener(s, onSignal!);
+    }
+  } finally {
+    await nc.drain().catch(() => nc.close());
   }
 }
 

@@ -4,7 +4,7 @@ import { describeError, isRuntimeError } from '../errors.js';
 import type { AgentServices } from '../agents/index.js';
 import type { JobLedger } from '../jobs/ledger.js';
 import { DeferredNotifier } from '../notify/deferred.js';
-import { JobProcessor, type JobOutcome } from '../jobs/process.js';
+import { JobProcessor, type JobExecutor, type JobOutcome } from '../jobs/process.js';
 import type { ChatRouter } from '../jobs/execute.js';
 import type { JobHeldNotice, JobNotice, JobNotifier } from '../notify/notices.js';
 import type { Logger } from '../log.js';
@@ -53,7 +53,10 @@ export interface WorkerParts {
 
 export interface WorkerDeps extends WorkerParts {
   readonly config: WorkerConfig;
-  readonly router: ChatRouter;
+  /** Runs the jobs in this process; not needed with an executor. */
+  readonly router?: ChatRouter;
+  /** Runs each claimed job elsewhere (the JetStream gateway): this worker only claims and settles. */
+  readonly executor?: JobExecutor;
   readonly notifier?: JobNotifier;
   readonly log: Logger;
   readonly metrics?: WorkerMetrics;
@@ -219,7 +222,8 @@ export function createWorker(deps: WorkerDeps): Worker {
       },
       outputsFolder: vault.folders.outputs,
       ledger,
-      router: deps.router,
+      ...(deps.router ? { router: deps.router } : {}),
+      ...(deps.executor ? { executor: deps.executor } : {}),
       skills,
       defaultModel: config.routing.default,
       log,

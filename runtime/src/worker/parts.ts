@@ -19,6 +19,8 @@ export interface WorkerPartsOptions {
   readonly ledgerPath?: string;
   /** Watch the queue folder (fs.watch) and the skills folder (chokidar); default true. Rescans run either way. */
   readonly watch?: boolean;
+  /** Files claimed at once; vault.worker.concurrency by default (the JetStream gateway holds more). */
+  readonly concurrency?: number;
 }
 
 export async function openWorkerParts(config: WorkerConfig, opts: WorkerPartsOptions): Promise<WorkerParts> {
@@ -40,7 +42,7 @@ export async function openWorkerParts(config: WorkerConfig, opts: WorkerPartsOpt
     },
     maxFileBytes: w.maxJobBytes,
     incompleteWaitMs: w.incompleteWaitMs,
-    concurrency: w.concurrency,
+    concurrency: opts.concurrency ?? w.concurrency,
     mtimeGuardMs: w.mtimeGuardMs,
     rescanMs: w.rescanMs,
     log: log.child({ component: 'queue' }),
