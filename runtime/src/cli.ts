@@ -33,7 +33,7 @@ environment:
   LOG_LEVEL        debug | info | warn | error
   MCP_AUTH_TOKEN   bearer token of the MCP server (the name mcp.authTokenSecret gives)
   RAG_LISTEN_HOST  address \`runtime rag\` listens on (default 0.0.0.0)
-  WORKER_LISTEN_HOST  address \`runtime worker\` serves /metrics and /healthz on, at ports.metrics (default 0.0.0.0)
+  WORKER_LISTEN_HOST  address \`runtime worker\` and \`runtime gateway\` serve /metrics and /healthz on, at ports.metrics (default 0.0.0.0)
 `;
 
 export interface CliIo {
