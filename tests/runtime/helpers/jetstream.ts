@@ -54,7 +54,13 @@ export function writeJetStreamConfig(o: JetStreamTestConfig): { path: string; en
   });
   const path = join(o.root, o.name ?? `runtime-${o.host ?? 'contabo'}.json`);
   writeFileSync(path, JSON.stringify(file, null, 2));
-  const env: Record<string, string> = { RUNTIME_CONFIG: path, DATA_DIR: o.dataDir, VAULT_DIR: o.vault, OTEL_SDK_DISABLED: 'true', WORKER_LISTEN_HOST: '127.0.0.1' };
+  const env: Record<string, string> = {
+    RUNTIME_CONFIG: path,
+    DATA_DIR: o.dataDir,
+    VAULT_DIR: o.vault,
+    OTEL_SDK_DISABLED: 'true',
+    WORKER_LISTEN_HOST: '127.0.0.1',
+  };
   for (const host of Object.keys(file.ollamaHosts)) env[`OLLAMA_URL_${host.toUpperCase().replace(/-/g, '_')}`] = o.ollamaUrl;
   return { path, env };
 }
