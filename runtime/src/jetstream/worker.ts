@@ -12,7 +12,7 @@ import type { RuntimeJetStream } from '@platform/contract';
 import { RuntimeError, describeError, type RuntimeErrorCode } from '../errors.js';
 import { parseJobDocument } from '../jobs/document.js';
 import type { ChatRouter } from '../jobs/execute.js';
-import { JobRunner, toJobError, type RunResult } from '../jobs/run.js';
+import { JobRunner, runLimits, toJobError, type RunResult } from '../jobs/run.js';
 import type { Logger } from '../log.js';
 import type { ResearchSettings } from '../mcp/research.js';
 import type { RateLimitNotice } from '../router/index.js';
@@ -111,12 +111,7 @@ export class JetStreamWorker {
       router: deps.router,
       defaultModel: deps.config.routing.default,
       log: deps.log,
-      limits: {
-        maxAnswerChars: w.maxAnswerChars,
-        firstTokenTimeoutMs: w.firstTokenTimeoutMs,
-        idleTimeoutMs: w.idleTimeoutMs,
-        jobTimeoutMs: w.jobTimeoutMs,
-      },
+      limits: runLimits(w),
       ...(deps.research ? { research: deps.research } : {}),
       ...(deps.onRateLimited ? { onRateLimited: deps.onRateLimited } : {}),
     });

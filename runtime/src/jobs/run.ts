@@ -67,6 +67,21 @@ export function outputBody(result: ExecutionResult): string {
     : result.answer;
 }
 
+/** The per-call bounds of vault.worker a runner enforces. */
+export function runLimits(w: {
+  maxAnswerChars: number;
+  firstTokenTimeoutMs: number;
+  idleTimeoutMs: number;
+  jobTimeoutMs: number;
+}): ExecuteLimits {
+  return {
+    maxAnswerChars: w.maxAnswerChars,
+    firstTokenTimeoutMs: w.firstTokenTimeoutMs,
+    idleTimeoutMs: w.idleTimeoutMs,
+    jobTimeoutMs: w.jobTimeoutMs,
+  };
+}
+
 export class JobRunner {
   constructor(private readonly props: JobRunnerProps) {}
 

@@ -3,7 +3,8 @@ import type { Env, RuntimeConfig } from '../config/index.js';
 import { RuntimeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { researchSettings } from './worker.js';
-import { withStatusServer } from './status.js';
+import { openServiceBase } from './base.js';
+import { runWorkerWithStatus } from './status.js';
 
 /*
  * `runtime gateway`: the vault's side of the JetStream queue. It holds the vault queue's lease,
@@ -21,21 +22,13 @@ export async function runGatewayService(config: RuntimeConfig, log: Logger, env:
     });
   }
   const [
-    { startTelemetry },
-    { UsageStore },
-    { DiscordNotifier },
-    { Router },
-    { createWorker, runUntilSignalled },
+    { createWorker },
     { openWorkerParts },
     { connectNats },
     { JetStreamGateway, gatewayExecutor },
-    { JobRunner },
+    { JobRunner, runLimits },
     { workerAgents },
   ] = await Promise.all([
-    import('../telemetry/index.js'),
-    import('../store/usage.js'),
-    import('../notify/discord.js'),
-    import('../router/index.js'),
     import('../worker/index.js'),
     import('../worker/parts.js'),
     import('../jetstream/setup.js'),
@@ -43,20 +36,9 @@ export async function runGatewayService(config: RuntimeConfig, log: Logger, env:
     import('../jobs/run.js'),
     import('../agents/services.js'),
   ]);
-  const telemetry = startTelemetry(config, 'gateway', log);
-  const usage = new UsageStore(config.dataDir);
-  const notifier = new DiscordNotifier({ webhookUrl: config.secrets.discordWebhookUrl, log });
   // The router serves the jobs the gateway runs itself (memory) and the briefing's {{health}}.
-  const router = new Router({
-    config,
-    log,
-    metrics: telemetry.metrics,
-    usage,
-    onStateChange: (c) =>
-      notifier.providerState({ provider: c.provider, host: c.host, state: c.state, ...(c.reason ? { reason: c.reason } : {}) }),
-  });
+  const { telemetry, usage, notifier, router, close } = await openServiceBase(config, log, 'gateway');
   try {
-    await router.start();
     const nc = await connectNats({
       js,
       role: 'gateway',
@@ -78,19 +60,7 @@ export async function runGatewayService(config: RuntimeConfig, log: Logger, env:
       // Memory and reindex read and write the vault and the stores beside it, which workers on
       // other hosts do not have: the gateway runs them; every other job goes to the workers.
       const agents = workerAgents(config, router, env, parts.ledger);
-      const w = config.vault.worker;
-      const local = new JobRunner({
-        router,
-        defaultModel: config.routing.default,
-        log,
-        agents,
-        limits: {
-          maxAnswerChars: w.maxAnswerChars,
-          firstTokenTimeoutMs: w.firstTokenTimeoutMs,
-          idleTimeoutMs: w.idleTimeoutMs,
-          jobTimeoutMs: w.jobTimeoutMs,
-        },
-      });
+      const local = new JobRunner({ router, defaultModel: config.routing.default, log, agents, limits: runLimits(config.vault.worker) });
       const executor = gatewayExecutor(gateway.execute, local);
       const worker = createWorker({
         config,
@@ -104,19 +74,12 @@ export async function runGatewayService(config: RuntimeConfig, log: Logger, env:
         agents,
         health: router,
       });
-      let ran = false;
       try {
-        await gateway.start().catch((e: unknown) => {
-          parts.ledger.close();
+        await gateway.start().catch(async (e: unknown) => {
+          await worker.stop(); // never started: closes the ledger
           throw e;
         });
-        await withStatusServer({ service: 'gateway', config, env, log, metrics: telemetry.metrics, health: () => worker.health() }, () => {
-          ran = true;
-          return runUntilSignalled(worker, log);
-        }).catch(async (e: unknown) => {
-          if (!ran) await worker.stop();
-          throw e;
-        });
+        await runWorkerWithStatus(worker, { service: 'gateway', config, env, log, metrics: telemetry.metrics });
       } finally {
         await gateway.stop();
       }
@@ -124,9 +87,6 @@ export async function runGatewayService(config: RuntimeConfig, log: Logger, env:
       await nc.drain().catch(() => nc.close());
     }
   } finally {
-    await router.stop();
-    await notifier.close();
-    usage.close();
-    await telemetry.shutdown();
+    await close();
   }
 }

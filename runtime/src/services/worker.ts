@@ -3,7 +3,8 @@ import type { Logger } from '../log.js';
 import type { ResearchSettings } from '../mcp/research.js';
 import type { Router } from '../router/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { withStatusServer } from './status.js';
+import { openServiceBase } from './base.js';
+import { runWorkerWithStatus, withStatusServer } from './status.js';
 
 /*
  * The worker service's composition root: config and logger come from the CLI; this builds
@@ -14,28 +15,13 @@ import { withStatusServer } from './status.js';
  */
 
 export async function runWorkerService(config: RuntimeConfig, log: Logger, env: Env = {}): Promise<void> {
-  const [{ startTelemetry }, { UsageStore }, { DiscordNotifier }, { Router }, { createWorker, runUntilSignalled }, { openWorkerParts }] =
-    await Promise.all([
-      import('../telemetry/index.js'),
-      import('../store/usage.js'),
-      import('../notify/discord.js'),
-      import('../router/index.js'),
-      import('../worker/index.js'),
-      import('../worker/parts.js'),
-    ]);
-  const telemetry = startTelemetry(config, 'worker', log);
-  const usage = new UsageStore(config.dataDir);
-  const notifier = new DiscordNotifier({ webhookUrl: config.secrets.discordWebhookUrl, log });
-  const router = new Router({
-    config,
-    log,
-    metrics: telemetry.metrics,
-    usage,
-    onStateChange: (c) =>
-      notifier.providerState({ provider: c.provider, host: c.host, state: c.state, ...(c.reason ? { reason: c.reason } : {}) }),
-  });
+  const [{ createWorker }, { openWorkerParts }, { workerAgents }] = await Promise.all([
+    import('../worker/index.js'),
+    import('../worker/parts.js'),
+    import('../agents/services.js'),
+  ]);
+  const { telemetry, usage, notifier, router, close } = await openServiceBase(config, log, 'worker');
   try {
-    await router.start();
     if (config.queue.backend === 'jetstream') {
       await runJetStreamWorker(config, router, log, telemetry.metrics, env);
       return;
@@ -54,23 +40,12 @@ export async function runWorkerService(config: RuntimeConfig, log: Logger, env: 
       metrics: telemetry.metrics,
       research: researchSettings(config),
       // The memory and reindex agents, and the router's view of the hosts for the briefing.
-      agents: (await import('../agents/services.js')).workerAgents(config, router, env, parts.ledger),
+      agents: workerAgents(config, router, env, parts.ledger),
       health: router,
     });
-    let ran = false;
-    await withStatusServer({ service: 'worker', config, env, log, metrics: telemetry.metrics, health: () => worker.health() }, () => {
-      ran = true;
-      return runUntilSignalled(worker, log);
-    }).catch(async (e: unknown) => {
-      // The status port could not be bound: the worker never started; stopping it closes its ledger.
-      if (!ran) await worker.stop();
-      throw e;
-    });
+    await runWorkerWithStatus(worker, { service: 'worker', config, env, log, metrics: telemetry.metrics });
   } finally {
-    await router.stop();
-    await notifier.close();
-    usage.close();
-    await telemetry.shutdown();
+    await close();
   }
 }
 
