@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelInvalidError, parsePlatform, type Problem } from '../../model/index.js';
+import { parsePlatform } from '../../model/index.js';
 import { REPO } from './helpers.js';
+import { problems } from '../model/problems.js';
 
 const TEXT = readFileSync(join(REPO, 'platform.yaml'), 'utf8');
 
@@ -13,16 +14,6 @@ function edit(text: string, after: string, from: string, to: string): string {
   const at = text.indexOf(from, anchor);
   expect(at, `"${from}" after "${after}"`).toBeGreaterThan(anchor);
   return text.slice(0, at) + to + text.slice(at + from.length);
-}
-
-function problems(text: string): Problem[] {
-  try {
-    parsePlatform(text);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelInvalidError);
-    return [...(e as ModelInvalidError).problems];
-  }
-  throw new Error('the model was accepted');
 }
 
 /** The problem at `path`, located on the line where `needle` sits in `text`. */

@@ -1,23 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ModelInvalidError, natsClientUrls, natsTlsNames, parsePlatform, servicesOn, type Problem } from '../../model/index.js';
+import { natsClientUrls, natsTlsNames, parsePlatform, servicesOn } from '../../model/index.js';
 import { edit, exampleText, lineOf } from '../helpers.js';
 import { jetstreamText, jetstreamTlsText } from '../helpers/jetstream.js';
-
-function problems(text: string): Problem[] {
-  try {
-    parsePlatform(text);
-  } catch (e) {
-    if (e instanceof ModelInvalidError) return [...e.problems];
-    throw e;
-  }
-  throw new Error('expected the model to be invalid');
-}
-
-function only(text: string): Problem {
-  const list = problems(text);
-  expect(list, list.map((p) => `${p.path}: ${p.message}`).join('\n')).toHaveLength(1);
-  return list[0]!;
-}
+import { problems, only } from './problems.js';
 
 const folder = exampleText();
 const js = jetstreamText();

@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ModelInvalidError, parsePlatform, type Problem } from '../../model/index.js';
+import { parsePlatform } from '../../model/index.js';
 import { nextRuns, parseCron } from '../../model/checks/schedules.js';
 import { runtimeConfig } from '../../render/generators/runtime-config.js';
 import { systemMap } from '../../render/generators/system-map.js';
 import { edit, exampleText, lineOf } from '../helpers.js';
-
-function problems(text: string): Problem[] {
-  try {
-    parsePlatform(text);
-  } catch (e) {
-    if (e instanceof ModelInvalidError) return [...e.problems];
-    throw e;
-  }
-  throw new Error('expected the model to be invalid');
-}
-
-function only(text: string): Problem {
-  const list = problems(text);
-  expect(list, list.map((p) => `${p.path}: ${p.message}`).join('\n')).toHaveLength(1);
-  return list[0]!;
-}
+import { only } from './problems.js';
 
 const base = exampleText();
 const ISO = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:00\\.000Z';

@@ -2,9 +2,10 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelInvalidError, parsePlatform, type Platform, type Problem } from '../../model/index.js';
+import { parsePlatform, type Platform, type Problem } from '../../model/index.js';
 import { checkObservability } from '../../model/checks/observability.js';
 import { ROOT, run } from './helpers.js';
+import { problems } from '../model/problems.js';
 
 const BASE = readFileSync(join(ROOT, 'platform.yaml'), 'utf8');
 
@@ -15,16 +16,6 @@ function edit(oldLine: string, newLine: string, value: string): { text: string; 
   if (i < 0) throw new Error(`line not found: ${oldLine}`);
   lines[i] = newLine;
   return { text: lines.join('\n'), line: i + 1, col: newLine.indexOf(value) + 1 };
-}
-
-function problems(text: string): readonly Problem[] {
-  try {
-    parsePlatform(text);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelInvalidError);
-    return (e as ModelInvalidError).problems;
-  }
-  throw new Error('the model was accepted');
 }
 
 function expectOne(text: string, at: { line: number; col: number }, path: string, message: RegExp): Problem {

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoAnswer, startOllama, type OllamaDouble } from '../doubles/ollama.js';
 import { writeTestConfig } from '../doubles/config.js';
-import { makeVault, sleep, waitFor, type TempVault, frontmatterOf } from './helpers/vault.js';
+import { expectEveryJobSettledOnce } from './helpers/drained.js';
+import { frontmatterOf, makeVault, sleep, waitFor, type TempVault } from './helpers/vault.js';
 
 /*
  * kill -9 a real worker process (`runtime worker`, the production entry point) three times at
@@ -113,42 +113,7 @@ describe('crash safety', () => {
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
 
-    // Folders: everything completed, nothing anywhere else, no temp files left behind.
-    expect(await v.list('queue')).toEqual([]);
-    expect(await v.list('active')).toEqual([]);
-    expect(await v.list('failed')).toEqual([]);
-    const completed = await v.list('completed');
-    expect(completed).toHaveLength(JOBS);
-    expect((await readdir(v.dir('outputs'))).filter((n) => n.startsWith('.'))).toEqual([]);
-
-    // One completed file per job, each linking to its own output; one output per job id.
-    const outputs = await v.list('outputs');
-    expect(outputs).toHaveLength(JOBS);
-    const outputById = new Map<string, string>();
-    for (const name of outputs) {
-      const doc = frontmatterOf(await v.read('outputs', name));
-      const id = String(doc.data.job_id);
-      expect(outputById.has(id), `two outputs for job ${id}`).toBe(false);
-      outputById.set(id, name);
-      const n = Number(/job-(\d+)\.md/.exec(String(doc.data.source))?.[1]);
-      expect(doc.content.trim()).toBe(`answer for job ${n}`);
-    }
-    const seenJobs = new Set<number>();
-    for (const name of completed) {
-      const text = await v.read('completed', name);
-      const doc = frontmatterOf(text);
-      const n = Number(/This is job number (\d+)/.exec(doc.content)?.[1]);
-      expect(seenJobs.has(n), `job ${n} completed twice`).toBe(false);
-      seenJobs.add(n);
-      const id = String(doc.data.id);
-      if (n % 3 === 0) expect(id).toBe(`preset-${n}`);
-      const out = outputById.get(id);
-      expect(out, `no output for ${name}`).toBeDefined();
-      expect(text).toContain(`[[runner-outputs/${out!.replace(/\.md$/, '')}]]`);
-      expect(text).not.toContain('## Duplicate');
-      expect(text.match(/## Output/g)).toHaveLength(1);
-    }
-    expect(seenJobs.size).toBe(JOBS);
+    await expectEveryJobSettledOnce(v, JOBS);
 
     // No job was called again once its output existed; the rest ran exactly once after the
     // last kill; only jobs in flight at a kill ran twice.
