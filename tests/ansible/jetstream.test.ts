@@ -11,7 +11,7 @@ import { generateAll } from '../../render/render.js';
 import { freePort, tempDir } from '../helpers.js';
 import { jetstreamPlatform, jetstreamTlsText } from '../helpers/jetstream.js';
 import { makeTestCerts, type TestCerts } from '../helpers/test-ca.js';
-import { natsServerBin, startNatsServer, WireClient, type NatsServer } from '../helpers/nats-wire.js';
+import { natsServerBin, startServersFrom, waitForCluster, WireClient, type NatsServer } from '../helpers/nats-wire.js';
 import { ansibleEnv, FIXTURES, recap, REPO, run, runAsync } from './helpers.js';
 
 /*
@@ -187,6 +187,7 @@ describe.skipIf(!bin || !go)("the agent's env file for a NATS server", () => {
       ),
     );
     const address = (h: string): string => `${p.hosts[h]!.addresses.tailnet}:${p.nats!.ports.cluster}`;
+    const confs: Record<string, string> = {};
     for (const host of servers) {
       const dir = tempDir('nats-cluster-');
       // The store goes to a temporary folder; every address (tailnet, 0.0.0.0) is pinned to loopback.
@@ -199,57 +200,16 @@ describe.skipIf(!bin || !go)("the agent's env file for a NATS server", () => {
       );
       mkdirSync(join(dir, 'secrets'));
       writeFileSync(join(dir, 'secrets/secrets.conf'), secretsConf);
-      const pt = ports[host]!;
-      running.push(
-        await startNatsServer(
-          bin!,
-          [
-            '--config',
-            join(dir, 'nats.conf'),
-            '-a',
-            '127.0.0.1',
-            '-p',
-            String(pt.client),
-            '-m',
-            String(pt.monitor),
-            '--cluster',
-            `nats://127.0.0.1:${pt.cluster}`,
-          ],
-          {},
-          pt.client,
-        ),
-      );
+      confs[host] = join(dir, 'nats.conf');
     }
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const state = await Promise.all(
-        servers.map(async (h) => {
-          const m = ports[h]!.monitor;
-          const routez = (await (await fetch(`http://127.0.0.1:${m}/routez`)).json()) as { routes: Array<{ remote_name: string }> };
-          const jsz = (await (await fetch(`http://127.0.0.1:${m}/jsz`)).json()) as {
-            meta_cluster?: { leader?: string; cluster_size?: number };
-          };
-          return {
-            peers: [...new Set(routez.routes.map((r) => r.remote_name))].sort(),
-            leader: jsz.meta_cluster?.leader,
-            size: jsz.meta_cluster?.cluster_size,
-          };
-        }),
-      );
-      const formed = state.every((s, i) => s.peers.length === 2 && !s.peers.includes(servers[i]!) && s.leader && s.size === 3);
-      if (formed) {
-        expect(state.map((s) => s.peers)).toEqual([
-          ['dev-learning', 'prod-services'],
-          ['contabo', 'dev-learning'],
-          ['contabo', 'prod-services'],
-        ]);
-        expect(new Set(state.map((s) => s.leader)).size).toBe(1);
-        break;
-      }
-      if (Date.now() > deadline)
-        throw new Error(`the cluster did not form: ${JSON.stringify(state)}\n${running.map((s) => s.log()).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    running.push(...(await startServersFrom(bin!, servers, (h) => confs[h]!, ports)));
+    const state = await waitForCluster(servers, ports, running);
+    expect(state.map((s) => s.peers)).toEqual([
+      ['dev-learning', 'prod-services'],
+      ['contabo', 'dev-learning'],
+      ['contabo', 'prod-services'],
+    ]);
+    expect(new Set(state.map((s) => s.leader)).size).toBe(1);
     expect(running.map((s) => s.log()).join('\n')).not.toMatch(/Authorization Violation|authentication error/);
     // The gateway, with its quoted password, creates the job stream with the model's replicas.
     const gw = await WireClient.connect(ports['prod-services']!.client, 'gateway', secrets.NATS_GATEWAY_PASSWORD);
@@ -437,66 +397,17 @@ describe('the TLS variant (nats.tls.enabled): the agent delivers the PEM files',
     }, 120_000);
 
     it('form the cluster over TLS routes; a client with the CA gets in, a plain one is refused', async () => {
-      for (const host of servers) {
-        const pt = ports[host]!;
-        running.push(
-          await startNatsServer(
-            bin!,
-            [
-              '--config',
-              join(dirs[host]!, 'nats.conf'),
-              '-a',
-              '127.0.0.1',
-              '-p',
-              String(pt.client),
-              '-m',
-              String(pt.monitor),
-              '--cluster',
-              `nats://127.0.0.1:${pt.cluster}`,
-            ],
-            {},
-            pt.client,
-          ),
-        );
-      }
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const state = await Promise.all(
-          servers.map(async (h) => {
-            const m = ports[h]!.monitor;
-            const routez = (await (await fetch(`http://127.0.0.1:${m}/routez`)).json()) as { routes: Array<{ remote_name: string }> };
-            const varz = (await (await fetch(`http://127.0.0.1:${m}/varz`)).json()) as {
-              tls_required?: boolean;
-              cluster?: { tls_required?: boolean; tls_verify?: boolean };
-            };
-            const jsz = (await (await fetch(`http://127.0.0.1:${m}/jsz`)).json()) as {
-              meta_cluster?: { leader?: string; cluster_size?: number };
-            };
-            return {
-              peers: [...new Set(routez.routes.map((r) => r.remote_name))].sort(),
-              routeTls: varz.cluster,
-              clientTls: varz.tls_required,
-              leader: jsz.meta_cluster?.leader,
-              size: jsz.meta_cluster?.cluster_size,
-            };
-          }),
-        );
-        if (state.every((s) => s.peers.length === 2 && s.leader && s.size === 3)) {
-          expect(state.map((s) => s.peers)).toEqual([
-            ['dev-learning', 'prod-services'],
-            ['contabo', 'dev-learning'],
-            ['contabo', 'prod-services'],
-          ]);
-          // Every server requires TLS of its clients, and of its routes with the peer's certificate verified.
-          for (const s of state) {
-            expect(s.clientTls).toBe(true);
-            expect(s.routeTls).toMatchObject({ tls_required: true, tls_verify: true });
-          }
-          break;
-        }
-        if (Date.now() > deadline)
-          throw new Error(`the cluster did not form: ${JSON.stringify(state)}\n${running.map((s) => s.log()).join('\n')}`);
-        await new Promise((r) => setTimeout(r, 250));
+      running.push(...(await startServersFrom(bin!, servers, (h) => join(dirs[h]!, 'nats.conf'), ports)));
+      const state = await waitForCluster(servers, ports, running);
+      expect(state.map((s) => s.peers)).toEqual([
+        ['dev-learning', 'prod-services'],
+        ['contabo', 'dev-learning'],
+        ['contabo', 'prod-services'],
+      ]);
+      // Every server requires TLS of its clients, and of its routes with the peer's certificate verified.
+      for (const s of state) {
+        expect(s.clientTls).toBe(true);
+        expect(s.routeTls).toMatchObject({ tls_required: true, tls_verify: true });
       }
       expect(running.map((s) => s.log()).join('\n')).not.toMatch(/Authorization Violation|authentication error/);
 

@@ -48,6 +48,78 @@ export async function startNatsServer(bin: string, args: string[], env: Record<s
   };
 }
 
+/** The loopback ports one server of a test cluster listens on. */
+export interface ServerPorts {
+  client: number;
+  cluster: number;
+  monitor: number;
+}
+
+/**
+ * Starts one nats-server per host on its config file, every listen address pinned to 127.0.0.1 on
+ * the host's test ports (the config's own addresses, tailnet or 0.0.0.0, never bind).
+ */
+export async function startServersFrom(
+  bin: string,
+  hosts: readonly string[],
+  confOf: (host: string) => string,
+  ports: Record<string, ServerPorts>,
+): Promise<NatsServer[]> {
+  const started: NatsServer[] = [];
+  for (const host of hosts) {
+    const pt = ports[host]!;
+    const args = ['--config', confOf(host), '-a', '127.0.0.1', '-p', String(pt.client), '-m', String(pt.monitor)];
+    started.push(await startNatsServer(bin, [...args, '--cluster', `nats://127.0.0.1:${pt.cluster}`], {}, pt.client));
+  }
+  return started;
+}
+
+/** What one server of a cluster reports on its monitoring port. */
+export interface ServerState {
+  /** The other servers it has routes to, by name, sorted. */
+  peers: string[];
+  leader?: string;
+  size?: number;
+  clientTls?: boolean;
+  routeTls?: { tls_required?: boolean; tls_verify?: boolean };
+}
+
+/**
+ * Polls /routez, /varz and /jsz of every host until each routes to all the others and JetStream
+ * has a meta leader over the whole cluster; returns what each reports then, in `hosts` order.
+ */
+export async function waitForCluster(
+  hosts: readonly string[],
+  ports: Record<string, ServerPorts>,
+  servers: readonly NatsServer[],
+  timeoutMs = 30_000,
+): Promise<ServerState[]> {
+  const get = async <T>(port: number, path: string): Promise<T> => (await (await fetch(`http://127.0.0.1:${port}/${path}`)).json()) as T;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await Promise.all(
+      hosts.map(async (h): Promise<ServerState> => {
+        const m = ports[h]!.monitor;
+        const routez = await get<{ routes: { remote_name: string }[] }>(m, 'routez');
+        const varz = await get<{ tls_required?: boolean; cluster?: ServerState['routeTls'] }>(m, 'varz');
+        const jsz = await get<{ meta_cluster?: { leader?: string; cluster_size?: number } }>(m, 'jsz');
+        return {
+          peers: [...new Set(routez.routes.map((r) => r.remote_name))].sort(),
+          ...(jsz.meta_cluster?.leader ? { leader: jsz.meta_cluster.leader } : {}),
+          ...(jsz.meta_cluster?.cluster_size !== undefined ? { size: jsz.meta_cluster.cluster_size } : {}),
+          ...(varz.tls_required !== undefined ? { clientTls: varz.tls_required } : {}),
+          ...(varz.cluster ? { routeTls: varz.cluster } : {}),
+        };
+      }),
+    );
+    const n = hosts.length;
+    if (state.every((s, i) => s.peers.length === n - 1 && !s.peers.includes(hosts[i]!) && s.leader && s.size === n)) return state;
+    if (Date.now() > deadline)
+      throw new Error(`the cluster did not form: ${JSON.stringify(state)}\n${servers.map((s) => s.log()).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export interface Msg {
   /** The subscription it arrived on (a pulled JetStream message keeps its own subject). */
   sid: number;
